@@ -1,0 +1,136 @@
+"""An INFICON SQM-160 that answers the "!" protocol byte for byte (also the base of the SQC-310)."""
+
+from __future__ import annotations
+
+from instruments.emulators.base import EmulatedInstrument, SignalSource
+from instruments.sqm160 import crc14, encode_reply
+
+FIRMWARE = "MON Ver 4.13"
+
+
+class Sqm160Emulator(EmulatedInstrument):
+    """Request/reply only; frames may arrive split or several at once; ``!`` restarts a frame."""
+
+    firmware = FIRMWARE
+    channels = 2
+
+    def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1) -> None:
+        super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
+        self._buf = bytearray()
+        self._reset_flag = True  # the first reply after power-up carries status B
+        self.shutter_open = False
+        self.time_base_s = 0.25
+        self.min_frequency_hz = 5.0e6
+        self.max_frequency_hz = 6.0e6
+        self.active_film = 1
+
+    def handle(self, data: bytes) -> list[bytes]:
+        replies = []
+        self._buf += data
+        while True:
+            start = self._buf.find(b"!")
+            if start < 0:
+                self._buf.clear()
+                break
+            del self._buf[:start]
+            if len(self._buf) < 2:
+                break
+            size = self._buf[1] - 34
+            if size < 1:
+                del self._buf[:1]  # not a frame: resynchronise on the next "!"
+                continue
+            if b"!" in self._buf[2:2 + size]:
+                del self._buf[:1]  # a new sync inside the frame resets the packet
+                continue
+            if len(self._buf) < 2 + size + 2:
+                break
+            body = bytes(self._buf[1:2 + size])
+            crc = bytes(self._buf[2 + size:4 + size])
+            del self._buf[:4 + size]
+            if crc != b"\x00\x00" and tuple(crc) != crc14(body):
+                continue  # a real unit ignores a packet with a bad CRC
+            replies.append(self._answer(body[1:].decode("latin-1")))
+        return replies
+
+    def _status(self) -> str:
+        if self._reset_flag:
+            self._reset_flag = False
+            return "B"
+        return "A"
+
+    def _sensor(self, arg: str) -> int | None:
+        if len(arg) >= 1 and arg[0].isdigit():
+            n = int(arg[0])
+            if 1 <= n <= self.channels:
+                return n - 1
+        return None
+
+    def _value(self, sensor: int) -> tuple[float, float, float]:
+        """Active sensors follow the source; the others read -1 like an empty socket."""
+        if sensor >= self.source.sensor_count:
+            return -1.0, -1.0, -1.0
+        return self.measure(sensor)
+
+    def _answer(self, msg: str) -> bytes:
+        cmd, arg = msg[:1], msg[1:]
+        ok = self._status
+        if cmd == "@":
+            return encode_reply(ok(), self.firmware.encode())
+        if cmd == "J":
+            return encode_reply(ok(), str(self.channels).encode())
+        if cmd in "PLNR" and cmd:
+            n = self._sensor(arg)
+            if n is None:
+                return encode_reply("D", b"")
+            f, thick, rate = self._value(n)
+            if cmd == "P":
+                text = f"{f:.3f}"
+            elif cmd == "L":
+                text = f"{rate:.2f}"
+            elif cmd == "N":
+                text = f"{thick:.3f}"
+            else:
+                life = (f - self.min_frequency_hz) / (self.max_frequency_hz - self.min_frequency_hz) * 100
+                text = f"{max(0.0, min(100.0, life)):.2f}"
+            return encode_reply(ok(), text.encode())
+        if cmd in ("M", "O"):
+            vals = [self._value(s) for s in range(min(self.source.sensor_count, self.channels))]
+            if cmd == "M":
+                text = f"{sum(v[2] for v in vals) / len(vals):.2f}"
+            else:
+                text = f"{sum(v[1] for v in vals) / len(vals):.3f}"
+            return encode_reply(ok(), text.encode())
+        if cmd == "W":
+            parts = []
+            for s in range(self.channels):
+                f, thick, rate = self._value(s)
+                parts.append(f"{rate:.2f} {thick:.3f} {f:.3f}" if f > 0 else "-1 -1 -1")
+            return encode_reply(ok(), " ".join(parts).encode())
+        if cmd == "S" and not arg:
+            self.zero_thickness()
+            return encode_reply(ok(), b"")
+        if cmd == "T" and not arg:
+            return encode_reply(ok(), b"")
+        if cmd == "U":
+            if arg == "?":
+                return encode_reply(ok(), b"1" if self.shutter_open else b"0")
+            if arg in ("0", "1"):
+                self.shutter_open = arg == "1"
+                return encode_reply(ok(), b"")
+            return encode_reply("D", b"")
+        if cmd == "A" and arg.endswith("?") and arg[:-1].isdigit():
+            film = self.film
+            text = f"{film.name} {film.density_g_cm3:.2f} {film.tooling_pct:.0f} {film.z_ratio:.3f} 0.500 0 0 1"
+            return encode_reply(ok(), text.encode())
+        if cmd == "B" and arg == "?":
+            text = (f"{self.time_base_s:.2f} 0 {self.min_frequency_hz:.0f} {self.max_frequency_hz:.0f} "
+                    "0.00 100.00 0.000 1000.000 0")
+            return encode_reply(ok(), text.encode())
+        if cmd == "C" and arg == "?":
+            return encode_reply(ok(), b"0 1 0 0")
+        if cmd == "D" and arg.isdigit() and 1 <= int(arg) <= 99:
+            self.active_film = int(arg)
+            return encode_reply(ok(), b"")
+        if cmd == "Y":
+            return encode_reply(ok(), b"0")
+        return encode_reply("C", b"")

@@ -1,0 +1,205 @@
+"""INFICON SQM-160 / SQC-310 / SQC-122 driver ("!" protocol with CRC-14).
+
+Framing lives only in :meth:`Sqm160.query`; every quantity is one small method.
+"""
+
+from __future__ import annotations
+
+import time
+
+from instruments.base import (
+    NAN,
+    CommandRejected,
+    Driver,
+    DriverInfo,
+    ProtocolError,
+    Reading,
+    SensorReading,
+    parse_float,
+)
+
+SYNC = b"!"
+_MAX_REPLY = 200  # longest reply: 'W' on a 6-sensor unit is about 130 characters
+
+STATUS_TEXT = {
+    "C": "invalid command",
+    "D": "bad data",
+    "E": "not allowed in this mode",
+}
+
+
+def crc14(data: bytes) -> tuple[int, int]:
+    """Compute the two CRC characters of a frame body (length character plus message)."""
+    crc = 0x3FFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            lsb = crc & 1
+            crc >>= 1
+            if lsb:
+                crc ^= 0x2001
+    crc &= 0x3FFF
+    return (crc & 0x7F) + 34, ((crc >> 7) & 0x7F) + 34
+
+
+def encode_command(message: bytes) -> bytes:
+    """Frame a command: ``!`` + length + message + CRC1 + CRC2."""
+    if not 1 <= len(message) <= 220:
+        raise ValueError(f"command length {len(message)} out of range")
+    body = bytes([len(message) + 34]) + message
+    return SYNC + body + bytes(crc14(body))
+
+
+def encode_reply(status: str, data: bytes) -> bytes:
+    """Frame a reply (used by the emulator): the length counts status and data, offset 35."""
+    payload = status.encode("ascii") + data
+    body = bytes([len(payload) + 35]) + payload
+    return SYNC + body + bytes(crc14(body))
+
+
+def decode_reply_body(length_char: int, rest: bytes) -> tuple[str, bytes]:
+    """Check a reply's CRC and split it into status and data.
+
+    ``rest`` is the payload followed by the two CRC characters.
+    """
+    payload, crc = rest[:-2], rest[-2:]
+    if crc != b"\x00\x00" and tuple(crc) != crc14(bytes([length_char]) + payload):
+        raise ProtocolError(f"SQM-160 reply CRC mismatch ({bytes([length_char]) + rest!r})")
+    if not payload:
+        raise ProtocolError("SQM-160 reply without status")
+    status = chr(payload[0])
+    return status, payload[1:]
+
+
+class Sqm160(Driver):
+    """INFICON SQM-160 rate/thickness monitor (also SQC-310 and SQC-122, same framing)."""
+
+    info = DriverInfo(protocol="sqm160", title="INFICON SQM-160", default_baud=19200, max_sensors=6,
+                      measurement_period_s=0.1, bauds=(9600, 19200, 115200))
+
+    #: set when the instrument answered status ``B`` (it was reset since the last command)
+    was_reset = False
+
+    def query(self, message: str) -> str:
+        """Send one command and return the reply data; raise on CRC, framing or status errors."""
+        self.transport.reset_input_buffer()
+        self.transport.write(encode_command(message.encode("ascii")))
+        # skip anything before the sync character (line noise, stale bytes)
+        for _ in range(_MAX_REPLY):
+            if self.transport.read_exact(1) == SYNC:
+                break
+        else:
+            raise ProtocolError(f"no reply sync for {message!r}")
+        length_char = self.transport.read_exact(1)[0]
+        size = length_char - 35
+        if not 1 <= size <= _MAX_REPLY:
+            raise ProtocolError(f"SQM-160 reply length {size} out of range for {message!r}")
+        status, data = decode_reply_body(length_char, self.transport.read_exact(size + 2))
+        if status == "B":
+            self.was_reset = True
+        elif status != "A":
+            detail = STATUS_TEXT.get(status, f"unknown status {status!r}")
+            raise CommandRejected(f"SQM-160 refused {message!r}: {detail}")
+        try:
+            return data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise ProtocolError(f"SQM-160 reply to {message!r} is not ASCII") from None
+
+    def identify(self) -> str:
+        """Get the firmware version string, e.g. ``MON Ver 4.13``."""
+        return self.query("@")
+
+    def channel_count(self) -> int:
+        """Get the number of sensor channels fitted (2 or 6)."""
+        text = self.query("J")
+        try:
+            return int(text)
+        except ValueError:
+            raise ProtocolError(f"SQM-160 channel count is not an integer: {text!r}") from None
+
+    def frequency_hz(self, sensor: int) -> float:
+        """Measure a sensor's frequency in Hz."""
+        return parse_float(self.query(f"P{sensor}"), "frequency")
+
+    def rate_a_per_s(self, sensor: int) -> float:
+        """Measure a sensor's rate in Å/s."""
+        return parse_float(self.query(f"L{sensor}"), "rate")
+
+    def thickness_kang(self, sensor: int) -> float:
+        """Measure a sensor's thickness in kÅ."""
+        return parse_float(self.query(f"N{sensor}"), "thickness")
+
+    def life_pct(self, sensor: int) -> float:
+        """Measure a sensor's crystal life in %."""
+        return parse_float(self.query(f"R{sensor}"), "crystal life")
+
+    def average_rate_a_per_s(self) -> float:
+        """Measure the rate averaged over the active sensors."""
+        return parse_float(self.query("M"), "average rate")
+
+    def average_thickness_kang(self) -> float:
+        """Measure the thickness averaged over the active sensors."""
+        return parse_float(self.query("O"), "average thickness")
+
+    def all_sensors(self) -> list[SensorReading]:
+        """Measure rate, thickness and frequency of every channel in one exchange (``W``).
+
+        An inactive channel answers -1 for its three values and is returned with ``nan``.
+        """
+        fields = self.query("W").split()
+        if not fields or len(fields) % 3:
+            raise ProtocolError(f"SQM-160 'W' reply has {len(fields)} fields, not a multiple of 3")
+        out = []
+        for i in range(0, len(fields), 3):
+            rate, thick, freq = (parse_float(v, "all-sensors reading") for v in fields[i:i + 3])
+            if freq <= 0:
+                out.append(SensorReading(NAN))
+            else:
+                out.append(SensorReading(frequency_hz=freq, rate_a_per_s=rate, thickness_kang=thick))
+        return out
+
+    def film_parameters(self, film: int) -> dict[str, float | str]:
+        """Get a film's name, density (g/cm³), tooling (%) and Z-ratio."""
+        fields = self.query(f"A{film}?").split()
+        if len(fields) < 4:
+            raise ProtocolError(f"SQM-160 film parameters too short: {fields!r}")
+        return {"name": fields[0], "density_g_cm3": parse_float(fields[1], "density"),
+                "tooling_pct": parse_float(fields[2], "tooling"), "z_ratio": parse_float(fields[3], "Z-ratio")}
+
+    def frequency_limits_hz(self) -> tuple[float, float]:
+        """Get the system's minimum and maximum crystal frequency (used for crystal life)."""
+        fields = self.query("B?").split()
+        if len(fields) < 4:
+            raise ProtocolError(f"SQM-160 system parameters too short: {fields!r}")
+        return parse_float(fields[2], "minimum frequency"), parse_float(fields[3], "maximum frequency")
+
+    def zero(self) -> None:
+        """Set rate and thickness of all sensors to zero."""
+        self.query("S")
+
+    def zero_time(self) -> None:
+        """Set the instrument's process timer to zero."""
+        self.query("T")
+
+    def shutter_open(self) -> bool:
+        """Get whether the shutter relay is open."""
+        return self.query("U?") == "1"
+
+    def set_shutter(self, is_open: bool) -> None:
+        """Set the shutter relay open or closed."""
+        self.query("U1" if is_open else "U0")
+
+    def select_film(self, film: int) -> None:
+        """Set the active film (1..99)."""
+        self.query(f"D{film}")
+
+    def read(self) -> Reading:
+        """Measure the selected sensors with one all-sensors exchange."""
+        sensors = self.all_sensors()
+        t = time.monotonic()
+        picked = []
+        for n in self.sensors:
+            if n > len(sensors):
+                raise ProtocolError(f"sensor {n} not present: the unit reports {len(sensors)} channels")
+            picked.append(sensors[n - 1])
+        return Reading(time_s=t, sensors=tuple(picked))

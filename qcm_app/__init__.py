@@ -1,0 +1,6 @@
+"""qcm-monitor's domain core: physics, recipes, acquisition, cycle analysis, files and reports.
+
+Nothing here creates a widget; scripts, notebooks and the CLI use it without a display.
+"""
+
+__version__ = "0.1.0"

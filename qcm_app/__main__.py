@@ -1,0 +1,3 @@
+from qcm_app.cli import main
+
+raise SystemExit(main())

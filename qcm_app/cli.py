@@ -1,0 +1,106 @@
+"""The ``qcm`` command: the desktop app (default) and its command-line tools.
+
+Every failure the user can cause (a bad file, a bad option, a missing port) ends as one line
+on stderr and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from qcm_app import __version__
+from qcm_app.errors import UserInputError
+
+PROTOCOL_CHOICES = ("sqm160", "sqc310", "stm100", "stm2", "tm400", "openqcm", "line")
+
+
+def _gui_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", help="serial port or pyserial URL; without it the simulated instrument runs")
+    p.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
+    p.add_argument("--baud", type=int, help="baud rate (default: the instrument's)")
+    p.add_argument("--sensors", help="comma-separated sensor numbers, e.g. 1,2")
+    p.add_argument("--recipe", help="recipe TOML file or preset name (e.g. al2o3)")
+    p.add_argument("--speed", type=float, help="demo: how much faster than real time the reactor runs")
+    p.add_argument("--runs-folder", type=Path, help="where run files are written (default ~/qcm-runs)")
+    p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qcm", description="QCM monitor for ALD/MLD runs")
+    parser.add_argument("--version", action="version", version=f"qcm-monitor {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    gui = sub.add_parser("gui", help="the desktop app (the default)")
+    _gui_args(gui)
+
+    sim = sub.add_parser("simulate", help="serve a simulated instrument on a pseudo-terminal")
+    sim.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
+    sim.add_argument("--recipe", help="recipe TOML file or preset name (default: the LiGL demo)")
+    sim.add_argument("--speed", type=float, default=10.0, help="reactor speed-up over real time (default 10)")
+    sim.add_argument("--seed", type=int, help="random seed of the reactor and the noise")
+    sim.add_argument("--sensors", type=int, default=1, help="number of active sensors (2nd = reference)")
+    sim.add_argument("--faults", default="", help="e.g. corrupt=0.05,noise=0.02,drop=0.01,empty=0.01,stall=0")
+    sim.add_argument("--link", type=Path, help="also make this stable symlink to the pty")
+    sim.add_argument("--unpaced", action="store_true", help="answer as fast as the pty allows (no baud pacing)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "gui": _run_gui,
+        "simulate": _run_simulate,
+    }
+    try:
+        return handlers[args.command](args)
+    except UserInputError as exc:
+        print(f"qcm: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    # the one place the core hands over to the GUI package, imported only when asked for
+    from widgets.app import run
+
+    return run(args)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from instruments.emulators.base import Faults
+    from instruments.registry import available_protocols
+    from qcm_app.recipes import resolve_recipe
+    from qcm_app.simulate import build_server
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.protocol not in available_protocols():
+        raise UserInputError(f"protocol {args.protocol!r} has no emulator in this build")
+    try:
+        faults = Faults.parse(args.faults)
+    except ValueError as exc:
+        raise UserInputError(f"--faults: {exc}") from None
+    if args.speed <= 0:
+        raise UserInputError("--speed must be positive")
+    recipe = resolve_recipe(args.recipe)
+    server = build_server(args.protocol, recipe, speed=args.speed, seed=args.seed, sensors=args.sensors,
+                          faults=faults, link=args.link, paced=not args.unpaced)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    with server:
+        print(server.port, flush=True)
+        while not done.wait(0.5):
+            pass
+    return 0

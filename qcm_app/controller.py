@@ -1,0 +1,182 @@
+"""The application's controller: starts and stops acquisition (live, demo or replay), owns the
+worker thread and the in-process demo emulator, and routes worker signals into the
+:class:`~qcm_app.session.LiveSession`. Widgets bind their buttons to its slots and read the
+session from a timer; nothing here is a widget.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from instruments.emulators.base import PtyServer
+from qcm_app.acquisition import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
+from qcm_app.physics import CrystalSettings
+from qcm_app.pipeline import FilmSettings, Pipeline, SampleChunk
+from qcm_app.recipes import Recipe, load_preset
+from qcm_app.runfile import RunMetadata, default_run_name
+from qcm_app.session import LiveSession
+from qcm_app.simulate import DEFAULT_SPEED, build_server
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppSettings:
+    runs_folder: Path = field(default_factory=lambda: Path.home() / "qcm-runs")
+    crystal: CrystalSettings = field(default_factory=CrystalSettings)
+    film: FilmSettings = field(default_factory=FilmSettings)
+    demo_speed: float = DEFAULT_SPEED
+    demo_protocol: str = "sqm160"
+    operator_note: str = ""
+
+
+class AppController(QObject):
+    state_changed = Signal(str, str)
+    stats_changed = Signal(object)
+    recording_changed = Signal(object)
+    warning_raised = Signal(str)
+    identified = Signal(str)
+    source_changed = Signal(str)  # a one-line description of what is being shown
+    analysis_changed = Signal()
+
+    def __init__(self, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.session = LiveSession(1, crystal=self.settings.crystal)
+        self.recipe: Recipe | None = None
+        self.worker: WorkerBase | None = None
+        self._thread: QThread | None = None
+        self.demo_server: PtyServer | None = None
+        self.description = ""
+        self.is_demo = False
+
+    # -- starting sources ---------------------------------------------------------------------
+
+    def start_demo(self, recipe: Recipe | None = None, speed: float | None = None,
+                   protocol: str | None = None) -> None:
+        """Simulated instrument on a simulated reactor, reached through the real driver over a pty."""
+        self.stop()
+        recipe = recipe or load_preset()
+        speed = speed or self.settings.demo_speed
+        protocol = protocol or self.settings.demo_protocol
+        self.demo_server = build_server(protocol, recipe, speed=speed).start()
+        spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port)
+        self.is_demo = True
+        self._start_instrument(spec, recipe, time_scale=speed,
+                               description=f"Demo: {recipe.name} at {speed:g}× (simulated {protocol} on "
+                                           f"{self.demo_server.port})")
+
+    def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None) -> None:
+        self.stop()
+        self.is_demo = False
+        self._start_instrument(spec, recipe, time_scale=1.0,
+                               description=f"{spec.protocol} on {spec.port}")
+
+    def _start_instrument(self, spec: ConnectionSpec, recipe: Recipe | None, time_scale: float,
+                          description: str) -> None:
+        self.recipe = recipe
+        sensors = len(spec.sensors)
+        pipeline = Pipeline(sensors=sensors, crystal=self.settings.crystal, film=self._film_for(recipe),
+                            time_scale=time_scale)
+        meta = self._metadata(recipe)
+        worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta)
+        self._launch(worker, sensors, description)
+
+    def _film_for(self, recipe: Recipe | None) -> FilmSettings:
+        film = FilmSettings(self.settings.film.density_g_cm3, self.settings.film.z_ratio,
+                            self.settings.film.tooling_pct)
+        if recipe is not None:
+            densities = [b.density_g_cm3 for b in recipe.blocks if b.density_g_cm3]
+            if densities:
+                film.density_g_cm3 = densities[-1]
+        return film
+
+    def _metadata(self, recipe: Recipe | None) -> RunMetadata:
+        meta = RunMetadata(operator_note=self.settings.operator_note)
+        if recipe is not None:
+            meta.recipe_name = recipe.name
+            meta.recipe_file = recipe.source
+            meta.recipe_text = recipe.text
+        return meta
+
+    def _make_analyzer(self, recipe: Recipe | None) -> object | None:
+        return None  # the cycle analysis plugs in here
+
+    def _launch(self, worker: WorkerBase, sensors: int, description: str) -> None:
+        self.session = LiveSession(sensors, crystal=self.settings.crystal)
+        thread = QThread()
+        thread.setObjectName("acquisition")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.finished.connect(thread.quit)
+        worker.samples_acquired.connect(self._on_chunk)
+        worker.analysis_updated.connect(self._on_analysis)
+        worker.stats_updated.connect(self.stats_changed)
+        worker.state_changed.connect(self.state_changed)
+        worker.recording_changed.connect(self.recording_changed)
+        worker.warning_raised.connect(self.warning_raised)
+        worker.identified.connect(self.identified)
+        self.worker, self._thread = worker, thread
+        self.description = description
+        self.source_changed.emit(description)
+        thread.start()
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop acquisition (closing the run file) and the demo emulator."""
+        if self.worker is not None:
+            self.worker.request_stop()
+        if self._thread is not None:
+            self._thread.quit()
+            if not self._thread.wait(5000):
+                log.error("acquisition thread did not stop in time")
+            self._thread = None
+        self.worker = None
+        if self.demo_server is not None:
+            self.demo_server.stop()
+            self.demo_server = None
+
+    def tare(self) -> None:
+        if self.worker is not None:
+            self.worker.tare()
+
+    def start_recording(self, path: str | Path | None = None) -> Path:
+        """Start a run file; by default a new time-stamped file in the runs folder."""
+        if self.worker is None:
+            raise RuntimeError("nothing to record: no instrument connected")
+        if path is None:
+            name = default_run_name(self.recipe.name if self.recipe else "")
+            path = self.settings.runs_folder / name
+        self.worker.start_recording(path)
+        return Path(path)
+
+    def stop_recording(self) -> None:
+        if self.worker is not None:
+            self.worker.stop_recording()
+
+    def relocate_recording(self, folder: str | Path) -> None:
+        if self.worker is not None:
+            self.worker.relocate_recording(folder)
+
+    def zero_instrument(self) -> None:
+        if isinstance(self.worker, InstrumentWorker):
+            self.worker.zero_instrument()
+
+    # -- worker signals -----------------------------------------------------------------------
+
+    def _on_chunk(self, chunk: SampleChunk) -> None:
+        self.session.add_chunk(chunk)
+
+    def _on_analysis(self, update: object) -> None:
+        self.session.add_analysis(update)
+        self.analysis_changed.emit()
+
+    @property
+    def stats(self) -> LinkStats | None:
+        w = self.worker
+        return getattr(w, "stats", None)

@@ -1,0 +1,293 @@
+"""Deposition recipes in TOML: blocks of steps repeated N times, in run order.
+
+The shape is fixed (other tools rely on it)::
+
+    name = "..."
+    [[blocks]]
+    name = "Al2O3"
+    repeat = 40
+    [[blocks.steps]]
+    name = "TMA"
+    kind = "pulse"      # or "purge"
+    duration_s = 0.1
+
+Extra keys are kept: per-step ``mass_ng_cm2`` (expected mass change of a pulse), block
+``density_g_cm3`` and ``[blocks.nucleation]`` (``kind``, ``cycles``, ``factor``) feed the
+simulator and the analysis' expectations. One repeat of a block is one cycle, so a supercycle
+is simply a block whose steps contain several sub-cycles.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qcm_app.errors import UserInputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "recipes"
+DEFAULT_PRESET = "ligl_on_al2o3"
+
+NUCLEATION_KINDS = ("none", "enhanced", "inhibited")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    kind: str  # "pulse" or "purge"
+    duration_s: float
+    #: expected mass change of this pulse at steady state (simulator truth, analysis hint)
+    mass_ng_cm2: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_pulse(self) -> bool:
+        return self.kind == "pulse"
+
+
+@dataclass(frozen=True)
+class Nucleation:
+    """The initiation region of a block: ``factor`` is the first cycle's gain relative to steady."""
+
+    kind: str = "none"
+    cycles: int = 0
+    factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    repeat: int
+    steps: tuple[Step, ...]
+    density_g_cm3: float | None = None
+    nucleation: Nucleation = Nucleation()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def cycle_duration_s(self) -> float:
+        return sum(s.duration_s for s in self.steps)
+
+    @property
+    def pulses(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.is_pulse)
+
+    @property
+    def pulse_offsets_s(self) -> tuple[float, ...]:
+        """Start of each pulse measured from the start of the cycle (the first step)."""
+        out, t = [], 0.0
+        for s in self.steps:
+            if s.is_pulse:
+                out.append(t)
+            t += s.duration_s
+        return tuple(out)
+
+    @property
+    def expected_mass_per_cycle_ng_cm2(self) -> float | None:
+        masses = [s.mass_ng_cm2 for s in self.pulses]
+        if any(m is None for m in masses):
+            return None
+        return float(sum(masses))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    blocks: tuple[Block, ...]
+    source: str = ""
+    #: the TOML text as read, embedded in run files so the header alone allows re-analysis
+    text: str = field(default="", compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def total_cycles(self) -> int:
+        return sum(b.repeat for b in self.blocks)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(b.repeat * b.cycle_duration_s for b in self.blocks)
+
+    def block_of_cycle(self, index: int) -> tuple[int, int]:
+        """Map a run-wide cycle index (from 1) to (block index, cycle within block from 1)."""
+        n = index
+        for i, b in enumerate(self.blocks):
+            if n <= b.repeat:
+                return i, n
+            n -= b.repeat
+        return len(self.blocks) - 1, n + self.blocks[-1].repeat
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read a recipe file; any problem becomes a one-line :class:`UserInputError` naming file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserInputError("recipe file not found", path) from None
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"recipe is not UTF-8 text ({exc.reason} at byte {exc.start})", path) from None
+    except OSError as exc:
+        raise UserInputError(f"cannot read recipe: {exc.strerror}", path) from None
+    return parse_recipe(text, source=str(path))
+
+
+def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        line = _line_from_toml_error(msg)
+        raise UserInputError(f"not valid TOML: {msg.split(' (at ')[0]}", source, line) from None
+    return _build(data, text, source)
+
+
+def preset_paths() -> dict[str, Path]:
+    """The shipped presets by stem, e.g. ``{"al2o3": Path(...)}``."""
+    return {p.stem: p for p in sorted(PRESET_DIR.glob("*.toml"))}
+
+
+def load_preset(name: str = DEFAULT_PRESET) -> Recipe:
+    paths = preset_paths()
+    if name not in paths:
+        raise UserInputError(f"no preset recipe {name!r}; presets: {', '.join(paths)}")
+    return load_recipe(paths[name])
+
+
+def resolve_recipe(spec: str | Path | None) -> Recipe:
+    """A file path or a preset name (``None`` gives the demo default)."""
+    if spec is None:
+        return load_preset()
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists():
+        return load_recipe(path)
+    return load_preset(str(spec))
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def _build(data: dict[str, Any], text: str, source: str) -> Recipe:
+    loc = _Locator(text, source)
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise loc.error("recipe needs a top-level name = \"...\"", None, None)
+    blocks_raw = data.get("blocks")
+    if not isinstance(blocks_raw, list) or not blocks_raw:
+        raise loc.error("recipe needs at least one [[blocks]] table", None, None)
+    blocks = tuple(_block(b, i, loc) for i, b in enumerate(blocks_raw))
+    extra = {k: v for k, v in data.items() if k not in ("name", "blocks")}
+    return Recipe(name=name.strip(), blocks=blocks, source=source, text=text, extra=extra)
+
+
+def _block(raw: Any, i: int, loc: _Locator) -> Block:
+    if not isinstance(raw, dict):
+        raise loc.error("each [[blocks]] entry must be a table", i, None)
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise loc.error(f"block {i + 1} needs name = \"...\"", i, None)
+    repeat = raw.get("repeat")
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise loc.error(f"block {name!r}: repeat must be a whole number ≥ 1, got {repeat!r}", i, None)
+    steps_raw = raw.get("steps")
+    if not isinstance(steps_raw, list) or not steps_raw:
+        raise loc.error(f"block {name!r} needs at least one [[blocks.steps]] table", i, None)
+    steps = tuple(_step(s, i, j, name, loc) for j, s in enumerate(steps_raw))
+    if not any(s.is_pulse for s in steps):
+        raise loc.error(f"block {name!r} has no pulse step (kind = \"pulse\")", i, None)
+    density = raw.get("density_g_cm3")
+    if density is not None and not _positive(density):
+        raise loc.error(f"block {name!r}: density_g_cm3 must be a positive number, got {density!r}", i, None)
+    nucleation = _nucleation(raw.get("nucleation"), i, name, loc)
+    extra = {k: v for k, v in raw.items() if k not in ("name", "repeat", "steps", "density_g_cm3", "nucleation")}
+    return Block(name=name.strip(), repeat=repeat, steps=steps,
+                 density_g_cm3=float(density) if density is not None else None,
+                 nucleation=nucleation, extra=extra)
+
+
+def _step(raw: Any, i: int, j: int, block: str, loc: _Locator) -> Step:
+    if not isinstance(raw, dict):
+        raise loc.error(f"block {block!r}: each [[blocks.steps]] entry must be a table", i, j)
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise loc.error(f"block {block!r}, step {j + 1}: needs name = \"...\"", i, j)
+    kind = raw.get("kind")
+    if kind not in ("pulse", "purge"):
+        raise loc.error(f"block {block!r}, step {name!r}: kind must be \"pulse\" or \"purge\", got {kind!r}",
+                        i, j)
+    duration = raw.get("duration_s")
+    if not _positive(duration):
+        raise loc.error(f"block {block!r}, step {name!r}: duration_s must be a positive number of seconds, "
+                        f"got {duration!r}", i, j)
+    mass = raw.get("mass_ng_cm2")
+    if mass is not None and (isinstance(mass, bool) or not isinstance(mass, int | float)
+                             or not math.isfinite(mass)):
+        raise loc.error(f"block {block!r}, step {name!r}: mass_ng_cm2 must be a number, got {mass!r}", i, j)
+    extra = {k: v for k, v in raw.items() if k not in ("name", "kind", "duration_s", "mass_ng_cm2")}
+    return Step(name=name.strip(), kind=kind, duration_s=float(duration),
+                mass_ng_cm2=float(mass) if mass is not None else None, extra=extra)
+
+
+def _nucleation(raw: Any, i: int, block: str, loc: _Locator) -> Nucleation:
+    if raw is None:
+        return Nucleation()
+    if not isinstance(raw, dict):
+        raise loc.error(f"block {block!r}: nucleation must be a table with kind, cycles, factor", i, None)
+    kind = raw.get("kind", "none")
+    if kind not in NUCLEATION_KINDS:
+        raise loc.error(f"block {block!r}: nucleation kind must be one of {', '.join(NUCLEATION_KINDS)}, "
+                        f"got {kind!r}", i, None)
+    cycles = raw.get("cycles", 0)
+    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 0:
+        raise loc.error(f"block {block!r}: nucleation cycles must be a whole number ≥ 0, got {cycles!r}",
+                        i, None)
+    factor = raw.get("factor", 1.0)
+    if not _positive(factor) and factor != 0:
+        raise loc.error(f"block {block!r}: nucleation factor must be a number ≥ 0, got {factor!r}", i, None)
+    if (kind == "enhanced" and factor <= 1) or (kind == "inhibited" and factor >= 1):
+        raise loc.error(f"block {block!r}: an {kind} nucleation needs factor {'>' if kind == 'enhanced' else '<'} 1,"
+                        f" got {factor!r}", i, None)
+    if kind == "none":
+        cycles, factor = 0, 1.0
+    return Nucleation(kind=kind, cycles=cycles, factor=float(factor))
+
+
+def _positive(value: Any) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and math.isfinite(value) and value > 0)
+
+
+def _line_from_toml_error(msg: str) -> int | None:
+    marker = "(at line "
+    if marker in msg:
+        try:
+            return int(msg.split(marker, 1)[1].split(",")[0].split(")")[0])
+        except ValueError:
+            return None
+    return None
+
+
+class _Locator:
+    """Finds the line of the n-th ``[[blocks]]`` / ``[[blocks.steps]]`` header for error messages."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.blocks: list[tuple[int, list[int]]] = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            s = line.strip().replace(" ", "")
+            if s.startswith("[[blocks]]"):
+                self.blocks.append((lineno, []))
+            elif s.startswith("[[blocks.steps]]") and self.blocks:
+                self.blocks[-1][1].append(lineno)
+
+    def error(self, message: str, block: int | None, step: int | None) -> UserInputError:
+        line = None
+        if block is not None and block < len(self.blocks):
+            line, steps = self.blocks[block]
+            if step is not None and step < len(steps):
+                line = steps[step]
+        return UserInputError(message, self.source, line)

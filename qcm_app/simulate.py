@@ -1,0 +1,33 @@
+"""A simulated instrument on a reactor: ``qcm simulate`` and the app's demo mode.
+
+The emulator speaks the instrument's exact protocol on a pseudo-terminal, fed by the process
+model, so whatever connects to it (the app's own driver, a lab's script, a vendor program under
+a serial bridge) exercises the real wire format.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from instruments.emulators.base import Faults, PtyServer
+from instruments.registry import driver_class, emulator_class
+from qcm_app.reactor import ProcessModel, ReactorSettings, ReactorSource
+from qcm_app.recipes import Recipe
+
+DEFAULT_SPEED = 10.0
+
+
+def build_server(protocol: str, recipe: Recipe, *, speed: float = DEFAULT_SPEED, seed: int | None = None,
+                 sensors: int = 1, faults: Faults | None = None, link: str | Path | None = None,
+                 paced: bool = True, reactor: ReactorSettings | None = None) -> PtyServer:
+    """An emulator for ``protocol`` measuring a reactor that runs ``recipe`` ``speed`` times faster
+    than real time; ``paced`` makes replies take as long as they would at the default baud."""
+    if seed is None:
+        seed = random.randrange(1, 1_000_000)
+    settings = reactor or ReactorSettings(seed=seed)
+    model = ProcessModel(recipe, settings)
+    source = ReactorSource(model, speed=speed, sensors=sensors)
+    emulator = emulator_class(protocol)(source, seed=seed)
+    baud = driver_class(protocol).info.default_baud if paced else None
+    return PtyServer(emulator, faults=faults, link=link, seed=seed, baud=baud)

@@ -1,0 +1,64 @@
+"""Starting the desktop app: Qt application, controller, main window, then demo or instrument."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from PySide6 import QtCore, QtWidgets
+
+from qcm_app.acquisition import ConnectionSpec
+from qcm_app.controller import AppController, AppSettings
+from qcm_app.errors import UserInputError
+from qcm_app.recipes import resolve_recipe
+from widgets.main_window import MainWindow
+
+
+def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
+    """Controller and window started as the arguments ask: an instrument if ``--port`` is given,
+    the built-in simulated instrument otherwise."""
+    settings = AppSettings()
+    if getattr(args, "runs_folder", None):
+        settings.runs_folder = args.runs_folder
+    if getattr(args, "speed", None):
+        settings.demo_speed = args.speed
+    controller = AppController(settings)
+    window = MainWindow(controller)
+    recipe = resolve_recipe(args.recipe) if args.recipe or not args.port else None
+    if args.port:
+        sensors = tuple(int(s) for s in str(args.sensors).split(",")) if args.sensors else (1,)
+        spec = ConnectionSpec(protocol=args.protocol, port=args.port, baud=args.baud, sensors=sensors)
+        controller.connect_instrument(spec, recipe)
+    else:
+        controller.start_demo(recipe, protocol=args.protocol if args.protocol != "sqm160" else None)
+    return controller, window
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("qcm-monitor")
+    app.setOrganizationName("qcm-monitor")
+    try:
+        controller, window = build_window(args)
+    except UserInputError as exc:
+        print(f"qcm: {exc}", file=sys.stderr)
+        return 2
+    window.show()
+    # Ctrl+C in the terminal closes the window cleanly (Qt would otherwise swallow SIGINT)
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    signal.signal(signal.SIGTERM, lambda *_: window.close())
+    keep_python_responsive = QtCore.QTimer()
+    keep_python_responsive.start(250)
+    keep_python_responsive.timeout.connect(lambda: None)
+    if args.quit_after:
+        QtCore.QTimer.singleShot(int(args.quit_after * 1000), window.close)
+    if args.screenshot:
+        def grab() -> None:
+            window.grab().save(str(args.screenshot))
+        QtCore.QTimer.singleShot(int(max((args.quit_after or 1) - 0.5, 0.1) * 1000), grab)
+    code = app.exec()
+    controller.stop()
+    return code
