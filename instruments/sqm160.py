@@ -203,3 +203,42 @@ class Sqm160(Driver):
                 raise ProtocolError(f"sensor {n} not present: the unit reports {len(sensors)} channels")
             picked.append(sensors[n - 1])
         return Reading(time_s=t, sensors=tuple(picked))
+
+
+class Sqc310(Sqm160):
+    """INFICON SQC-310 deposition controller: SQM-160 framing, up to four sensors, polled fast with
+    the ``K2`` sensor-readings command (process time, then rate/thickness/frequency per sensor)."""
+
+    info = DriverInfo(protocol="sqc310", title="INFICON SQC-310", default_baud=19200, max_sensors=4,
+                      measurement_period_s=0.1, bauds=(9600, 19200, 38400, 57600, 115200))
+
+    def sensor_readings(self) -> tuple[float, list[SensorReading]]:
+        """Measure the process time and rate, thickness and frequency of every sensor (``K2``)."""
+        fields = self.query("K2").split()
+        if len(fields) < 4 or (len(fields) - 1) % 3:
+            raise ProtocolError(f"SQC-310 'K2' reply has {len(fields)} fields, expected 1 + 3 per sensor")
+        process_time = parse_float(fields[0], "process time")
+        out = []
+        for i in range(1, len(fields), 3):
+            rate, thick, freq = (parse_float(v, "sensor reading") for v in fields[i:i + 3])
+            out.append(SensorReading(NAN) if freq <= 0 else
+                       SensorReading(frequency_hz=freq, rate_a_per_s=rate, thickness_kang=thick))
+        return process_time, out
+
+    def sensor_status(self, sensor: int) -> tuple[bool, float, float]:
+        """Get (active, frequency Hz, crystal life %) of a sensor (``PA``)."""
+        fields = self.query(f"PA{sensor}").split()
+        if len(fields) != 3:
+            raise ProtocolError(f"SQC-310 'PA' reply has {len(fields)} fields, expected 3")
+        return (fields[0] == "1", parse_float(fields[1], "frequency"), parse_float(fields[2], "crystal life"))
+
+    def read(self) -> Reading:
+        """Measure the selected sensors with one ``K2`` exchange."""
+        process_time, sensors = self.sensor_readings()
+        t = time.monotonic()
+        picked = []
+        for n in self.sensors:
+            if n > len(sensors):
+                raise ProtocolError(f"sensor {n} not present: the unit reports {len(sensors)} sensors")
+            picked.append(sensors[n - 1])
+        return Reading(time_s=t, sensors=tuple(picked), instrument_time_s=process_time)

@@ -14,6 +14,13 @@ import serial
 
 from instruments import base
 
+try:  # POSIX: tcflush and friends raise termios.error, not OSError, on a dead pty
+    import termios
+
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, TypeError, termios.error)
+except ImportError:  # pragma: no cover - Windows
+    _PORT_ERRORS = (serial.SerialException, OSError, TypeError)
+
 
 class Transport(Protocol):
     """A byte stream with timeouts."""
@@ -49,7 +56,7 @@ class SerialTransport:
         try:
             self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s,
                                                write_timeout=max(timeout_s, 1.0), exclusive=None)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (*_PORT_ERRORS, ValueError) as exc:
             raise base.LinkLost(f"cannot open {url}: {_one_line(exc)}") from None
 
     @property
@@ -59,16 +66,14 @@ class SerialTransport:
     def write(self, data: bytes) -> None:
         try:
             self._port.write(data)
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise base.LinkLost(f"{self.url}: write failed: {_one_line(exc)}") from None
 
     def read(self, size: int) -> bytes:
         try:
             return bytes(self._port.read(size))
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:  # TypeError: pyserial's fd was closed under it
             raise base.LinkLost(f"{self.url}: read failed: {_one_line(exc)}") from None
-        except TypeError as exc:  # pyserial raises this when the fd was closed under it
-            raise base.LinkLost(f"{self.url}: port closed: {_one_line(exc)}") from None
 
     def read_exact(self, size: int) -> bytes:
         deadline = time.monotonic() + self._timeout_s
@@ -90,7 +95,7 @@ class SerialTransport:
         while True:
             try:
                 chunk = self._port.read_until(terminator, max_size - len(buf))
-            except (serial.SerialException, OSError, TypeError) as exc:
+            except _PORT_ERRORS as exc:
                 raise base.LinkLost(f"{self.url}: read failed: {_one_line(exc)}") from None
             buf += chunk
             if buf.endswith(terminator):
@@ -103,13 +108,13 @@ class SerialTransport:
     def reset_input_buffer(self) -> None:
         try:
             self._port.reset_input_buffer()
-        except (serial.SerialException, OSError, TypeError) as exc:
+        except _PORT_ERRORS as exc:
             raise base.LinkLost(f"{self.url}: {_one_line(exc)}") from None
 
     def close(self) -> None:
         try:
             self._port.close()
-        except (serial.SerialException, OSError):
+        except _PORT_ERRORS:
             pass
 
 

@@ -46,9 +46,12 @@ class Sqm160Emulator(EmulatedInstrument):
                 break
             body = bytes(self._buf[1:2 + size])
             crc = bytes(self._buf[2 + size:4 + size])
-            del self._buf[:4 + size]
             if crc != b"\x00\x00" and tuple(crc) != crc14(body):
-                continue  # a real unit ignores a packet with a bad CRC
+                # a real unit ignores a packet with a bad CRC; what looked like its body may hold
+                # the start of the next packet, so resynchronise just past this sync character
+                del self._buf[:1]
+                continue
+            del self._buf[:4 + size]
             replies.append(self._answer(body[1:].decode("latin-1")))
         return replies
 
@@ -134,3 +137,32 @@ class Sqm160Emulator(EmulatedInstrument):
         if cmd == "Y":
             return encode_reply(ok(), b"0")
         return encode_reply("C", b"")
+
+
+class Sqc310Emulator(Sqm160Emulator):
+    """INFICON SQC-310: the same framing, four sensors, and the ``K2`` all-sensor reading with the
+    process time in front. (The firmware string is this emulator's own invention.)"""
+
+    firmware = "SQC-310 Ver 3.03"
+    channels = 4
+
+    def _answer(self, msg: str) -> bytes:
+        cmd, arg = msg[:1], msg[1:]
+        if cmd == "K" and arg in ("1", "2"):
+            parts = [f"{self.elapsed_s():.2f}"]
+            for s in range(self.channels):
+                f, thick, rate = self._value(s)
+                if arg == "2":
+                    parts.append(f"{rate:.2f} {thick:.3f} {f:.2f}" if f > 0 else "-1 -1 -1")
+                else:  # outputs: rate, deviation, thickness, power
+                    parts.append(f"{rate:.2f} 0.00 {thick:.3f} 0.00" if f > 0 else "-1 -1 -1 -1")
+            return encode_reply(self._status(), " ".join(parts).encode())
+        if cmd == "P" and arg[:1] == "A":
+            n = self._sensor(arg[1:])
+            if n is None:
+                return encode_reply("D", b"")
+            f, _, _ = self._value(n)
+            life = (f - self.min_frequency_hz) / (self.max_frequency_hz - self.min_frequency_hz) * 100
+            active = 1 if f > 0 else 0
+            return encode_reply(self._status(), f"{active} {f:.2f} {max(0.0, min(100.0, life)):.2f}".encode())
+        return super()._answer(msg)
