@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--faults", default="", help="e.g. corrupt=0.05,noise=0.02,drop=0.01,empty=0.01,stall=0")
     sim.add_argument("--link", type=Path, help="also make this stable symlink to the pty")
     sim.add_argument("--unpaced", action="store_true", help="answer as fast as the pty allows (no baud pacing)")
+
+    from qcm_app.importers.convert import add_convert_arguments
+
+    add_convert_arguments(sub.add_parser("convert", help="any supported log to a qcm-monitor run CSV"))
     return parser
 
 
@@ -61,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "gui": _run_gui,
         "simulate": _run_simulate,
+        "convert": _run_convert,
     }
     try:
         return handlers[args.command](args)
@@ -104,3 +109,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
         while not done.wait(0.5):
             pass
     return 0
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from qcm_app.importers.convert import run_convert
+
+    return run_convert(args)

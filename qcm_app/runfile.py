@@ -256,17 +256,19 @@ class RunWriter:
     continue it after a gap marker.
     """
 
-    def __init__(self, fh: io.TextIOBase, path: Path, sensors: int) -> None:
+    def __init__(self, fh: io.TextIOBase, path: Path, sensors: int, in_progress_marker: bool = True) -> None:
         self._fh = fh
         self.path = path
         self.sensors = sensors
         self._last_flush = time.monotonic()
         self.rows = 0
-        self._marker = path.with_name(path.name + IN_PROGRESS_SUFFIX)
-        self._marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        self._marker: Path | None = None
+        if in_progress_marker:  # live recordings only: lets the next launch offer recovery
+            self._marker = path.with_name(path.name + IN_PROGRESS_SUFFIX)
+            self._marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
 
     @classmethod
-    def create(cls, path: str | Path, meta: RunMetadata) -> RunWriter:
+    def create(cls, path: str | Path, meta: RunMetadata, in_progress_marker: bool = True) -> RunWriter:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(path, "x", encoding="utf-8", newline="\n")  # noqa: SIM115 - lives as long as the writer
@@ -277,7 +279,7 @@ class RunWriter:
         except OSError:
             fh.close()
             raise
-        return cls(fh, path, len(meta.sensors))
+        return cls(fh, path, len(meta.sensors), in_progress_marker)
 
     @classmethod
     def resume(cls, path: str | Path, note: str) -> RunWriter:
@@ -327,8 +329,9 @@ class RunWriter:
                 os.fsync(self._fh.fileno())
         finally:
             self._fh.close()
-            with contextlib.suppress(FileNotFoundError):
-                self._marker.unlink()
+            if self._marker is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    self._marker.unlink()
 
 
 def interrupted_runs(folder: str | Path) -> list[Path]:
@@ -391,7 +394,7 @@ def read_run(path: str | Path) -> RunData:
     a malformed row elsewhere is an error naming its line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserInputError("file not found", path) from None
     except UnicodeDecodeError as exc:
@@ -442,6 +445,7 @@ def read_run(path: str | Path) -> RunData:
     freq_cols = [k for k, c in enumerate(columns) if c.startswith("Frequency")]
     mass_cols = [k for k, c in enumerate(columns) if c.startswith("Mass")]
     thick_cols = [k for k, c in enumerate(columns) if c.startswith("Thickness")]
+    inst_cols = [k for k, c in enumerate(columns) if c.startswith("Instrument thickness")]
     if not freq_cols:
         raise UserInputError("no 'Frequency (Hz)' column", path, col_line)
     if len(meta.sensors) != len(freq_cols):
@@ -449,6 +453,7 @@ def read_run(path: str | Path) -> RunData:
     return RunData(metadata=meta, time_s=table[:, 0].copy(), frequency_hz=table[:, freq_cols],
                    mass_ng_cm2=table[:, mass_cols] if mass_cols else None,
                    thickness_ang=table[:, thick_cols] if thick_cols else None,
+                   instrument_thickness_ang=table[:, inst_cols] * 1000.0 if inst_cols else None,
                    events=events, source=str(path), warnings=warnings)
 
 

@@ -1,0 +1,144 @@
+"""Recorded runs and vendor logs in, :class:`~qcm_app.runfile.RunData` out.
+
+``load_run(path)`` recognises the format from the file's content (never from its name, since
+labs rename files freely), in this order: our own run file, Angstrom Engineering tool log,
+Colnatec Eon, INFICON STM-2 log, openQCM, SQM-160 text log, and finally any CSV/TSV with a time
+and a frequency column. With a :class:`ColumnMapping` the file is read as a plain table with the
+columns the user named. Every reader gives time in seconds from the first row (strictly
+increasing: duplicated and out-of-order rows are dropped and counted in ``warnings``), frequency
+per sensor, the instrument's own thickness when the log has one, and the film settings it carries.
+
+Whatever is wrong with a file ends as one :class:`~qcm_app.errors.UserInputError` naming the file
+and line. Files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from qcm_app.errors import UserInputError
+from qcm_app.importers import angstrom, colnatec, generic, openqcm, sqm160, stm2
+from qcm_app.importers.common import NotThisFormat, SourceText, read_source
+from qcm_app.importers.generic import ColumnMapping
+from qcm_app.runfile import FORMAT_TAG, RunData, RunEvent, is_run_file, read_run
+
+__all__ = ["FORMATS", "ColumnMapping", "detect_format", "load_run"]
+
+OWN_FORMAT = "qcm-monitor run file"
+
+#: (name, sniff, read) of each vendor format, tried in this order after our own run file
+_VENDOR_FORMATS: tuple[tuple[str, Callable[[SourceText], bool], Callable[[SourceText], RunData]], ...] = (
+    (angstrom.FORMAT_NAME, angstrom.sniff, angstrom.read),
+    (colnatec.FORMAT_NAME, colnatec.sniff, colnatec.read),
+    (stm2.FORMAT_NAME, stm2.sniff, stm2.read),
+    (openqcm.FORMAT_NAME, openqcm.sniff, openqcm.read),
+    (sqm160.FORMAT_NAME, sqm160.sniff, sqm160.read),
+)
+FORMATS: tuple[str, ...] = (OWN_FORMAT, *(name for name, _, _ in _VENDOR_FORMATS), generic.FORMAT_NAME)
+
+
+def load_run(path: str | Path, mapping: ColumnMapping | None = None) -> RunData:
+    """Read any supported run or log; ``mapping`` forces a plain table read with those columns."""
+    # numbers near the float limit (1e308 in a damaged log) may overflow when scaled: they become
+    # inf, and the readers turn non-finite times into errors and non-finite readings into gaps
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _load(Path(path), mapping)
+
+
+def _load(path: Path, mapping: ColumnMapping | None) -> RunData:
+    if mapping is None and _starts_as_run_file(path):
+        return _own_run(path)  # without decoding the whole file a second time
+    source = read_source(path)
+    if mapping is not None:
+        return generic.read(source, mapping)
+    if is_run_file(source.lines[0]):
+        return _own_run(path)
+    for _name, sniff, read in _VENDOR_FORMATS:
+        if sniff(source):
+            return read(source)
+    try:
+        return generic.read(source, None)
+    except NotThisFormat as exc:
+        raise _unrecognised(source, str(exc)) from None
+
+
+def detect_format(path: str | Path) -> str:
+    """The name of the format ``load_run`` would read ``path`` as (it raises if none fits)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _detect(Path(path))
+
+
+def _detect(path: Path) -> str:
+    source = read_source(path)
+    if is_run_file(source.lines[0]):
+        return OWN_FORMAT
+    for name, sniff, _read in _VENDOR_FORMATS:
+        if sniff(source):
+            return name
+    try:
+        generic.read(source, None)
+    except NotThisFormat as exc:
+        raise _unrecognised(source, str(exc)) from None
+    return generic.FORMAT_NAME
+
+
+def _starts_as_run_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(FORMAT_TAG) + 2)
+    except OSError:
+        return False  # read_source says what is wrong
+    return is_run_file(head.decode("latin-1"))
+
+
+def _unrecognised(source: SourceText, reason: str) -> UserInputError:
+    first = source.content_lines(1)
+    line = first[0][0] if first else 1
+    return source.error(f"unrecognised format ({reason}); tried: {', '.join(FORMATS)}; "
+                        f"for another table give the time and frequency columns", line)
+
+
+def _own_run(path: Path) -> RunData:
+    """Our run file, through the one reader of it, then held to every importer's promises: rows
+    later than the one before (a resumed recording can repeat a time), time from the first row,
+    invalid frequencies as gaps, and a start frequency per sensor."""
+    run = read_run(path)
+    run.source = str(path)
+    run.metadata.extra.setdefault("Source format", OWN_FORMAT)
+    t = run.time_s
+    if t.size == 0:
+        with open(path, "rb") as fh:
+            last = sum(1 for _ in fh)
+        raise UserInputError("no data rows after the column line", path, last)
+    before = np.concatenate(([-np.inf], np.fmax.accumulate(t)[:-1]))
+    keep = t > before
+    if not keep.any():
+        raise UserInputError("no row has a valid time", path)
+    if not keep.all():
+        run.warnings.append(f"{int((~keep).sum())} rows not later than the one before (or without a time) dropped")
+        run.time_s = t[keep]
+        run.frequency_hz = run.frequency_hz[keep]
+        if run.mass_ng_cm2 is not None:
+            run.mass_ng_cm2 = run.mass_ng_cm2[keep]
+        if run.thickness_ang is not None:
+            run.thickness_ang = run.thickness_ang[keep]
+    origin = float(run.time_s[0])
+    if origin:
+        run.time_s = run.time_s - origin
+        run.events = [RunEvent(e.time_s - origin, e.kind, e.text) for e in run.events]
+    freq = run.frequency_hz
+    invalid = ~(np.isfinite(freq) & (freq > 0))
+    if invalid.any():
+        run.frequency_hz = np.where(invalid, np.nan, freq)
+        run.warnings.append(f"{int(invalid.sum())} readings without a valid frequency kept as gaps")
+    starts = run.metadata.start_frequency_hz
+    if len(starts) != run.sensors or not all(np.isfinite(starts)):
+        first = []
+        for s in range(run.sensors):
+            valid = run.frequency_hz[:, s][np.isfinite(run.frequency_hz[:, s])]
+            first.append(float(valid[0]) if valid.size else float("nan"))
+        run.metadata.start_frequency_hz = tuple(first)
+    return run
