@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--unpaced", action="store_true", help="answer as fast as the pty allows (no baud pacing)")
 
     from qcm_app.importers.convert import add_convert_arguments
+    from qcm_app.offline import add_analyze_arguments
+
+    add_analyze_arguments(sub.add_parser("analyze", help="cycles, nucleation and steady growth of a recorded run"))
 
     add_convert_arguments(sub.add_parser("convert", help="any supported log to a qcm-monitor run CSV"))
     return parser
@@ -66,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "gui": _run_gui,
         "simulate": _run_simulate,
         "convert": _run_convert,
+        "analyze": _run_analyze,
     }
     try:
         return handlers[args.command](args)
@@ -115,3 +119,9 @@ def _run_convert(args: argparse.Namespace) -> int:
     from qcm_app.importers.convert import run_convert
 
     return run_convert(args)
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    from qcm_app.offline import run_analyze
+
+    return run_analyze(args)

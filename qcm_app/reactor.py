@@ -56,8 +56,8 @@ class ReactorSettings:
     spike_hz: float = 0.8
     spike_tau_s: float = 1.2
     #: physisorbed excess as a fraction of the pulse's mass, desorbing with this time constant
-    overshoot: float = 0.08
-    desorb_tau_s: float = 2.5
+    overshoot: float = 0.04
+    desorb_tau_s: float = 2.0
     anomalies: tuple[Anomaly, ...] = ()
 
 

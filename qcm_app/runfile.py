@@ -45,7 +45,8 @@ class RunMetadata:
     sensors: tuple[int, ...] = (1,)
     crystal: CrystalSettings = field(default_factory=CrystalSettings)
     start_frequency_hz: tuple[float, ...] = ()
-    density_g_cm3: float = 1.0
+    #: film density for the thickness column; NaN when nobody said (logs without one)
+    density_g_cm3: float = math.nan
     z_ratio: float = 1.0
     tooling_pct: float = 100.0
     recipe_name: str = ""

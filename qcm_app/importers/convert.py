@@ -62,6 +62,9 @@ def convert(src: str | Path, out: str | Path, mapping: ColumnMapping | None = No
     meta = run.metadata
     if density is not None:
         meta.density_g_cm3 = density
+    elif not math.isfinite(meta.density_g_cm3):
+        meta.density_g_cm3 = 1.0
+        run.warnings.append("the log gives no film density: thickness assumes 1.0 g/cm3 (use --density)")
     if z_ratio is not None:
         meta.z_ratio = z_ratio
     if tooling is not None:
