@@ -27,7 +27,9 @@ from instruments import base as ib
 from instruments.registry import driver_class
 from instruments.transport import open_transport
 from qcm_app.pipeline import Pipeline, SampleChunk
+from qcm_app.recipes import Recipe
 from qcm_app.recording import Recording
+from qcm_app.ringbuffer import GrowingColumns
 from qcm_app.runfile import RunMetadata
 
 log = logging.getLogger(__name__)
@@ -80,12 +82,19 @@ class Analyzer(Protocol):
 
     def feed(self, time_s: Any, mass_ng_cm2: Any) -> Any: ...
 
+    def finish(self) -> Any: ...
+
+
+#: builds a fresh analyzer for a recipe (None: infer the pattern)
+AnalyzerFactory = Callable[[Recipe | None], Analyzer]
+
 
 class WorkerBase(QObject):
     """Signals, commands, recording and the pipeline hand-off shared by live and replay workers."""
 
     samples_acquired = Signal(object)  # SampleChunk
     analysis_updated = Signal(object)  # whatever the analyzer returns
+    analysis_reset = Signal(object)  # the whole analysis again (recipe changed)
     stats_updated = Signal(object)  # LinkStats
     state_changed = Signal(str, str)  # state, detail
     identified = Signal(str)
@@ -94,11 +103,14 @@ class WorkerBase(QObject):
     finished = Signal()
 
     def __init__(self, pipeline: Pipeline, analyzer: Analyzer | None = None,
-                 metadata: RunMetadata | None = None) -> None:
+                 metadata: RunMetadata | None = None, analyzer_factory: AnalyzerFactory | None = None) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.analyzer = analyzer
+        self.analyzer_factory = analyzer_factory
         self.metadata = metadata or RunMetadata()
+        #: the primary sensor's run mass since the start, so the analysis can be re-run
+        self.history = GrowingColumns(("time_s", "run_mass_ng_cm2"))
         self.recording = Recording(self._warn)
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -125,6 +137,13 @@ class WorkerBase(QObject):
 
     def set_operator_note(self, note: str) -> None:
         self._commands.put(lambda: setattr(self.metadata, "operator_note", note))
+
+    def set_recipe(self, recipe: Recipe | None) -> None:
+        """Analyse with another recipe: the run so far is analysed again from its start."""
+        self._commands.put(lambda: self._do_set_recipe(recipe))
+
+    def set_density(self, block_name: str, density_g_cm3: float) -> None:
+        self._commands.put(lambda: self._do_set_density(block_name, density_g_cm3))
 
     # -- worker-side --------------------------------------------------------------------------
 
@@ -155,10 +174,34 @@ class WorkerBase(QObject):
         self._last_frequency = [float(v) for v in chunk.frequency_hz[-1]]
         self.recording.write(chunk, self._run_metadata)
         self.samples_acquired.emit(chunk)
+        self.history.append({"time_s": chunk.time_s, "run_mass_ng_cm2": chunk.run_mass_ng_cm2[:, 0]})
         if self.analyzer is not None:
             update = self.analyzer.feed(chunk.time_s, chunk.run_mass_ng_cm2[:, 0])
             if update is not None:
                 self.analysis_updated.emit(update)
+
+    def _finish_analysis(self) -> None:
+        """End of data: the last cycle counts if its final purge was seen (as offline)."""
+        if self.analyzer is not None:
+            update = self.analyzer.finish()
+            if update is not None:
+                self.analysis_updated.emit(update)
+
+    def _do_set_recipe(self, recipe: Recipe | None) -> None:
+        if self.analyzer_factory is None:
+            return
+        self.analyzer = self.analyzer_factory(recipe)
+        self.metadata.recipe_name = recipe.name if recipe else ""
+        self.metadata.recipe_file = recipe.source if recipe else ""
+        self.metadata.recipe_text = recipe.text if recipe else ""
+        self.recording.mark("recipe", self._now_run_s(), recipe.name if recipe else "none")
+        self.analyzer.feed(self.history.view("time_s"), self.history.view("run_mass_ng_cm2"))
+        self.analysis_reset.emit(getattr(self.analyzer, "full_update", lambda: None)())
+
+    def _do_set_density(self, block_name: str, density_g_cm3: float) -> None:
+        setter = getattr(self.analyzer, "set_density", None)
+        if setter is not None:
+            self.analysis_updated.emit(setter(block_name, density_g_cm3))
 
     def _run_metadata(self) -> RunMetadata:
         conv = self.pipeline.converter
@@ -200,8 +243,9 @@ class InstrumentWorker(WorkerBase):
 
     def __init__(self, spec: ConnectionSpec, pipeline: Pipeline, analyzer: Analyzer | None = None,
                  metadata: RunMetadata | None = None,
-                 opener: Callable[[ConnectionSpec], ib.Driver] | None = None) -> None:
-        super().__init__(pipeline, analyzer, metadata)
+                 opener: Callable[[ConnectionSpec], ib.Driver] | None = None,
+                 analyzer_factory: AnalyzerFactory | None = None) -> None:
+        super().__init__(pipeline, analyzer, metadata, analyzer_factory)
         self.spec = spec
         self._opener = opener or ConnectionSpec.open
         self.driver: ib.Driver | None = None
@@ -228,6 +272,7 @@ class InstrumentWorker(WorkerBase):
             self._warn(f"acquisition stopped: {type(exc).__name__}: {exc}")
         finally:
             self._close_driver()
+            self._finish_analysis()
             self.recording.stop()
             self._set_state("stopped")
             self._update_stats()

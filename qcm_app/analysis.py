@@ -155,13 +155,17 @@ class LiveAnalysis:
         self.snapshot = RegimeSnapshot((), False, "Waiting for the first pulse")
         self._was_locked = False
 
-    def set_density(self, block_name: str, density_g_cm3: float) -> RegimeSnapshot:
+    def set_density(self, block_name: str, density_g_cm3: float) -> AnalysisUpdate:
         """A user-edited density; GPC figures follow at once."""
         self.densities[block_name] = density_g_cm3
         for bi in list(self._blocks):
             self._classify(bi)
         self.snapshot = self._snapshot()
-        return self.snapshot
+        return AnalysisUpdate((), self.snapshot)
+
+    def full_update(self) -> AnalysisUpdate:
+        """Every cycle so far with the current flags (after the analysis was re-run)."""
+        return AnalysisUpdate(tuple(self.cycles), self.snapshot)
 
     def feed(self, time_s: np.ndarray, mass_ng_cm2: np.ndarray) -> AnalysisUpdate | None:
         new = self.segmenter.feed(time_s, mass_ng_cm2)

@@ -14,11 +14,12 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from instruments.emulators.base import PtyServer
 from qcm_app.acquisition import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
+from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import FilmSettings, Pipeline, SampleChunk
 from qcm_app.recipes import Recipe, load_preset
 from qcm_app.runfile import RunMetadata, default_run_name
-from qcm_app.session import LiveSession
+from qcm_app.session import LiveSession, Progress
 from qcm_app.simulate import DEFAULT_SPEED, build_server
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ class AppController(QObject):
         self.demo_server: PtyServer | None = None
         self.description = ""
         self.is_demo = False
+        self.time_scale = 1.0
+        #: densities the user typed, by block name (they win over the recipe's)
+        self.densities: dict[str, float] = {}
+        self.target_cycles: int | None = None
+        self.target_thickness_ang: float | None = None
 
     # -- starting sources ---------------------------------------------------------------------
 
@@ -64,7 +70,8 @@ class AppController(QObject):
         speed = speed or self.settings.demo_speed
         protocol = protocol or self.settings.demo_protocol
         self.demo_server = build_server(protocol, recipe, speed=speed).start()
-        spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port)
+        spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port,
+                              poll_interval_s=self.demo_server.instrument.measurement_period_s)
         self.is_demo = True
         self._start_instrument(spec, recipe, time_scale=speed,
                                description=f"Demo: {recipe.name} at {speed:g}× (simulated {protocol} on "
@@ -83,7 +90,9 @@ class AppController(QObject):
         pipeline = Pipeline(sensors=sensors, crystal=self.settings.crystal, film=self._film_for(recipe),
                             time_scale=time_scale)
         meta = self._metadata(recipe)
-        worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta)
+        worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta,
+                                  analyzer_factory=self._make_analyzer)
+        self.time_scale = time_scale
         self._launch(worker, sensors, description)
 
     def _film_for(self, recipe: Recipe | None) -> FilmSettings:
@@ -103,8 +112,8 @@ class AppController(QObject):
             meta.recipe_text = recipe.text
         return meta
 
-    def _make_analyzer(self, recipe: Recipe | None) -> object | None:
-        return None  # the cycle analysis plugs in here
+    def _make_analyzer(self, recipe: Recipe | None) -> LiveAnalysis:
+        return LiveAnalysis(recipe, densities=self.densities)
 
     def _launch(self, worker: WorkerBase, sensors: int, description: str) -> None:
         self.session = LiveSession(sensors, crystal=self.settings.crystal)
@@ -115,6 +124,7 @@ class AppController(QObject):
         worker.finished.connect(thread.quit)
         worker.samples_acquired.connect(self._on_chunk)
         worker.analysis_updated.connect(self._on_analysis)
+        worker.analysis_reset.connect(self._on_analysis_reset)
         worker.stats_updated.connect(self.stats_changed)
         worker.state_changed.connect(self.state_changed)
         worker.recording_changed.connect(self.recording_changed)
@@ -172,9 +182,39 @@ class AppController(QObject):
     def _on_chunk(self, chunk: SampleChunk) -> None:
         self.session.add_chunk(chunk)
 
-    def _on_analysis(self, update: object) -> None:
+    def _on_analysis(self, update: AnalysisUpdate) -> None:
         self.session.add_analysis(update)
         self.analysis_changed.emit()
+
+    def _on_analysis_reset(self, update: AnalysisUpdate | None) -> None:
+        self.session.reset_analysis()
+        if update is not None:
+            self.session.add_analysis(update)
+        self.analysis_changed.emit()
+
+    # -- analysis settings --------------------------------------------------------------------
+
+    def set_recipe(self, recipe: Recipe | None) -> None:
+        """The demo restarts on the new recipe (the simulated reactor runs it); a live run is
+        analysed again from its start with the new recipe."""
+        if self.is_demo and recipe is not None:
+            self.start_demo(recipe)
+            return
+        self.recipe = recipe
+        if self.worker is not None:
+            self.worker.set_recipe(recipe)
+
+    def set_density(self, block_name: str, density_g_cm3: float) -> None:
+        self.densities[block_name] = density_g_cm3
+        if self.worker is not None:
+            self.worker.set_density(block_name, density_g_cm3)
+
+    def set_target(self, cycles: int | None = None, thickness_ang: float | None = None) -> None:
+        self.target_cycles = cycles or None
+        self.target_thickness_ang = thickness_ang or None
+
+    def progress(self) -> Progress:
+        return self.session.progress(self.recipe, self.target_cycles, self.target_thickness_ang, self.time_scale)
 
     @property
     def stats(self) -> LinkStats | None:

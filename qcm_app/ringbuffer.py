@@ -78,3 +78,33 @@ class RingBuffer:
     @property
     def nbytes(self) -> int:
         return int(self._data.nbytes)
+
+
+class GrowingColumns:
+    """Unbounded columns with amortised O(1) appends (capacity doubles), for a run's whole history
+    where a bounded ring would forget (e.g. re-running the analysis after a recipe change)."""
+
+    def __init__(self, columns: Sequence[str], initial: int = 65_536) -> None:
+        self.columns = tuple(columns)
+        self._data = np.empty((len(self.columns), initial))
+        self._index = {name: i for i, name in enumerate(self.columns)}
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, chunk: Mapping[str, np.ndarray]) -> None:
+        n = int(np.asarray(chunk[self.columns[0]]).shape[0])
+        if self._n + n > self._data.shape[1]:
+            size = max(self._data.shape[1] * 2, self._n + n)
+            grown = np.empty((len(self.columns), size))
+            grown[:, :self._n] = self._data[:, :self._n]
+            self._data = grown
+        for name, i in self._index.items():
+            self._data[i, self._n:self._n + n] = chunk[name]
+        self._n += n
+
+    def view(self, column: str) -> np.ndarray:
+        v = self._data[self._index[column], :self._n]
+        v.flags.writeable = False
+        return v

@@ -362,7 +362,7 @@ class CycleSegmenter:
 
         Returns (onset time or None, time up to which the scan was conclusive)."""
         t, m = self._t, self._m
-        b0, b1 = self.s.baseline_span_s
+        b0, b1 = self._baseline_span
         persist = self.s.persist_samples
         i_from = int(np.searchsorted(t, t_from))
         i_to = int(np.searchsorted(t, t_to))
@@ -402,7 +402,7 @@ class CycleSegmenter:
         t = self._t
         if t.size == 0:
             return False
-        start = max(self._scan_from_s, float(t[0]) + self.s.baseline_span_s[0])
+        start = max(self._scan_from_s, float(t[0]) + self._baseline_span[0])
         onset, upto = self._scan(start, math.inf)
         if onset is None:
             self._scan_from_s = max(self._scan_from_s, upto)
@@ -420,7 +420,7 @@ class CycleSegmenter:
         t = self._t
         if t.size == 0:
             return False
-        start = max(self._scan_from_s, float(t[0]) + self.s.baseline_span_s[0])
+        start = max(self._scan_from_s, float(t[0]) + self._baseline_span[0])
         onset, upto = self._scan(start, math.inf, self._event_size_floor())
         if onset is not None:
             self._events.append(onset)
@@ -595,6 +595,14 @@ class CycleSegmenter:
                 return True
         return False
 
+    @property
+    def _baseline_span(self) -> tuple[float, float]:
+        """The rolling baseline looks back over [t - b0, t - b1]: at least a few samples even when
+        the data are sparse (a slow instrument, or a demo reactor sped up)."""
+        b0, b1 = self.s.baseline_span_s
+        dt = self._sample_period()
+        return max(b0, 4.5 * dt), max(b1, 1.5 * dt)
+
     def _sample_period(self) -> float:
         """Fixed once from the first samples, so no decision depends on how data was chunked."""
         return self.sample_period_s
@@ -743,11 +751,11 @@ class CycleSegmenter:
             start = prev.time_s + self.plan.duration(prev.j) + self.s.refractory_s
         else:  # nothing happened at the predicted time: anything just after it is a surprise
             start = prev.time_s + max(self.s.window_min_s, 3 * self._sample_period()) \
-                - (self.s.baseline_span_s[0] - self.s.baseline_span_s[1])
-        if until - start < self.s.baseline_span_s[0]:
+                - (self._baseline_span[0] - self._baseline_span[1])
+        if until - start < self._baseline_span[0]:
             return None
         typical = float(np.nanmedian([abs(s.mass_ng_cm2 or 0.0) for s in self.plan.blocks[0].pulses]))
-        onset, _ = self._scan(start + self.s.baseline_span_s[0] - self.s.baseline_span_s[1], until,
+        onset, _ = self._scan(start + self._baseline_span[0] - self._baseline_span[1], until,
                               self.s.relative_threshold * typical)
         if onset is None:
             return None

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from qcm_app.physics import CrystalSettings, crystal_life_pct
+from qcm_app.physics import CrystalSettings, crystal_life_pct, thickness_ang_from_mass
 from qcm_app.pipeline import SampleChunk
+from qcm_app.recipes import Recipe
 from qcm_app.ringbuffer import RingBuffer
 
 #: ~29 h at 10 Hz; storage is allocated (and touched) once
@@ -26,6 +27,39 @@ class Readouts:
     mass_rate_ng_cm2_s: float = math.nan
     thickness_ang: float = math.nan
     life_pct: float = math.nan
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the run stands against its target; times in process seconds and in wall seconds."""
+
+    cycles_done: int
+    target_cycles: int | None
+    thickness_ang: float
+    target_thickness_ang: float | None
+    remaining_process_s: float
+    remaining_wall_s: float
+
+    def text(self) -> str:
+        done = f"Cycle {self.cycles_done}"
+        if self.target_cycles:
+            done += f" of {self.target_cycles}"
+        if math.isfinite(self.thickness_ang):
+            done += f" · {self.thickness_ang / 10:.1f} nm"
+            if self.target_thickness_ang:
+                done += f" of {self.target_thickness_ang / 10:.1f} nm"
+        if math.isfinite(self.remaining_wall_s) and self.remaining_wall_s > 0:
+            done += f" · ETA {format_duration(self.remaining_wall_s)}"
+        elif (self.target_cycles or self.target_thickness_ang) and self.remaining_wall_s == 0:
+            done += " · target reached"
+        return done
+
+
+def format_duration(seconds: float) -> str:
+    seconds = round(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def column(kind: str, sensor: int) -> str:
@@ -70,6 +104,80 @@ class LiveSession:
         self.cycles.clear()
         self.regimes = None
         self.analysis_version += 1
+
+    def labels(self) -> list[str]:
+        if self.regimes is None:
+            return ["nucleation"] * len(self.cycles)
+        return [self.regimes.label_of(c) for c in self.cycles]
+
+    def regime_spans(self) -> list[tuple[float, float, str]]:
+        """Consecutive cycles of one regime merged into (start, end, regime) spans for shading."""
+        spans: list[tuple[float, float, str]] = []
+        for c, label in zip(self.cycles, self.labels(), strict=True):
+            if spans and spans[-1][2] == label and abs(spans[-1][1] - c.start_s) < 1e-6:
+                spans[-1] = (spans[-1][0], c.end_s, label)
+            else:
+                spans.append((c.start_s, c.end_s, label))
+        return spans
+
+    def thickness_ang(self) -> float:
+        """Film grown so far, block by block at each block's density."""
+        if self.regimes is None:
+            return math.nan
+        total = 0.0
+        for b in self.regimes.blocks:
+            if not b.density_g_cm3:
+                return math.nan
+            total += float(thickness_ang_from_mass(np.nansum(b.gains_ng_cm2), b.density_g_cm3))
+        return total
+
+    def progress(self, recipe: Recipe | None, target_cycles: int | None = None,
+                 target_thickness_ang: float | None = None, time_scale: float = 1.0) -> Progress:
+        """Cycle counter and ETA: measured cycle time for the current block, nominal ones after it."""
+        n = len(self.cycles)
+        thickness = self.thickness_ang()
+        if target_cycles is None and recipe is not None and not target_thickness_ang:
+            target_cycles = recipe.total_cycles
+        recent = self.cycles[-5:]
+        measured = float(np.mean([c.end_s - c.start_s for c in recent])) if recent else math.nan
+        remaining_cycles = math.nan
+        if target_cycles:
+            remaining_cycles = max(target_cycles - n, 0)
+        elif target_thickness_ang and self.regimes is not None and self.regimes.blocks:
+            b = self.regimes.blocks[-1]
+            per_cycle = b.gpc_ang if math.isfinite(b.gpc_ang) else math.nan
+            if math.isfinite(per_cycle) and per_cycle > 0 and math.isfinite(thickness):
+                remaining_cycles = max(math.ceil((target_thickness_ang - thickness) / per_cycle), 0)
+        remaining_s = math.nan
+        if math.isfinite(remaining_cycles):
+            remaining_s = self._remaining_time(recipe, int(remaining_cycles), measured)
+        return Progress(cycles_done=n, target_cycles=target_cycles, thickness_ang=thickness,
+                        target_thickness_ang=target_thickness_ang, remaining_process_s=remaining_s,
+                        remaining_wall_s=remaining_s / time_scale if time_scale > 0 else math.nan)
+
+    def _remaining_time(self, recipe: Recipe | None, remaining: int, measured_s: float) -> float:
+        if remaining == 0:
+            return 0.0
+        if recipe is None or not self.cycles:
+            return remaining * measured_s if math.isfinite(measured_s) else math.nan
+        last = self.cycles[-1]
+        block = min(last.block_index, len(recipe.blocks) - 1)
+        nominal = recipe.blocks[block].cycle_duration_s
+        scale = measured_s / nominal if math.isfinite(measured_s) and nominal > 0 else 1.0
+        total = 0.0
+        left_in_block = max(recipe.blocks[block].repeat - last.cycle_in_block, 0)
+        take = min(left_in_block, remaining)
+        total += take * (measured_s if math.isfinite(measured_s) else nominal)
+        remaining -= take
+        for b in recipe.blocks[block + 1:]:
+            if remaining <= 0:
+                break
+            take = min(b.repeat, remaining)
+            total += take * b.cycle_duration_s * scale
+            remaining -= take
+        if remaining > 0:  # beyond the recipe: at the last block's pace
+            total += remaining * recipe.blocks[-1].cycle_duration_s * scale
+        return total
 
     def readouts(self, sensor: int = 0) -> Readouts:
         c = self._last_chunk

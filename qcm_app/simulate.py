@@ -28,6 +28,9 @@ def build_server(protocol: str, recipe: Recipe, *, speed: float = DEFAULT_SPEED,
     settings = reactor or ReactorSettings(seed=seed)
     model = ProcessModel(recipe, settings)
     source = ReactorSource(model, speed=speed, sensors=sensors)
-    emulator = emulator_class(protocol)(source, seed=seed)
-    baud = driver_class(protocol).info.default_baud if paced else None
+    info = driver_class(protocol).info
+    # a sped-up reactor is sampled more often, so the process clock still sees ~1 reading per second
+    period = min(info.measurement_period_s, 1.0 / speed) if speed > 1 else info.measurement_period_s
+    emulator = emulator_class(protocol)(source, seed=seed, measurement_period_s=period)
+    baud = info.default_baud if paced else None
     return PtyServer(emulator, faults=faults, link=link, seed=seed, baud=baud)

@@ -12,9 +12,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from qcm_app.acquisition import LinkStats
 from qcm_app.controller import AppController
+from qcm_app.errors import UserInputError
+from qcm_app.recipes import Recipe, load_recipe, preset_paths
 from qcm_app.session import column
+from widgets.blocks_table import BlocksTable
+from widgets.cycle_chart import REGIME_COLOURS, BreakdownView, CycleChart
 from widgets.plots import TimePlots
-from widgets.readouts import ReadoutPanel
+from widgets.readouts import ReadoutPanel, format_value
 
 REFRESH_HZ = 15
 
@@ -36,20 +40,50 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resize(1400, 860)
         self._shown_version = -1
 
+        self._shown_analysis = -1
+        self._selected_cycle: int | None = None
+
         self.plots = TimePlots(1)
+        self.cycle_chart = CycleChart()
+        self.breakdown = BreakdownView()
         self.readouts = ReadoutPanel()
+        self.other_sensors_label = QtWidgets.QLabel("")
+        self.regime_label = QtWidgets.QLabel("Waiting for the first pulse")
+        self.regime_label.setWordWrap(True)
+        self.regime_label.setObjectName("regime_label")
+        font = self.regime_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        self.regime_label.setFont(font)
+        self.progress_label = QtWidgets.QLabel("")
+        self.blocks_table = BlocksTable()
+        self.source_label = QtWidgets.QLabel("")
+        self.source_label.setWordWrap(True)
+
         side = QtWidgets.QWidget()
         side_layout = QtWidgets.QVBoxLayout(side)
         side_layout.addWidget(self.readouts)
-        self.source_label = QtWidgets.QLabel("")
-        self.source_label.setWordWrap(True)
+        side_layout.addWidget(self.other_sensors_label)
+        growth = QtWidgets.QGroupBox("Growth")
+        growth_layout = QtWidgets.QVBoxLayout(growth)
+        growth_layout.addWidget(self.regime_label)
+        growth_layout.addWidget(self.progress_label)
+        growth_layout.addWidget(self.blocks_table)
+        side_layout.addWidget(growth, 1)
         side_layout.addWidget(self.source_label)
         self.side_layout = side_layout
-        side_layout.addStretch(1)
-        side.setMinimumWidth(330)
+        side.setMinimumWidth(440)
 
+        bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        bottom.addWidget(self.cycle_chart)
+        bottom.addWidget(self.breakdown)
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 1)
         self.main_split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         self.main_split.addWidget(self.plots)
+        self.main_split.addWidget(bottom)
+        self.main_split.setStretchFactor(0, 3)
+        self.main_split.setStretchFactor(1, 2)
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.main_split)
         split.addWidget(side)
@@ -80,13 +114,102 @@ class MainWindow(QtWidgets.QMainWindow):
         self.record_action = QtGui.QAction("Record", self)
         self.record_action.setCheckable(True)
         self.record_action.setToolTip("Start/stop writing a run file")
-        for a in (self.demo_action, self.disconnect_action, self.tare_action, self.record_action):
+        self.connect_action = QtGui.QAction("Connect…", self)
+        self.connect_action.setToolTip("Choose a port and an instrument")
+        for a in (self.connect_action, self.demo_action, self.disconnect_action):
             tb.addAction(a)
+        tb.addSeparator()
+        for a in (self.tare_action, self.record_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(QtWidgets.QLabel(" Recipe: "))
+        self.recipe_combo = QtWidgets.QComboBox()
+        self.recipe_combo.setMinimumContentsLength(24)
+        self._fill_recipes()
+        tb.addWidget(self.recipe_combo)
+        tb.addWidget(QtWidgets.QLabel("  Target cycles: "))
+        self.target_spin = QtWidgets.QSpinBox()
+        self.target_spin.setRange(0, 100_000)
+        self.target_spin.setSpecialValueText("recipe")
+        self.target_spin.setToolTip("Cycle count to reach (0: the recipe's total)")
+        tb.addWidget(self.target_spin)
+        tb.addWidget(QtWidgets.QLabel("  or thickness (nm): "))
+        self.target_nm_spin = QtWidgets.QDoubleSpinBox()
+        self.target_nm_spin.setRange(0, 100_000)
+        self.target_nm_spin.setDecimals(1)
+        self.target_nm_spin.setSpecialValueText("—")
+        tb.addWidget(self.target_nm_spin)
         self.toolbar = tb
+        self.connect_action.triggered.connect(self.open_connection_dialog)
         self.demo_action.triggered.connect(lambda: self.controller.start_demo(self.controller.recipe))
         self.disconnect_action.triggered.connect(self.controller.stop)
         self.tare_action.triggered.connect(self.controller.tare)
         self.record_action.toggled.connect(self._toggle_recording)
+        self.recipe_combo.activated.connect(self._recipe_chosen)
+        self.target_spin.valueChanged.connect(self._target_changed)
+        self.target_nm_spin.valueChanged.connect(self._target_changed)
+
+        menu = self.menuBar().addMenu("&Instrument")
+        for a in (self.connect_action, self.demo_action, self.disconnect_action):
+            menu.addAction(a)
+        zero = menu.addAction("Zero instrument thickness")
+        zero.triggered.connect(self.controller.zero_instrument)
+
+    def _fill_recipes(self) -> None:
+        self.recipe_combo.clear()
+        for _stem, path in preset_paths().items():
+            try:
+                name = load_recipe(path).name
+            except UserInputError:
+                continue
+            self.recipe_combo.addItem(name, str(path))
+        self.recipe_combo.addItem("No recipe (infer the pattern)", "")
+        self.recipe_combo.addItem("Open recipe file…", "?")
+
+    def show_recipe(self, recipe: Recipe | None) -> None:
+        """Reflect the controller's recipe in the picker (adding a file recipe if needed)."""
+        blocked = self.recipe_combo.blockSignals(True)
+        if recipe is None:
+            self.recipe_combo.setCurrentIndex(self.recipe_combo.findData(""))
+        else:
+            k = self.recipe_combo.findData(recipe.source)
+            if k < 0:
+                self.recipe_combo.insertItem(0, recipe.name, recipe.source)
+                k = 0
+            self.recipe_combo.setCurrentIndex(k)
+        self.recipe_combo.blockSignals(blocked)
+
+    def _recipe_chosen(self, index: int) -> None:
+        data = self.recipe_combo.itemData(index)
+        recipe: Recipe | None = None
+        if data == "?":
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open recipe", "", "Recipes (*.toml)")
+            if not path:
+                self.show_recipe(self.controller.recipe)
+                return
+            data = path
+        if data:
+            try:
+                recipe = load_recipe(data)
+            except UserInputError as exc:
+                self.show_warning(str(exc))
+                self.show_recipe(self.controller.recipe)
+                return
+        self.controller.set_recipe(recipe)
+        self.show_recipe(recipe)
+        self._shown_analysis = -1
+
+    def _target_changed(self) -> None:
+        nm = self.target_nm_spin.value()
+        self.controller.set_target(self.target_spin.value() or None, nm * 10 if nm else None)
+        self._shown_analysis = -1
+
+    def open_connection_dialog(self) -> None:
+        from widgets.connection_dialog import ConnectionDialog
+
+        dialog = ConnectionDialog(self)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            self.controller.connect_instrument(dialog.spec(), self.controller.recipe)
 
     def _build_statusbar(self) -> None:
         sb = self.statusBar()
@@ -104,6 +227,9 @@ class MainWindow(QtWidgets.QMainWindow):
         c.recording_changed.connect(self.show_recording)
         c.warning_raised.connect(self.show_warning)
         c.source_changed.connect(self.source_label.setText)
+        c.source_changed.connect(lambda _: self.show_recipe(c.recipe))
+        self.cycle_chart.cycle_selected.connect(self._cycle_clicked)
+        self.blocks_table.density_edited.connect(c.set_density)
 
     # -- slots ----------------------------------------------------------------------------------
 
@@ -159,6 +285,51 @@ class MainWindow(QtWidgets.QMainWindow):
         self.plots.set_data(t, [buf.view(column("frequency_hz", s)) for s in range(session.sensors)],
                             [buf.view(column("mass_ng_cm2", s)) for s in range(session.sensors)])
         self.readouts.show_readouts(session.readouts(0))
+        others = []
+        for sensor in range(1, session.sensors):
+            r = session.readouts(sensor)
+            others.append(f"S{sensor + 1}: {format_value(r.frequency_hz, '{:,.2f}')} Hz, "
+                          f"Δf {format_value(r.delta_frequency_hz, '{:+,.2f}')} Hz")
+        self.other_sensors_label.setText("\n".join(others))
+        self.other_sensors_label.setVisible(bool(others))
+        if session.analysis_version != self._shown_analysis:
+            self._shown_analysis = session.analysis_version
+            self.show_analysis()
+
+    def show_analysis(self) -> None:
+        session = self.controller.session
+        labels = session.labels()
+        snapshot = session.regimes
+        steady = []
+        if snapshot is not None:
+            for b in snapshot.blocks:
+                if b.has_steady:
+                    steady.append((b.first_index, b.first_index + b.cycles - 1, b.steady_mass_ng_cm2,
+                                   b.steady_std_ng_cm2))
+            self.blocks_table.show_blocks(snapshot.blocks)
+            current = snapshot.current
+            regime = current.labels[-1] if current and current.labels else ""
+            colour = REGIME_COLOURS.get(regime, "#333333")
+            self.regime_label.setText(snapshot.message)
+            self.regime_label.setStyleSheet(f"color: {colour}")
+        else:
+            self.blocks_table.show_blocks(())
+            self.regime_label.setText("Waiting for the first pulse")
+            self.regime_label.setStyleSheet("")
+        self.cycle_chart.show_cycles(session.cycles, labels, steady)
+        self.plots.set_regions(session.regime_spans())
+        self.progress_label.setText(self.controller.progress().text())
+        by_index = {c.index: (c, lab) for c, lab in zip(session.cycles, labels, strict=True)}
+        chosen = self._selected_cycle if self._selected_cycle in by_index else None
+        if chosen is None and session.cycles:
+            chosen = session.cycles[-1].index
+        cycle, label = by_index.get(chosen, (None, "")) if chosen is not None else (None, "")
+        self.breakdown.show_cycle(cycle, label)
+        self.cycle_chart.select(chosen)
+
+    def _cycle_clicked(self, index: int) -> None:
+        self._selected_cycle = None if index == self._selected_cycle else index
+        self.show_analysis()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self._timer.stop()

@@ -33,17 +33,27 @@ class TimeAxisItem(pg.AxisItem):
         return out
 
 
+class FrequencyAxisItem(pg.AxisItem):
+    """Full frequencies with thin-space thousands (5 975 830), not 5.97583e+06."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        decimals = max(0, min(3, -int(np.floor(np.log10(spacing))) if spacing > 0 else 0))
+        return [f"{v:,.{decimals}f}".replace(",", "\u2009") for v in values]
+
+
 class TimePlots(pg.GraphicsLayoutWidget):
     def __init__(self, sensors: int = 1, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent=parent)
         self.setBackground("w")
-        self.freq_plot = self.addPlot(row=0, col=0, axisItems={"bottom": TimeAxisItem("bottom")})
+        self.freq_plot = self.addPlot(row=0, col=0, axisItems={"bottom": TimeAxisItem("bottom"),
+                                                               "left": FrequencyAxisItem("left")})
         self.mass_plot = self.addPlot(row=1, col=0, axisItems={"bottom": TimeAxisItem("bottom")})
         self.mass_plot.setXLink(self.freq_plot)
         self.freq_plot.setLabel("left", "Frequency", units="Hz")
         self.mass_plot.setLabel("left", "Areal mass (ng/cm²)")
         self.mass_plot.setLabel("bottom", "Run time (process clock)")
         self.freq_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.mass_plot.getAxis("left").enableAutoSIPrefix(False)
         for plot in (self.freq_plot, self.mass_plot):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setClipToView(True)

@@ -97,7 +97,7 @@ def test_pulse_times_follow_the_tool_not_the_nominal_schedule() -> None:
 
 
 def test_anomaly_is_flagged_with_its_size() -> None:
-    model, t, m = _ligl(anomalies=(Anomaly(first_cycle=127, cycles=2, factor=0.82),))
+    _model, t, m = _ligl(anomalies=(Anomaly(first_cycle=127, cycles=2, factor=0.82),))
     result = analyze_mass(t, m, load_preset("ligl_on_al2o3"))
     ligl = result.regimes.blocks[1]
     assert [(a.first_cycle, a.last_cycle) for a in ligl.anomalies] == [(87, 88)]
