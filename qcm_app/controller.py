@@ -63,14 +63,15 @@ class AppController(QObject):
     # -- starting sources ---------------------------------------------------------------------
 
     def start_demo(self, recipe: Recipe | None = None, speed: float | None = None,
-                   protocol: str | None = None) -> None:
-        """Simulated instrument on a simulated reactor, reached through the real driver over a pty."""
+                   protocol: str | None = None, sensors: int = 1) -> None:
+        """Simulated instrument on a simulated reactor, reached through the real driver over a pty.
+        A second sensor is a reference crystal that sees drift and transients but no film."""
         self.stop()
         recipe = recipe or load_preset()
         speed = speed or self.settings.demo_speed
         protocol = protocol or self.settings.demo_protocol
-        self.demo_server = build_server(protocol, recipe, speed=speed).start()
-        spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port,
+        self.demo_server = build_server(protocol, recipe, speed=speed, sensors=sensors).start()
+        spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port, sensors=tuple(range(1, sensors + 1)),
                               poll_interval_s=self.demo_server.instrument.measurement_period_s)
         self.is_demo = True
         self._start_instrument(spec, recipe, time_scale=speed,

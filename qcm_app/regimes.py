@@ -87,14 +87,18 @@ class BlockRegime:
             where = f"cycle {a.first_cycle}" if a.first_cycle == a.last_cycle else \
                 f"cycles {a.first_cycle}–{a.last_cycle}"
             return f"{name}: anomaly at {where}: {a.deviation * 100:+.0f} % vs steady"
+        current = self.labels[-1] if self.labels else "nucleation"
         if not self.has_steady:
+            if current == "steady" and self.expected_mass_ng_cm2:
+                return (f"{name}: cycle {n} of the block, {last:.1f} ng/cm² "
+                        f"({last / self.expected_mass_ng_cm2:.2f}× expected); steady growth not yet confirmed")
             if self.expected_mass_ng_cm2:
                 ratio = last / self.expected_mass_ng_cm2
-                return f"{name}: initiation, cycle {n} of the block, gain {ratio:.2f}× expected"
+                return f"initiation: cycle {n} of the {name} block, gain {ratio:.2f}× expected"
             return f"{name}: cycle {n} of the block, {last:.1f} ng/cm²; waiting for steady growth"
-        if self.labels and self.labels[-1] == "nucleation":
+        if current == "nucleation":
             ratio = last / self.steady_mass_ng_cm2
-            return f"{name}: initiation, cycle {n} of the block, gain {ratio:.2f}× steady"
+            return f"initiation: cycle {n} of the {name} block, gain {ratio:.2f}× steady"
         text = (f"{name}: steady since cycle {self.steady_first_cycle}: {self.steady_mass_ng_cm2:.1f} ± "
                 f"{self.steady_std_ng_cm2:.1f} ng/cm² per cycle")
         if math.isfinite(self.gpc_ang):

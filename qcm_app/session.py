@@ -73,7 +73,9 @@ class LiveSession:
         self.crystal = crystal or CrystalSettings()
         cols = ["time_s"]
         for s in range(sensors):
-            cols += [column("frequency_hz", s), column("mass_ng_cm2", s)]
+            cols += [column("frequency_hz", s), column("frequency_shift_hz", s), column("mass_ng_cm2", s)]
+        #: each sensor's first frequency: several crystals are compared by their shifts
+        self.reference_frequency_hz = np.full(sensors, np.nan)
         self.buffer = RingBuffer(capacity, cols)
         #: bumps on every change so views redraw only when needed
         self.version = 0
@@ -87,7 +89,13 @@ class LiveSession:
             return
         data: dict[str, np.ndarray] = {"time_s": chunk.time_s}
         for s in range(min(self.sensors, chunk.sensors)):
-            data[column("frequency_hz", s)] = chunk.frequency_hz[:, s]
+            f = chunk.frequency_hz[:, s]
+            if not math.isfinite(self.reference_frequency_hz[s]):
+                valid = f[np.isfinite(f)]
+                if valid.size:
+                    self.reference_frequency_hz[s] = valid[0]
+            data[column("frequency_hz", s)] = f
+            data[column("frequency_shift_hz", s)] = f - self.reference_frequency_hz[s]
             data[column("mass_ng_cm2", s)] = chunk.mass_ng_cm2[:, s]
         self.buffer.append(data)
         self._last_chunk = chunk

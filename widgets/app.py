@@ -27,12 +27,15 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
     controller = AppController(settings)
     window = MainWindow(controller)
     recipe = resolve_recipe(args.recipe) if args.recipe or not args.port else None
-    if args.port:
+    try:
         sensors = tuple(int(s) for s in str(args.sensors).split(",")) if args.sensors else (1,)
+    except ValueError:
+        raise UserInputError(f"--sensors takes sensor numbers like 1,2, not {args.sensors!r}") from None
+    if args.port:
         spec = ConnectionSpec(protocol=args.protocol, port=args.port, baud=args.baud, sensors=sensors)
         controller.connect_instrument(spec, recipe)
     else:
-        controller.start_demo(recipe, protocol=args.protocol if args.protocol != "sqm160" else None)
+        controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors))
     return controller, window
 
 

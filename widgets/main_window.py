@@ -282,7 +282,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if len(self.plots.freq_curves) != session.sensors:
             self.plots.set_sensor_count(session.sensors)
         t = buf.view("time_s")
-        self.plots.set_data(t, [buf.view(column("frequency_hz", s)) for s in range(session.sensors)],
+        # one crystal: its frequency; several: each one's shift, so they share a scale
+        kind = "frequency_hz" if session.sensors == 1 else "frequency_shift_hz"
+        self.plots.show_shift(session.sensors > 1)
+        self.plots.set_data(t, [buf.view(column(kind, s)) for s in range(session.sensors)],
                             [buf.view(column("mass_ng_cm2", s)) for s in range(session.sensors)])
         self.readouts.show_readouts(session.readouts(0))
         others = []

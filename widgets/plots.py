@@ -80,6 +80,12 @@ class TimePlots(pg.GraphicsLayoutWidget):
                 curve.setSkipFiniteCheck(True)
                 store.append(curve)
 
+    def show_shift(self, shift: bool) -> None:
+        """Label the upper plot as frequency or as frequency shift (several sensors)."""
+        if shift != getattr(self, "_shift", False):
+            self._shift = shift
+            self.freq_plot.setLabel("left", "Frequency shift" if shift else "Frequency", units="Hz")
+
     def set_data(self, time_s: np.ndarray, frequency_hz: list[np.ndarray], mass_ng_cm2: list[np.ndarray]) -> None:
         """Point the persistent curves at the newest history (views, not copies)."""
         for curve, y in zip(self.freq_curves, frequency_hz, strict=False):
