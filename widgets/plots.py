@@ -55,7 +55,7 @@ class TimePlots(pg.GraphicsLayoutWidget):
         self.freq_plot.getAxis("left").enableAutoSIPrefix(False)
         self.mass_plot.getAxis("left").enableAutoSIPrefix(False)
         for plot in (self.freq_plot, self.mass_plot):
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            # no grid: its alpha-blended lines cost more to paint than a day of data (benchmarks/)
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
             plot.getAxis("left").setWidth(96)
@@ -71,7 +71,8 @@ class TimePlots(pg.GraphicsLayoutWidget):
             self.mass_plot.removeItem(curve)
         self.freq_curves, self.mass_curves = [], []
         for s in range(sensors):
-            pen = pg.mkPen(SENSOR_COLOURS[s % len(SENSOR_COLOURS)], width=1.5)
+            # a 1-px cosmetic pen is several times cheaper to rasterise than a wider one
+            pen = pg.mkPen(SENSOR_COLOURS[s % len(SENSOR_COLOURS)], width=1)
             name = f"S{s + 1}"
             for plot, store in ((self.freq_plot, self.freq_curves), (self.mass_plot, self.mass_curves)):
                 curve = plot.plot(pen=pen, name=name)
