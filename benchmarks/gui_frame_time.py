@@ -20,14 +20,14 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import pyqtgraph as pg  # noqa: E402
-from PySide6 import QtWidgets  # noqa: E402
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtWidgets
 
-from qcm_app.reactor import ProcessModel, ReactorSettings  # noqa: E402
-from qcm_app.recipes import load_preset  # noqa: E402
-from qcm_app.ringbuffer import RingBuffer  # noqa: E402
-from widgets.plots import TimePlots  # noqa: E402
+from qcm_app.reactor import ProcessModel, ReactorSettings
+from qcm_app.recipes import load_preset
+from qcm_app.ringbuffer import RingBuffer
+from widgets.plots import TimePlots
 
 SIZES = {"1 h at 10 Hz": 36_000, "24 h at 10 Hz": 864_000, "1 M points": 1_000_000}
 

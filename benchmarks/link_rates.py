@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from instruments.base import InstrumentError  # noqa: E402
-from instruments.emulators.base import ConstantSource, PtyServer  # noqa: E402
-from instruments.registry import available_protocols, driver_class, emulator_class  # noqa: E402
-from instruments.transport import open_transport  # noqa: E402
+from instruments.base import InstrumentError
+from instruments.emulators.base import ConstantSource, PtyServer
+from instruments.registry import available_protocols, driver_class, emulator_class
+from instruments.transport import open_transport
 
 
 def measure(protocol: str, seconds: float) -> dict[str, object]:

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from instruments import base as ib
 from instruments.registry import driver_class
 from instruments.transport import open_transport
+from qcm_app.errors import UserInputError
 from qcm_app.pipeline import Pipeline, SampleChunk
 from qcm_app.recipes import Recipe
 from qcm_app.recording import Recording
@@ -100,6 +102,7 @@ class WorkerBase(QObject):
     identified = Signal(str)
     recording_changed = Signal(object)  # Path or None
     warning_raised = Signal(str)
+    recording_failed = Signal(str)  # the disk refused: samples wait in memory for another folder
     finished = Signal()
 
     def __init__(self, pipeline: Pipeline, analyzer: Analyzer | None = None,
@@ -111,7 +114,7 @@ class WorkerBase(QObject):
         self.metadata = metadata or RunMetadata()
         #: the primary sensor's run mass since the start, so the analysis can be re-run
         self.history = GrowingColumns(("time_s", "run_mass_ng_cm2"))
-        self.recording = Recording(self._warn)
+        self.recording = Recording(self._warn, self.recording_failed.emit)
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._last_frequency: list[float] = [math.nan] * pipeline.sensors
@@ -130,6 +133,11 @@ class WorkerBase(QObject):
 
     def stop_recording(self) -> None:
         self._commands.put(self._do_stop_recording)
+
+    def resume_recording(self, path: str | Path) -> None:
+        """Continue an interrupted run file: its earlier samples come back into view and analysis,
+        new ones are appended after an explicit gap, on the run's own clock and mass zero."""
+        self._commands.put(lambda: self._do_resume(Path(path)))
 
     def relocate_recording(self, folder_or_path: str | Path) -> None:
         """Save an in-memory recording (after a write failure) to a new place and continue there."""
@@ -232,6 +240,36 @@ class WorkerBase(QObject):
         self.recording_changed.emit(None)
         if path is not None:
             log.info("recording closed: %s", path)
+
+    def _do_resume(self, path: Path) -> None:
+        from qcm_app.runfile import read_run
+
+        try:
+            run = read_run(path)
+        except UserInputError as exc:
+            self._warn(f"cannot continue the run: {exc}")
+            return
+        meta = run.metadata
+        scale = self.pipeline.clock.time_scale
+        if len(meta.start_frequency_hz) == self.pipeline.sensors:
+            self.pipeline.converter.set_start(meta.start_frequency_hz)
+        last_s = float(run.time_s[-1]) if run.time_s.size else 0.0
+        try:
+            elapsed_s = (datetime.now().astimezone() - datetime.fromisoformat(meta.start_time)).total_seconds() * scale
+        except (ValueError, TypeError):
+            elapsed_s = last_s
+        now_s = max(elapsed_s, last_s + 1.0)
+        self.pipeline.clock.origin_s = time.monotonic() - now_s / scale
+        if run.time_s.size and run.sensors == self.pipeline.sensors:
+            self._deliver(self.pipeline.process_arrays(run.time_s, run.frequency_hz))  # not recorded again
+        keep = ("instrument", "firmware", "port", "protocol")
+        for name in keep:  # the connection is today's; the rest describes the run
+            setattr(meta, name, getattr(self.metadata, name) or getattr(meta, name))
+        self.metadata = meta
+        self.recording.resume(path, "continuing after an interruption")
+        self.recording.mark("link lost", last_s, "the recording was interrupted (the program ended)")
+        self.recording.mark("link restored", now_s, f"gap {now_s - last_s:.1f} s")
+        self.recording_changed.emit(self.recording.path)
 
     def _do_relocate(self, target: Path) -> None:
         self.recording.relocate(target, self._run_metadata)

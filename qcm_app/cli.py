@@ -28,6 +28,7 @@ def _gui_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", help="recipe TOML file or preset name (e.g. al2o3)")
     p.add_argument("--speed", type=float, help="demo: how much faster than real time the reactor runs")
     p.add_argument("--runs-folder", type=Path, help="where run files are written (default ~/qcm-runs)")
+    p.add_argument("--record", action="store_true", help="start recording a run file at once")
     p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
     p.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
 
@@ -125,3 +126,4 @@ def _run_analyze(args: argparse.Namespace) -> int:
     from qcm_app.offline import run_analyze
 
     return run_analyze(args)
+

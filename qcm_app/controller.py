@@ -7,6 +7,7 @@ session from a timer; nothing here is a widget.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,16 @@ from qcm_app.acquisition import ConnectionSpec, InstrumentWorker, LinkStats, Wor
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import FilmSettings, Pipeline, SampleChunk
-from qcm_app.recipes import Recipe, load_preset
-from qcm_app.runfile import RunMetadata, default_run_name
+from qcm_app.recipes import Recipe, load_preset, parse_recipe
+from qcm_app.replay import ReplayWorker
+from qcm_app.runfile import (
+    RunData,
+    RunMetadata,
+    default_run_name,
+    forget_interrupted,
+    interrupted_runs,
+    read_header_only,
+)
 from qcm_app.session import LiveSession, Progress
 from qcm_app.simulate import DEFAULT_SPEED, build_server
 
@@ -43,6 +52,9 @@ class AppController(QObject):
     identified = Signal(str)
     source_changed = Signal(str)  # a one-line description of what is being shown
     analysis_changed = Signal()
+    replay_position_changed = Signal(float, float)  # run time now, duration
+    replay_loaded = Signal(object)  # RunData
+    recording_failed = Signal(str)
 
     def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
@@ -54,6 +66,9 @@ class AppController(QObject):
         self.demo_server: PtyServer | None = None
         self.description = ""
         self.is_demo = False
+        self.is_replay = False
+        #: the run file behind what is shown (a replayed file or the last recording), for reports
+        self.current_file: Path | None = None
         self.time_scale = 1.0
         #: densities the user typed, by block name (they win over the recipe's)
         self.densities: dict[str, float] = {}
@@ -67,6 +82,7 @@ class AppController(QObject):
         """Simulated instrument on a simulated reactor, reached through the real driver over a pty.
         A second sensor is a reference crystal that sees drift and transients but no film."""
         self.stop()
+        self.is_replay = False
         recipe = recipe or load_preset()
         speed = speed or self.settings.demo_speed
         protocol = protocol or self.settings.demo_protocol
@@ -78,9 +94,42 @@ class AppController(QObject):
                                description=f"Demo: {recipe.name} at {speed:g}× (simulated {protocol} on "
                                            f"{self.demo_server.port})")
 
+    def open_run(self, path: str | Path, speed: float = 100.0, recipe: Recipe | None = None) -> None:
+        """Replay a recorded run or vendor log through the live pipeline (its embedded recipe,
+        unless one is given)."""
+        self.stop()
+        self.is_demo = False
+        self.is_replay = True
+        self.time_scale = 1.0
+        self.recipe = recipe
+        self.current_file = Path(path)
+        worker = ReplayWorker(path, self._make_analyzer, recipe, speed)
+        worker.loaded.connect(self._on_replay_loaded)
+        worker.session_reset.connect(self._on_session_reset)
+        worker.position_changed.connect(self.replay_position_changed)
+        self._launch(worker, 1, f"Replay: {Path(path).name}")
+
+    def _on_replay_loaded(self, run: RunData) -> None:
+        worker = self.worker
+        self.session = LiveSession(run.sensors, crystal=run.metadata.crystal)
+        if isinstance(worker, ReplayWorker):
+            self.recipe = worker.recipe
+        self.source_changed.emit(self.description)
+        self.replay_loaded.emit(run)
+
+    def _on_session_reset(self) -> None:
+        self.session.clear()
+        self.analysis_changed.emit()
+
+    def replay_command(self, name: str, *args: object) -> None:
+        """set_speed / set_paused / seek / jump_to_end on the replay worker."""
+        if isinstance(self.worker, ReplayWorker):
+            getattr(self.worker, name)(*args)
+
     def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None) -> None:
         self.stop()
         self.is_demo = False
+        self.is_replay = False
         self._start_instrument(spec, recipe, time_scale=1.0,
                                description=f"{spec.protocol} on {spec.port}")
 
@@ -91,6 +140,8 @@ class AppController(QObject):
         pipeline = Pipeline(sensors=sensors, crystal=self.settings.crystal, film=self._film_for(recipe),
                             time_scale=time_scale)
         meta = self._metadata(recipe)
+        if self.is_demo:
+            meta.extra["Simulated"] = f"yes: demo reactor at {time_scale:g}x"
         worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta,
                                   analyzer_factory=self._make_analyzer)
         self.time_scale = time_scale
@@ -128,8 +179,9 @@ class AppController(QObject):
         worker.analysis_reset.connect(self._on_analysis_reset)
         worker.stats_updated.connect(self.stats_changed)
         worker.state_changed.connect(self.state_changed)
-        worker.recording_changed.connect(self.recording_changed)
+        worker.recording_changed.connect(self._on_recording_changed)
         worker.warning_raised.connect(self.warning_raised)
+        worker.recording_failed.connect(self.recording_failed)
         worker.identified.connect(self.identified)
         self.worker, self._thread = worker, thread
         self.description = description
@@ -164,11 +216,37 @@ class AppController(QObject):
             name = default_run_name(self.recipe.name if self.recipe else "")
             path = self.settings.runs_folder / name
         self.worker.start_recording(path)
+        self.current_file = Path(path)
         return Path(path)
 
     def stop_recording(self) -> None:
         if self.worker is not None:
             self.worker.stop_recording()
+
+    def interrupted_runs(self) -> list[Path]:
+        """Recordings in the runs folder that a dead process left open."""
+        return interrupted_runs(self.settings.runs_folder)
+
+    def continue_run(self, path: str | Path) -> None:
+        """Reconnect to what recorded an interrupted run (the same port, or the demo) and append."""
+        path = Path(path)
+        meta, _ = read_header_only(path)
+        recipe = None
+        if meta.recipe_text.strip():
+            recipe = parse_recipe(meta.recipe_text, source=meta.recipe_file or f"{path} (embedded)")
+        sensors = len(meta.sensors)
+        if "Simulated" in meta.extra or not meta.port:
+            self.start_demo(recipe, speed=meta.time_scale or None, protocol=meta.protocol or None,
+                            sensors=sensors)
+        else:
+            self.connect_instrument(ConnectionSpec(protocol=meta.protocol, port=meta.port,
+                                                   sensors=tuple(meta.sensors)), recipe)
+        assert self.worker is not None
+        self.worker.resume_recording(path)
+        self.current_file = path
+
+    def forget_interrupted(self, path: str | Path) -> None:
+        forget_interrupted(path)
 
     def relocate_recording(self, folder: str | Path) -> None:
         if self.worker is not None:
@@ -179,6 +257,11 @@ class AppController(QObject):
             self.worker.zero_instrument()
 
     # -- worker signals -----------------------------------------------------------------------
+
+    def _on_recording_changed(self, path: object) -> None:
+        if path is not None:
+            self.current_file = Path(str(path))
+        self.recording_changed.emit(path)
 
     def _on_chunk(self, chunk: SampleChunk) -> None:
         self.session.add_chunk(chunk)
@@ -215,7 +298,9 @@ class AppController(QObject):
         self.target_thickness_ang = thickness_ang or None
 
     def progress(self) -> Progress:
-        return self.session.progress(self.recipe, self.target_cycles, self.target_thickness_ang, self.time_scale)
+        """Cycle counter and ETA (no ETA when replaying: the run is already over)."""
+        scale = math.inf if self.is_replay else self.time_scale
+        return self.session.progress(self.recipe, self.target_cycles, self.target_thickness_ang, scale)
 
     @property
     def stats(self) -> LinkStats | None:

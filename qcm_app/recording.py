@@ -17,8 +17,10 @@ _Item = SampleChunk | tuple[str, float, str]
 
 
 class Recording:
-    def __init__(self, warn: Callable[[str], None]) -> None:
+    def __init__(self, warn: Callable[[str], None], failed: Callable[[str], None] | None = None) -> None:
         self._warn = warn
+        #: told once per failure, so the view can offer another folder
+        self._failed = failed
         self._writer: RunWriter | None = None
         self._requested: Path | None = None
         self._memory: list[_Item] | None = None
@@ -46,6 +48,16 @@ class Recording:
             path = path / default_run_name()
         self._requested = unique_path(path)
         self.path = self._requested
+
+    def resume(self, path: Path, note: str) -> None:
+        """Continue an interrupted run file (appending after a note)."""
+        self.stop()
+        try:
+            self._writer = RunWriter.resume(path, note)
+        except OSError as exc:
+            self._fail(path, exc)
+            return
+        self.path = path
 
     def write(self, chunk: SampleChunk, metadata: Callable[[], RunMetadata]) -> None:
         if self._requested is not None:
@@ -130,8 +142,11 @@ class Recording:
 
     def _fail(self, path: Path, exc: OSError) -> None:
         reason = exc.strerror or str(exc)
-        self._warn(f"cannot write {path}: {reason}. Acquisition continues and samples are kept in "
+        message = (f"cannot write {path}: {reason}. Acquisition continues and samples are kept in "
                    "memory; choose another folder to save them.")
+        self._warn(message)
+        if self._failed is not None:
+            self._failed(message)
         if self._writer is not None:
             try:
                 self._writer.close()

@@ -161,7 +161,7 @@ class LiveSession:
             remaining_s = self._remaining_time(recipe, int(remaining_cycles), measured)
         return Progress(cycles_done=n, target_cycles=target_cycles, thickness_ang=thickness,
                         target_thickness_ang=target_thickness_ang, remaining_process_s=remaining_s,
-                        remaining_wall_s=remaining_s / time_scale if time_scale > 0 else math.nan)
+                        remaining_wall_s=remaining_s / time_scale if 0 < time_scale < math.inf else math.nan)
 
     def _remaining_time(self, recipe: Recipe | None, remaining: int, measured_s: float) -> float:
         if remaining == 0:

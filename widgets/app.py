@@ -36,6 +36,12 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
         controller.connect_instrument(spec, recipe)
     else:
         controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors))
+    if getattr(args, "record", False):
+        window.record_action.setChecked(True)
+    interrupted = controller.interrupted_runs()
+    if interrupted:
+        logging.getLogger(__name__).info("interrupted recordings found: %s", ", ".join(map(str, interrupted)))
+        window.offer_recovery(interrupted)
     return controller, window
 
 

@@ -21,7 +21,7 @@ class BlocksTable(QtWidgets.QTableWidget):
         self.setHorizontalHeaderLabels(_HEADERS)
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        self.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
                              | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed
@@ -36,7 +36,7 @@ class BlocksTable(QtWidgets.QTableWidget):
             for row, b in enumerate(blocks):
                 init = "none"
                 if b.nucleation_kind != "none":
-                    init = f"{b.nucleation_kind}, {b.nucleation_cycles} cycles"
+                    init = f"{b.nucleation_kind}, {b.nucleation_cycles}"
                 elif not b.has_steady:
                     init = "deciding…"
                 steady = (f"{b.steady_mass_ng_cm2:.1f} ± {b.steady_std_ng_cm2:.1f}" if b.has_steady else "—")

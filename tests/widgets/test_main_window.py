@@ -145,3 +145,22 @@ def test_bad_recipe_on_the_command_line_is_one_line(tmp_path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "repeat must be a whole number" in proc.stderr
+
+
+def test_write_failure_and_recovery_are_offered_in_banners(qtbot, demo, tmp_path) -> None:
+    _controller, window = demo
+    window.show_write_failure("cannot write /x/run.csv: No space left on device. Samples are kept in memory")
+    banner = window.banners.get("write")
+    assert banner is not None and "Choose folder…" in banner.buttons
+    assert banner.label.text().startswith("Cannot write")
+    window.show_recording(tmp_path / "saved.csv")  # saved elsewhere: the banner goes
+    assert window.banners.get("write") is None
+    run = tmp_path / "runs" / "old.csv"
+    run.parent.mkdir(parents=True, exist_ok=True)
+    run.write_text("# qcm-monitor run 1\n")
+    window.offer_recovery([run])
+    recover = window.banners.get(f"recover:{run}")
+    assert recover is not None and {"Continue recording", "Open for replay", "Leave it"} <= set(recover.buttons)
+    Path(str(run) + ".recording").write_text("999999\n")
+    recover.buttons["Leave it"].click()
+    assert not Path(str(run) + ".recording").exists() and run.exists()  # the data stays

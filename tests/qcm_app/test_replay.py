@@ -1,0 +1,92 @@
+"""Replay goes through the live pipeline and ends with exactly the offline analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qcm_app.controller import AppController, AppSettings
+from qcm_app.offline import analyze_file
+from qcm_app.pipeline import Pipeline
+from qcm_app.reactor import ProcessModel, ReactorSettings, sample_run
+from qcm_app.recipes import load_preset
+from qcm_app.runfile import RunMetadata, RunWriter
+from qcm_app.testset import same_result
+
+
+def _write_run(path: Path, seed: int = 11, preset: str = "ligl_on_al2o3") -> Path:
+    recipe = load_preset(preset)
+    sampled = sample_run(ProcessModel(recipe, ReactorSettings(seed=seed)), 10.0)
+    pipe = Pipeline(1)
+    chunk = pipe.process_arrays(sampled.time_s, sampled.frequency_hz)
+    meta = RunMetadata(start_time=RunMetadata.now_iso(), instrument="simulated", recipe_name=recipe.name,
+                       recipe_text=recipe.text, start_frequency_hz=tuple(pipe.converter.start_frequency_hz))
+    writer = RunWriter.create(path, meta, in_progress_marker=False)
+    writer.write(chunk)
+    writer.close()
+    return path
+
+
+@pytest.fixture
+def controller(tmp_path):
+    c = AppController(AppSettings(runs_folder=tmp_path))
+    yield c
+    c.stop()
+
+
+def test_replay_to_the_end_equals_offline_analysis(qtbot, controller, tmp_path) -> None:
+    path = _write_run(tmp_path / "run.csv")
+    controller.open_run(path, speed=1000.0)
+    qtbot.waitUntil(lambda: controller.worker.state == "replaying", timeout=10_000)
+    controller.replay_command("jump_to_end")
+    qtbot.waitUntil(lambda: controller.worker.state == "finished", timeout=20_000)
+    qtbot.waitUntil(lambda: len(controller.session.cycles) == 140, timeout=5000)
+    offline = analyze_file(path).result
+    live = controller.worker.analyzer.result()
+    assert same_result(offline, live)
+    assert [c.index for c in controller.session.cycles] == list(range(1, 141))
+    assert controller.session.regimes.message == offline.regimes.message
+    assert controller.recipe is not None and controller.recipe.name == "LiGL on ALD-Al2O3"  # from the header
+
+
+def test_paced_replay_and_seek_backwards_start_over(qtbot, controller, tmp_path) -> None:
+    path = _write_run(tmp_path / "run.csv", preset="al2o3")
+    controller.open_run(path, speed=1000.0)
+    qtbot.waitUntil(lambda: len(controller.session.cycles) >= 10, timeout=20_000)
+    controller.replay_command("set_paused", True)
+    qtbot.wait(300)
+    n = controller.session.buffer.total
+    qtbot.wait(300)
+    assert controller.session.buffer.total == n  # paused
+    controller.replay_command("seek", 100.0)
+    qtbot.waitUntil(lambda: len(controller.session.cycles) < 5, timeout=5000)
+    t = controller.session.buffer.view("time_s")
+    assert t[-1] <= 100.1 and np.all(np.diff(t) > 0)
+    controller.replay_command("set_paused", False)
+    controller.replay_command("jump_to_end")
+    qtbot.waitUntil(lambda: controller.worker.state == "finished", timeout=20_000)
+    assert same_result(analyze_file(path).result, controller.worker.analyzer.result())
+
+
+def test_vendor_log_replays_without_a_recipe(qtbot, controller, tmp_path) -> None:
+    sampled = sample_run(ProcessModel(load_preset("al2o3"), ReactorSettings(seed=3)), 10.0)
+    path = tmp_path / "lab.csv"
+    np.savetxt(path, np.c_[sampled.time_s, sampled.frequency_hz], delimiter=",", header="time_s,frequency_hz",
+               comments="", fmt="%.4f")
+    controller.open_run(path, speed=1000.0)
+    controller.replay_command("jump_to_end")
+    qtbot.waitUntil(lambda: controller.worker is not None and controller.worker.state == "finished", timeout=20_000)
+    assert len(controller.session.cycles) == 100
+
+
+def test_unreadable_file_is_a_warning_not_a_crash(qtbot, controller, tmp_path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\x01garbage\xff\n" * 10)
+    warnings: list[str] = []
+    controller.warning_raised.connect(warnings.append)
+    controller.open_run(bad)
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert "bad.csv" in warnings[0] and "\n" not in warnings[0]
+    qtbot.waitUntil(lambda: controller.worker.state == "stopped", timeout=5000)
