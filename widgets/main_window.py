@@ -15,10 +15,12 @@ from qcm_app.controller import AppController
 from qcm_app.errors import UserInputError
 from qcm_app.recipes import Recipe, load_recipe, preset_paths
 from qcm_app.session import column
+from widgets.banner import BannerArea
 from widgets.blocks_table import BlocksTable
 from widgets.cycle_chart import REGIME_COLOURS, BreakdownView, CycleChart
 from widgets.plots import TimePlots
 from widgets.readouts import ReadoutPanel, format_value
+from widgets.replay_controls import ReplayControls
 
 REFRESH_HZ = 15
 
@@ -29,6 +31,10 @@ _STATE_TEXT = {
     "lost": "Link lost — reconnecting",
     "reconnecting": "Reconnecting…",
     "stopped": "Stopped",
+    "loading": "Loading…",
+    "replaying": "Replaying",
+    "finished": "Replay at the end",
+    "error": "Cannot replay",
 }
 
 
@@ -89,7 +95,14 @@ class MainWindow(QtWidgets.QMainWindow):
         split.addWidget(side)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
-        self.setCentralWidget(split)
+        central = QtWidgets.QWidget()
+        central_layout = QtWidgets.QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        self.banners = BannerArea()
+        central_layout.addWidget(self.banners)
+        central_layout.addWidget(split, 1)
+        self.setCentralWidget(central)
 
         self._build_toolbar()
         self._build_statusbar()
@@ -149,6 +162,28 @@ class MainWindow(QtWidgets.QMainWindow):
         self.target_spin.valueChanged.connect(self._target_changed)
         self.target_nm_spin.valueChanged.connect(self._target_changed)
 
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = file_menu.addAction("&Open run…")
+        self.open_action.setShortcut(QtGui.QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.open_run_dialog)
+        self.report_action = file_menu.addAction("&Export report…")
+        self.report_action.setShortcut("Ctrl+E")
+        self.report_action.triggered.connect(self.export_report_dialog)
+        file_menu.addSeparator()
+        file_menu.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
+
+        self.addToolBarBreak()
+        self.replay_bar = self.addToolBar("Replay")
+        self.replay_bar.setObjectName("replay_toolbar")
+        self.replay_controls = ReplayControls()
+        self.replay_bar.addWidget(self.replay_controls)
+        self.replay_bar.setVisible(False)
+        rc = self.replay_controls
+        rc.paused_changed.connect(lambda p: self.controller.replay_command("set_paused", p))
+        rc.speed_changed.connect(lambda v: self.controller.replay_command("set_speed", v))
+        rc.seek_requested.connect(lambda t: self.controller.replay_command("seek", t))
+        rc.jump_to_end_requested.connect(lambda: self.controller.replay_command("jump_to_end"))
+
         menu = self.menuBar().addMenu("&Instrument")
         for a in (self.connect_action, self.demo_action, self.disconnect_action):
             menu.addAction(a)
@@ -204,6 +239,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.set_target(self.target_spin.value() or None, nm * 10 if nm else None)
         self._shown_analysis = -1
 
+    def open_run_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a recorded run or instrument log", str(self.controller.settings.runs_folder),
+            "Runs and logs (*.csv *.tsv *.txt *.log *.dat);;All files (*)")
+        if path:
+            self.open_run(path)
+
+    def open_run(self, path: str) -> None:
+        self._selected_cycle = None
+        self.controller.open_run(path, speed=self.replay_controls.speed)
+
+    def export_report_dialog(self) -> None:
+        from widgets.report_export import export_report
+
+        export_report(self, self.controller)
+
     def open_connection_dialog(self) -> None:
         from widgets.connection_dialog import ConnectionDialog
 
@@ -227,6 +278,9 @@ class MainWindow(QtWidgets.QMainWindow):
         c.recording_changed.connect(self.show_recording)
         c.warning_raised.connect(self.show_warning)
         c.source_changed.connect(self.source_label.setText)
+        c.source_changed.connect(self._source_changed)
+        c.replay_position_changed.connect(self.replay_controls.show_position)
+        c.recording_failed.connect(self.show_write_failure)
         c.source_changed.connect(lambda _: self.show_recipe(c.recipe))
         self.cycle_chart.cycle_selected.connect(self._cycle_clicked)
         self.blocks_table.density_edited.connect(c.set_density)
@@ -244,7 +298,15 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.controller.stop_recording()
 
+    def _source_changed(self, _: str) -> None:
+        replay = self.controller.is_replay
+        self.replay_bar.setVisible(replay)
+        self.record_action.setEnabled(not replay)
+        self.tare_action.setEnabled(True)
+        self._shown_version = self._shown_analysis = -1
+
     def show_state(self, state: str, detail: str) -> None:
+        self.replay_controls.set_loading(state == "loading")
         self.link_label.setText(_STATE_TEXT.get(state, state))
         self.link_label.setToolTip(detail)
         colour = {"connected": "#1b5e20", "lost": "#b71c1c", "reconnecting": "#e65100"}.get(state, "#333")
@@ -259,7 +321,41 @@ class MainWindow(QtWidgets.QMainWindow):
         self.errors_label.setText(errors)
         self.errors_label.setToolTip(s.last_error)
 
+    def show_write_failure(self, text: str) -> None:
+        self.banners.show_banner("write", text[:1].upper() + text[1:], [("Choose folder…", self.choose_save_folder)],
+                                 kind="error")
+
+    def choose_save_folder(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Save the run in",
+                                                            str(self.controller.settings.runs_folder))
+        if folder:
+            self.controller.relocate_recording(folder)
+
+    def offer_recovery(self, runs: list[Path]) -> None:
+        """Interrupted recordings found at start-up: continue one, replay it, or leave it."""
+        for run in runs:
+            def go_on(run: Path = run) -> None:
+                self.banners.remove(f"recover:{run}")
+                self.controller.continue_run(run)
+
+            def replay(run: Path = run) -> None:
+                self.banners.remove(f"recover:{run}")
+                self.controller.forget_interrupted(run)
+                self.open_run(str(run))
+
+            def leave(run: Path = run) -> None:
+                self.controller.forget_interrupted(run)
+                self.banners.remove(f"recover:{run}")
+
+            banner = self.banners.show_banner(
+                f"recover:{run}", f"The recording {run.name} was interrupted (the program ended while writing "
+                f"it). Its data up to the last second is safe.",
+                [("Continue recording", go_on), ("Open for replay", replay), ("Leave it", leave)], kind="info")
+            banner.buttons["Dismiss"].hide()
+
     def show_recording(self, path: object) -> None:
+        if path is not None:
+            self.banners.remove("write")
         if path is None:
             self.record_label.setText("Not recording")
             blocked = self.record_action.blockSignals(True)
