@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from instruments.base import Driver
 from instruments.emulators.base import PtyServer
 from qcm_app.acquisition import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
@@ -126,15 +128,17 @@ class AppController(QObject):
         if isinstance(self.worker, ReplayWorker):
             getattr(self.worker, name)(*args)
 
-    def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None) -> None:
+    def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None,
+                           opener: Callable[[ConnectionSpec], Driver] | None = None) -> None:
+        """Acquire from an instrument; ``opener`` replaces opening the port (scripts, benchmarks)."""
         self.stop()
         self.is_demo = False
         self.is_replay = False
         self._start_instrument(spec, recipe, time_scale=1.0,
-                               description=f"{spec.protocol} on {spec.port}")
+                               description=f"{spec.protocol} on {spec.port}", opener=opener)
 
     def _start_instrument(self, spec: ConnectionSpec, recipe: Recipe | None, time_scale: float,
-                          description: str) -> None:
+                          description: str, opener: Callable[[ConnectionSpec], Driver] | None = None) -> None:
         self.recipe = recipe
         sensors = len(spec.sensors)
         pipeline = Pipeline(sensors=sensors, crystal=self.settings.crystal, film=self._film_for(recipe),
@@ -143,7 +147,7 @@ class AppController(QObject):
         if self.is_demo:
             meta.extra["Simulated"] = f"yes: demo reactor at {time_scale:g}x"
         worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta,
-                                  analyzer_factory=self._make_analyzer)
+                                  analyzer_factory=self._make_analyzer, opener=opener)
         self.time_scale = time_scale
         self._launch(worker, sensors, description)
 
