@@ -227,6 +227,12 @@ class AppController(QObject):
         if self.worker is not None:
             self.worker.stop_recording()
 
+    def apply_settings(self, settings: AppSettings) -> None:
+        """New settings: the operator note reaches the running worker now, the rest at the next start."""
+        self.settings = settings
+        if self.worker is not None:
+            self.worker.set_operator_note(settings.operator_note)
+
     def interrupted_runs(self) -> list[Path]:
         """Recordings in the runs folder that a dead process left open."""
         return interrupted_runs(self.settings.runs_folder)

@@ -10,22 +10,26 @@ import sys
 from PySide6 import QtCore, QtWidgets
 
 from qcm_app.acquisition import ConnectionSpec
-from qcm_app.controller import AppController, AppSettings
+from qcm_app.controller import AppController
 from qcm_app.errors import UserInputError
 from qcm_app.recipes import resolve_recipe
+from qcm_app.settings import load_settings
 from widgets.main_window import MainWindow
 
 
 def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
     """Controller and window started as the arguments ask: an instrument if ``--port`` is given,
     the built-in simulated instrument otherwise."""
-    settings = AppSettings()
+    settings, problems = load_settings()
     if getattr(args, "runs_folder", None):
         settings.runs_folder = args.runs_folder
     if getattr(args, "speed", None):
         settings.demo_speed = args.speed
     controller = AppController(settings)
     window = MainWindow(controller)
+    for problem in problems:
+        logging.getLogger(__name__).warning(problem)
+        window.show_warning(problem)
     recipe = resolve_recipe(args.recipe) if args.recipe or not args.port else None
     try:
         sensors = tuple(int(s) for s in str(args.sensors).split(",")) if args.sensors else (1,)

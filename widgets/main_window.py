@@ -170,6 +170,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.report_action.setShortcut("Ctrl+E")
         self.report_action.triggered.connect(self.export_report_dialog)
         file_menu.addSeparator()
+        self.settings_action = file_menu.addAction("&Settings…")
+        self.settings_action.triggered.connect(self.open_settings_dialog)
+        file_menu.addSeparator()
         file_menu.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
 
         self.addToolBarBreak()
@@ -254,6 +257,16 @@ class MainWindow(QtWidgets.QMainWindow):
         from widgets.report_export import export_report
 
         export_report(self, self.controller)
+
+    def open_settings_dialog(self) -> None:
+        from qcm_app.settings import save_settings
+        from widgets.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.controller.settings, self)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            self.controller.apply_settings(dialog.settings())
+            save_settings(self.controller.settings)
+            self.show_warning("Settings saved; crystal and film settings apply from the next connection.")
 
     def open_connection_dialog(self) -> None:
         from widgets.connection_dialog import ConnectionDialog
