@@ -21,6 +21,7 @@ BENCHMARKS = [
     ("link_rates", ["--seconds", "3"], ["--seconds", "1"]),
     ("pipeline_throughput", [], []),
     ("gui_frame_time", [], ["--frames", "15"]),
+    ("demo_cpu", [], ["--seconds", "10", "--warm-up", "5"]),
     ("soak", [], ["--hours", "2"]),
     ("analysis_speed", [], []),
     ("accuracy", [], []),
