@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_analyze_arguments(sub.add_parser("analyze", help="cycles, nucleation and steady growth of a recorded run"))
 
+    from qcm_app.report import add_report_arguments
+
+    add_report_arguments(sub.add_parser("report", help="HTML/PDF/CSV mass-gain reports of recorded runs"))
+
     add_convert_arguments(sub.add_parser("convert", help="any supported log to a qcm-monitor run CSV"))
     return parser
 
@@ -71,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "simulate": _run_simulate,
         "convert": _run_convert,
         "analyze": _run_analyze,
+        "report": _run_report,
     }
     try:
         return handlers[args.command](args)
@@ -127,3 +132,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
     return run_analyze(args)
 
+
+def _run_report(args: argparse.Namespace) -> int:
+    from qcm_app.report import run_report
+
+    return run_report(args)
