@@ -163,6 +163,11 @@ def classify_block(gains: Sequence[float], *, block_index: int = 0, block_name: 
 
     first_dev = (g[0] - level0) / level0 if level0 else 0.0
     significant = abs(first_dev) >= s.min_deviation and abs(g[0] - level0) >= s.min_deviation_sigmas * sigma
+    if nuc > 0 and level0:
+        # the region as a whole must stand apart too, not just its first cycle (the first cycles of a
+        # run carry the least drift information and can be a few % off on their own)
+        region_dev = abs(float(np.mean(g[:nuc])) / level0 - 1.0)
+        significant = significant and region_dev >= s.min_deviation / 2
     if nuc > 0 and not significant:
         nuc = 0
 
