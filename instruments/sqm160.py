@@ -196,13 +196,16 @@ class Sqm160(Driver):
     def read(self) -> Reading:
         """Measure the selected sensors with one all-sensors exchange."""
         sensors = self.all_sensors()
-        t = time.monotonic()
+        return Reading(time_s=time.monotonic(), sensors=self._selected(sensors))
+
+    def _selected(self, sensors: list[SensorReading]) -> tuple[SensorReading, ...]:
+        """The configured sensors out of an all-sensor reply, in the configured order."""
         picked = []
         for n in self.sensors:
             if n > len(sensors):
                 raise ProtocolError(f"sensor {n} not present: the unit reports {len(sensors)} channels")
             picked.append(sensors[n - 1])
-        return Reading(time_s=t, sensors=tuple(picked))
+        return tuple(picked)
 
 
 class Sqc310(Sqm160):
@@ -235,10 +238,4 @@ class Sqc310(Sqm160):
     def read(self) -> Reading:
         """Measure the selected sensors with one ``K2`` exchange."""
         process_time, sensors = self.sensor_readings()
-        t = time.monotonic()
-        picked = []
-        for n in self.sensors:
-            if n > len(sensors):
-                raise ProtocolError(f"sensor {n} not present: the unit reports {len(sensors)} sensors")
-            picked.append(sensors[n - 1])
-        return Reading(time_s=t, sensors=tuple(picked), instrument_time_s=process_time)
+        return Reading(time_s=time.monotonic(), sensors=self._selected(sensors), instrument_time_s=process_time)
