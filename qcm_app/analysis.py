@@ -151,6 +151,7 @@ class LiveAnalysis:
         self.segmenter = CycleSegmenter(recipe, segmenter)
         self.regime_settings = regimes or RegimeSettings()
         self.cycles: list[CycleResult] = []
+        self._by_block: dict[int, list[CycleResult]] = {}
         self._blocks: dict[int, BlockRegime] = {}
         self.snapshot = RegimeSnapshot((), False, "Waiting for the first pulse")
         self._was_locked = False
@@ -186,6 +187,8 @@ class LiveAnalysis:
             return None
         self._was_locked = locked
         self.cycles.extend(new)
+        for c in new:
+            self._by_block.setdefault(c.block_index, []).append(c)
         for bi in sorted({c.block_index for c in new}):
             self._classify(bi)
         self.snapshot = self._snapshot()
@@ -195,7 +198,7 @@ class LiveAnalysis:
         return self.densities.get(name) or recipe_density or self.default_density_g_cm3
 
     def _classify(self, block_index: int) -> None:
-        cycles = [c for c in self.cycles if c.block_index == block_index]
+        cycles = self._by_block.get(block_index, [])
         if not cycles:
             return
         name = cycles[0].block_name

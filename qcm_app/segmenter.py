@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from statistics import median
 
 import numpy as np
 
@@ -200,24 +201,30 @@ EMPTY_WINDOW = Window(math.nan, math.nan, 0.0, 0.0, 0, math.nan)
 
 
 def summarise_window(t: np.ndarray, m: np.ndarray) -> Window:
-    """Mean level and within-window sums, after dropping samples far from the median (outliers)."""
-    if t.size < 3:
+    """Mean level and within-window sums, after dropping samples far from the median (outliers).
+
+    Called for every pulse, so it avoids np.median's overhead (a partition gives the middle)."""
+    n = m.size
+    if n < 3:
         return EMPTY_WINDOW
-    med = np.median(m)
-    mad = np.median(np.abs(m - med))
+    k = n // 2
+    med = np.partition(m, k)[k]
+    dev = np.abs(m - med)
+    mad = np.partition(dev, k)[k]
     if mad > 0:
-        keep = np.abs(m - med) <= 6.0 * 1.4826 * mad + 1e-12
-        if keep.sum() >= 3:
+        keep = dev <= 6.0 * 1.4826 * mad + 1e-12
+        if keep.sum() >= 3 and not keep.all():
             t, m = t[keep], m[keep]
-    tm = float(t.mean())
-    mm = float(m.mean())
+            n = m.size
+    tm = float(np.add.reduce(t)) / n
+    mm = float(np.add.reduce(m)) / n
     dt = t - tm
     dm = m - mm
     s_tt = float(np.dot(dt, dt))
     s_tm = float(np.dot(dt, dm))
     s_mm = float(np.dot(dm, dm))
     resid = s_mm - (s_tm * s_tm / s_tt if s_tt > 0 else 0.0)
-    return Window(tm, mm, s_tt, s_tm, int(t.size), max(resid, 0.0) / max(t.size - 2, 1))
+    return Window(tm, mm, s_tt, s_tm, int(n), max(resid, 0.0) / max(n - 2, 1))
 
 
 def pooled_slope(windows: list[Window]) -> float:
@@ -232,6 +239,16 @@ def level_difference(a: Window, b: Window, slope: float) -> float:
     if not (a.valid and b.valid):
         return math.nan
     return (b.m_mean - a.m_mean) - slope * (b.t_mean - a.t_mean)
+
+
+def _line(x: list[float], y: list[float]) -> tuple[float, float]:
+    """Least-squares slope and intercept of a few points (plain Python beats numpy's overhead here)."""
+    n = len(x)
+    xm, ym = sum(x) / n, sum(y) / n
+    sxx = sum((a - xm) ** 2 for a in x)
+    sxy = sum((a - xm) * (b - ym) for a, b in zip(x, y, strict=True))
+    slope = sxy / sxx if sxx > 0 else 0.0
+    return slope, ym - slope * xm
 
 
 def robust_noise(m: np.ndarray) -> float:
@@ -282,6 +299,8 @@ class CycleSegmenter:
         self._plan_named = False
         self.unexpected_pulses = 0
         self._last_surprise_s = -math.inf
+        #: the last timeline fit and what it was fitted to (reset with the plan)
+        self._timeline: tuple[tuple[int, int, float], tuple[float, float]] | None = None
         self.finished = False
         self._last_t = -math.inf
 
@@ -498,6 +517,7 @@ class CycleSegmenter:
         first = self._events[0]
         self.plan = plan
         self._plan_named = False
+        self._timeline = None
         window = self._window_before(first, None)
         self._pulses = [_Pulse(0, first, True, window)]
         self._windows = [window] if window.valid else []
@@ -508,25 +528,31 @@ class CycleSegmenter:
     # -- tracking -----------------------------------------------------------------------------
 
     def _fit_timeline(self) -> tuple[float, float]:
-        """(phase, scale): pulse j is expected at phase + scale * offset(j)."""
+        """(phase, scale): pulse j is expected at phase + scale * offset(j).
+
+        It changes only when a pulse is seen, so it is fitted once per observed pulse."""
         assert self.plan is not None
-        seen = [p for p in self._pulses if p.observed][-24:]
-        offs = np.array([self.plan.offset(p.j) for p in seen])
-        times = np.array([p.time_s for p in seen])
-        if len(seen) >= 4 and np.ptp(offs) > 0:
-            scale = 1.0
-            for _ in range(2):  # least squares, then again without outliers
-                a, b = np.polyfit(offs, times, 1)
-                resid = times - (a * offs + b)
-                keep = np.abs(resid) <= max(0.5, 3 * float(np.median(np.abs(resid))) + 1e-9)
-                if keep.sum() < 3:
+        seen = [p for p in self._pulses[-48:] if p.observed][-24:]
+        key = (seen[-1].j if seen else -1, len(seen), seen[-1].time_s if seen else 0.0)
+        if self._timeline is not None and self._timeline[0] == key:
+            return self._timeline[1]
+        offs = [self.plan.offset(p.j) for p in seen]
+        times = [p.time_s for p in seen]
+        fit = (median([t - o for t, o in zip(times, offs, strict=True)]), 1.0)
+        if len(seen) >= 4 and max(offs) > min(offs):
+            a, b = _line(offs, times)
+            for _ in range(2):  # least squares, then again without outliers (if there are any)
+                resid = [abs(t - (a * o + b)) for t, o in zip(times, offs, strict=True)]
+                limit = max(0.5, 3 * median(resid) + 1e-9)
+                keep = [i for i, r in enumerate(resid) if r <= limit]
+                if len(keep) < 3 or len(keep) == len(resid):
                     break
-                offs, times = offs[keep], times[keep]
-            a, b = np.polyfit(offs, times, 1)
-            scale = float(min(max(a, 0.8), 1.25))
-            phase = float(np.median(times - scale * offs))
-            return phase, scale
-        return float(np.median(times - offs)), 1.0
+                offs, times = [offs[i] for i in keep], [times[i] for i in keep]
+                a, b = _line(offs, times)
+            scale = min(max(a, 0.8), 1.25)
+            fit = (median([t - scale * o for t, o in zip(times, offs, strict=True)]), scale)
+        self._timeline = (key, fit)
+        return fit
 
     def _track(self, out: list[CycleResult], final: bool) -> bool:
         plan = self.plan
@@ -784,6 +810,7 @@ class CycleSegmenter:
         self._pulses = []
         self._windows = []
         self._step_cache.clear()
+        self._timeline = None
         self.mode = "infer"
 
     def _end_silent_block(self, out: list[CycleResult], pulse: _Pulse) -> bool:
@@ -796,6 +823,7 @@ class CycleSegmenter:
         self._windows = []
         self._events = []
         self._step_cache.clear()
+        self._timeline = None
         self._scan_from_s = pulse.time_s
         self.mode = "infer"
         return True
