@@ -41,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="the desktop app (the default)")
     _gui_args(gui)
 
-    sim = sub.add_parser("simulate", help="serve a simulated instrument on a pseudo-terminal")
+    sim = sub.add_parser("simulate", help="serve a simulated instrument on a pseudo-terminal",
+                         description="Prints the pty path on one line, then serves until terminated. "
+                                     "SIGUSR1 unplugs/re-plugs the device (a new pty; --link follows it), "
+                                     "SIGUSR2 makes it stall for 5 s.")
     sim.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
     sim.add_argument("--recipe", help="recipe TOML file or preset name (default: the LiGL demo)")
     sim.add_argument("--speed", type=float, default=10.0, help="reactor speed-up over real time (default 10)")
@@ -114,6 +117,18 @@ def _run_simulate(args: argparse.Namespace) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    unplugged = threading.Event()
+
+    def toggle_plug(*_: object) -> None:  # SIGUSR1: the device vanishes / comes back
+        if unplugged.is_set():
+            server.reappear()
+            unplugged.clear()
+        else:
+            server.disappear()
+            unplugged.set()
+
+    signal.signal(signal.SIGUSR1, toggle_plug)
+    signal.signal(signal.SIGUSR2, lambda *_: server.stall_for(5.0))  # SIGUSR2: silent for 5 s
     with server:
         print(server.port, flush=True)
         while not done.wait(0.5):
