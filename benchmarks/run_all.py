@@ -23,7 +23,8 @@ BENCHMARKS = [
     ("gui_frame_time", [], ["--frames", "15"]),
     ("demo_cpu", [], ["--seconds", "10", "--warm-up", "5"]),
     ("soak", [], ["--hours", "2"]),
-    ("analysis_speed", [], []),
+    ("analysis_speed", ["--baseline-timeout", "300"], ["--hours", "6", "--baseline-timeout", "60"]),
+    ("replay_speed", [], ["--hours", "6"]),
     ("accuracy", [], []),
     ("report_speed", [], []),
 ]
