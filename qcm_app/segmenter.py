@@ -272,6 +272,7 @@ class _Pulse:
     time_s: float
     observed: bool
     window_before: Window  # settled purge window that ends before this pulse
+    offset_s: float = 0.0  # the plan's nominal offset of pulse j (kept for the timeline fit)
 
 
 class CycleSegmenter:
@@ -536,7 +537,7 @@ class CycleSegmenter:
         key = (seen[-1].j if seen else -1, len(seen), seen[-1].time_s if seen else 0.0)
         if self._timeline is not None and self._timeline[0] == key:
             return self._timeline[1]
-        offs = [self.plan.offset(p.j) for p in seen]
+        offs = [p.offset_s for p in seen]
         times = [p.time_s for p in seen]
         fit = (median([t - o for t, o in zip(times, offs, strict=True)]), 1.0)
         if len(seen) >= 4 and max(offs) > min(offs):
@@ -590,7 +591,7 @@ class CycleSegmenter:
             self._windows.append(window)
             self._windows = self._windows[-4 * self.s.drift_windows:]
             self._update_noise()
-        pulse = _Pulse(j, time_j, onset is not None, window)
+        pulse = _Pulse(j, time_j, onset is not None, window, plan.offset(j))
         silent = self.recipe is None and self._cycle_start(j) and not pulse.observed
         if silent and not self._any_observed_after(j, prev):
             # open-ended plans stop when a whole cycle brings no pulse: the block is over
@@ -696,7 +697,7 @@ class CycleSegmenter:
     def _update_noise(self) -> None:
         ws = [w for w in self._windows[-self.s.drift_windows:] if w.valid and math.isfinite(w.resid_var)]
         if len(ws) >= 3:
-            var = float(np.median([w.resid_var for w in ws]))
+            var = float(median([w.resid_var for w in ws]))
             if var > 0:
                 self.noise_ng_cm2 = math.sqrt(var)
 
@@ -761,7 +762,7 @@ class CycleSegmenter:
         if not window.valid or float(self._t[-1]) < predicted - guard - self._sample_period():
             self.mode = "done"  # the last purge was cut short: that cycle is incomplete
             return False
-        self._pulses.append(_Pulse(j, predicted, False, window))
+        self._pulses.append(_Pulse(j, predicted, False, window, plan.offset(j)))
         cycle = self._close_cycle()
         if cycle is not None:
             out.append(cycle)

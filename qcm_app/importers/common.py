@@ -37,6 +37,15 @@ _DATE_RE = re.compile(r"^(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})$")
 _DATETIME_RE = re.compile(r"^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4})[T ]+(\S+(?:\s*[AaPp][Mm])?)\s*(Z|[+-]\d{2}:?\d{2})?$")
 _UNIT_RE = re.compile(r"^(.*?)\s*[\(\[]([^\)\]]*)[\)\]]\s*$")
 _SKIP_LINE = re.compile(r"^[ \t\f\v]*(?:#.*)?$", re.M)
+_BLANKISH_LINE = re.compile(r"\n[ \t\f\v]*(?:\n|\Z)")
+
+
+def _may_skip(joined: str) -> bool:
+    """Cheap test for a comment or blank line, so clean day-long logs skip the full regex pass."""
+    if not joined or "#" in joined:
+        return True
+    first = joined[: joined.find("\n")] if "\n" in joined else joined
+    return not first.strip() or _BLANKISH_LINE.search(joined) is not None
 _NUMBER_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
 
@@ -188,7 +197,8 @@ class Table:
         The skipping is found by one regex pass over the joined text (day-long logs have none)."""
         rows = source.lines[start:stop]
         linenos = np.arange(start + 1, start + 1 + len(rows), dtype=np.int64)
-        skipped = [m.start() for m in _SKIP_LINE.finditer("\n".join(rows))] if rows else []
+        joined = "\n".join(rows)
+        skipped = [m.start() for m in _SKIP_LINE.finditer(joined)] if rows and _may_skip(joined) else []
         if skipped:
             ends = np.cumsum(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)) + 1)
             drop = np.zeros(len(rows), dtype=bool)
