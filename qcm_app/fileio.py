@@ -38,3 +38,30 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def read_bytes(path: Path, what: str = "file") -> bytes:
+    """A file's bytes, or a one-line :class:`UserInputError` saying why not (never a traceback)."""
+    from qcm_app.errors import UserInputError
+
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise UserInputError(f"{what} not found", path) from None
+    except IsADirectoryError:
+        raise UserInputError(f"is a folder, expected a {what}", path) from None
+    except PermissionError:
+        raise UserInputError("permission denied", path) from None
+    except OSError as exc:
+        raise UserInputError(f"cannot read the {what}: {exc.strerror or exc}", path) from None
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 text file (a byte-order mark is accepted), with the same one-line errors."""
+    from qcm_app.errors import UserInputError
+
+    raw = read_bytes(path, what)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})", path) from None

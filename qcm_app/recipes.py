@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qcm_app.errors import UserInputError
+from qcm_app.fileio import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -126,15 +127,7 @@ class Recipe:
 def load_recipe(path: str | Path) -> Recipe:
     """Read a recipe file; any problem becomes a one-line :class:`UserInputError` naming file and line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserInputError("recipe file not found", path) from None
-    except UnicodeDecodeError as exc:
-        raise UserInputError(f"recipe is not UTF-8 text ({exc.reason} at byte {exc.start})", path) from None
-    except OSError as exc:
-        raise UserInputError(f"cannot read recipe: {exc.strerror}", path) from None
-    return parse_recipe(text, source=str(path))
+    return parse_recipe(read_text(path, "recipe file"), source=str(path))
 
 
 def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:

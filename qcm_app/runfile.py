@@ -26,6 +26,7 @@ import numpy as np
 
 from qcm_app import __version__
 from qcm_app.errors import UserInputError
+from qcm_app.fileio import read_text
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import SampleChunk
 
@@ -394,14 +395,7 @@ def read_run(path: str | Path) -> RunData:
     """Read one of our run files. A row cut short at the end (crash) is dropped with a warning;
     a malformed row elsewhere is an error naming its line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserInputError("file not found", path) from None
-    except UnicodeDecodeError as exc:
-        raise UserInputError(f"not UTF-8 text (byte {exc.start})", path) from None
-    except OSError as exc:
-        raise UserInputError(f"cannot read: {exc.strerror}", path) from None
+    text = read_text(path, "run file")
     lines = text.split("\n")
     header: list[str] = []
     i = 0

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from qcm_app.errors import UserInputError
+from qcm_app.fileio import read_bytes
 from qcm_app.runfile import RunData, RunEvent, RunMetadata
 
 SECONDS_PER_DAY = 86400.0
@@ -81,16 +82,7 @@ class SourceText:
 def read_source(path: str | Path) -> SourceText:
     """Read a log as text: UTF-8 (with or without BOM), UTF-16 with BOM, else latin-1 (Colnatec)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserInputError("file not found", path) from None
-    except IsADirectoryError:
-        raise UserInputError("is a folder, expected a log file", path) from None
-    except PermissionError:
-        raise UserInputError("permission denied", path) from None
-    except OSError as exc:
-        raise UserInputError(f"cannot read: {exc.strerror or exc}", path) from None
+    raw = read_bytes(path, "file")
     text, encoding = _decode(raw, path)
     if not text.strip():
         raise UserInputError("the file is empty (expected a header line or data rows)", path, 1)
