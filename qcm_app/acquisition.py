@@ -333,8 +333,9 @@ class InstrumentWorker(WorkerBase):
                     continue
                 attempt = 0
                 consecutive_timeouts = 0
-                if period is None:
-                    period = self.driver.info.measurement_period_s if self.driver else 0.1
+                if period is None:  # a streaming instrument paces itself: its read() waits for the frame
+                    info = self.driver.info
+                    period = 0.0 if info.streaming else info.measurement_period_s
                 if lost_at_run_s is not None:
                     now_s = self._now_run_s()
                     self.recording.mark("link restored", now_s, f"gap {now_s - lost_at_run_s:.1f} s")
