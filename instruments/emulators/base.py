@@ -101,6 +101,17 @@ class EmulatedInstrument(ABC):
         self._zero_kang = [0.0] * max(source.sensor_count, 1)
         self._cache: dict[int, tuple[int, tuple[float, float, float]]] = {}
         self._lock = threading.Lock()
+        #: request bytes not yet consumed (frames may arrive split, several at once, or in noise)
+        self._buf = bytearray()
+
+    def _skip_to(self, sync: bytes) -> bool:
+        """Drop line noise before the next sync byte; False (buffer emptied) when there is none."""
+        start = self._buf.find(sync)
+        if start < 0:
+            self._buf.clear()
+            return False
+        del self._buf[:start]
+        return True
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self._t0

@@ -47,17 +47,13 @@ class Stm2SmdpEmulator(EmulatedInstrument):
     def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
         self.commands = StmCommandSet(self, model=self.model, stm2=True)
-        self._buf = bytearray()
 
     def handle(self, data: bytes) -> list[bytes]:
         replies = []
         self._buf += data
         while True:
-            start = self._buf.find(STX)
-            if start < 0:
-                self._buf.clear()
+            if not self._skip_to(STX):
                 break
-            del self._buf[:start]
             end = self._buf.find(CR)
             restart = self._buf.find(STX, 1, end if end >= 0 else len(self._buf))
             if restart > 0:

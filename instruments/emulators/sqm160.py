@@ -16,7 +16,6 @@ class Sqm160Emulator(EmulatedInstrument):
 
     def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
-        self._buf = bytearray()
         self._reset_flag = True  # the first reply after power-up carries status B
         self.shutter_open = False
         self.time_base_s = 0.25
@@ -28,11 +27,8 @@ class Sqm160Emulator(EmulatedInstrument):
         replies = []
         self._buf += data
         while True:
-            start = self._buf.find(b"!")
-            if start < 0:
-                self._buf.clear()
+            if not self._skip_to(b"!"):
                 break
-            del self._buf[:start]
             if len(self._buf) < 2:
                 break
             size = self._buf[1] - 34

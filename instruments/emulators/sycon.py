@@ -204,17 +204,13 @@ class Stm100Emulator(EmulatedInstrument):
     def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
         self.commands = StmCommandSet(self, model=self.model, stm2=self.stm2)
-        self._buf = bytearray()
 
     def handle(self, data: bytes) -> list[bytes]:
         replies = []
         self._buf += data
         while True:
-            start = self._buf.find(STX)
-            if start < 0:
-                self._buf.clear()
+            if not self._skip_to(STX):
                 break
-            del self._buf[:start]
             if len(self._buf) < 2:
                 break
             size = self._buf[1]
