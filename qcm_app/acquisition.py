@@ -289,7 +289,6 @@ class InstrumentWorker(WorkerBase):
         self.driver: ib.Driver | None = None
         self.stats = LinkStats(state="idle")
         self._times: deque[float] = deque(maxlen=200)
-        self._zero_requested = False
 
     def zero_instrument(self) -> None:
         self._commands.put(self._do_zero)
