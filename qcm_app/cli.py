@@ -26,6 +26,8 @@ def _gui_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
     p.add_argument("--baud", type=int, help="baud rate (default: the instrument's)")
     p.add_argument("--sensors", help="comma-separated sensor numbers, e.g. 1,2")
+    p.add_argument("--poll-interval", type=float,
+                   help="seconds between polls (default: the instrument's own rate; 0: as fast as the link allows)")
     p.add_argument("--recipe", help="recipe TOML file or preset name (e.g. al2o3)")
     p.add_argument("--speed", type=float, help="demo: how much faster than real time the reactor runs")
     p.add_argument("--runs-folder", type=Path, help="where run files are written (default ~/qcm-runs)")

@@ -36,7 +36,10 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
     except ValueError:
         raise UserInputError(f"--sensors takes sensor numbers like 1,2, not {args.sensors!r}") from None
     if args.port:
-        spec = ConnectionSpec(protocol=args.protocol, port=args.port, baud=args.baud, sensors=sensors)
+        if args.poll_interval is not None and args.poll_interval < 0:
+            raise UserInputError("--poll-interval must be 0 or more seconds")
+        spec = ConnectionSpec(protocol=args.protocol, port=args.port, baud=args.baud, sensors=sensors,
+                              poll_interval_s=args.poll_interval)
         controller.connect_instrument(spec, recipe)
     else:
         controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors))

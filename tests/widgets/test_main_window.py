@@ -164,3 +164,23 @@ def test_write_failure_and_recovery_are_offered_in_banners(qtbot, demo, tmp_path
     Path(str(run) + ".recording").write_text("999999\n")
     recover.buttons["Leave it"].click()
     assert not Path(str(run) + ".recording").exists() and run.exists()  # the data stays
+
+
+def test_main_py_reads_a_port_served_by_qcm_simulate(tmp_path) -> None:
+    """Two processes, as in a lab: `qcm simulate` on a pty, the app on --port, recording."""
+    sim = subprocess.Popen([sys.executable, "-m", "qcm_app", "simulate", "--protocol", "stm100", "--speed", "20"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = sim.stdout.readline().strip()
+        env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+        app = subprocess.run([sys.executable, str(ROOT / "main.py"), "--port", port, "--protocol", "stm100",
+                              "--poll-interval", "0", "--record", "--runs-folder", str(tmp_path / "runs"),
+                              "--quit-after", "4"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert app.returncode == 0, app.stderr[-2000:]
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    run = read_run(next((tmp_path / "runs").glob("*.csv")))
+    assert run.metadata.instrument == "Sycon STM-100 / INFICON STM-2" and run.metadata.port == port
+    assert run.time_s.size > 40  # polled as fast as the 9600-baud link allows (~50/s), for a few seconds
