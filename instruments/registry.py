@@ -28,9 +28,6 @@ def _load(module: str, name: str) -> Any:
         raise KeyError(f"{module}.{name} is not available: {exc}") from None
 
 
-def protocol_names() -> list[str]:
-    return list(PROTOCOLS)
-
 
 def available_protocols() -> list[str]:
     """Protocols whose driver and emulator can be imported."""

@@ -145,7 +145,6 @@ class Pipeline:
         self.sensors = sensors
         self.converter = MassConverter(sensors, crystal or CrystalSettings(), film or FilmSettings())
         self.clock = RunClock(time_scale)
-        self.samples = 0
         self._last_time_s = -math.inf
 
     def process_readings(self, readings: Sequence[Reading]) -> SampleChunk:
@@ -169,7 +168,6 @@ class Pipeline:
         if time_s.size:
             self._last_time_s = float(time_s[-1])
         run_mass, mass, delta, thick = self.converter.convert(freq)
-        self.samples += time_s.size
         return SampleChunk(time_s=time_s, frequency_hz=freq, run_mass_ng_cm2=run_mass, mass_ng_cm2=mass,
                            delta_frequency_hz=delta, thickness_ang=thick, rate_a_per_s=rate,
                            instrument_thickness_kang=thk)

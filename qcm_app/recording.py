@@ -28,15 +28,6 @@ class Recording:
         self.path: Path | None = None
 
     @property
-    def active(self) -> bool:
-        return self._requested is not None or self._writer is not None or self._memory is not None
-
-    @property
-    def in_memory(self) -> bool:
-        """True after a write failure, until :meth:`relocate` succeeds."""
-        return self._memory is not None
-
-    @property
     def memory_rows(self) -> int:
         return sum(len(i) for i in self._memory or () if isinstance(i, SampleChunk))
 

@@ -66,18 +66,9 @@ class RingBuffer:
         v.flags.writeable = False
         return v
 
-    def last(self, column: str) -> float:
-        if not len(self):
-            return float("nan")
-        return float(self._data[self._index[column], self._end - 1])
-
     def clear(self) -> None:
         self._start = self._end = 0
         self.total = 0
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._data.nbytes)
 
 
 class GrowingColumns:

@@ -18,7 +18,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -472,6 +472,3 @@ def _parse_table(lines: list[str], linenos: list[int], width: int, path: Path) -
                 raise UserInputError(f"not a number: {p.strip()[:30]!r}", path, lineno) from None
     raise UserInputError("unreadable data rows", path)
 
-
-def metadata_fields() -> list[str]:
-    return [f.name for f in fields(RunMetadata)]

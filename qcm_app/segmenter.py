@@ -283,7 +283,6 @@ class CycleSegmenter:
         self.s = settings or SegmenterSettings()
         self._t = np.empty(0)
         self._m = np.empty(0)
-        self._base = 0  # absolute index of _t[0]
         self.noise_ng_cm2: float | None = None
         self.sample_period_s = 0.1
         self.mode = "noise"
@@ -848,4 +847,3 @@ class CycleSegmenter:
         if i > 10_000:
             self._t = self._t[i:].copy()
             self._m = self._m[i:].copy()
-            self._base += i
