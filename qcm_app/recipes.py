@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,25 @@ DEFAULT_PRESET = "ligl_on_al2o3"
 
 NUCLEATION_KINDS = ("none", "enhanced", "inhibited")
 
+#: what the loader accepts: far beyond any real run (a 10 s cycle for a year is 3 million cycles),
+#: and small enough that nothing downstream has to fear the number
+MAX_REPEAT = 10_000_000
+MAX_BLOCKS = 10_000
+MAX_STEPS_PER_BLOCK = 1_000
+MAX_DURATION_S = 1e7
+
+
+class StepKind(str, Enum):
+    """A step either doses a precursor or purges; the value is the TOML spelling."""
+
+    PULSE = "pulse"
+    PURGE = "purge"
+
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    kind: str  # "pulse" or "purge"
+    kind: StepKind
     duration_s: float
     #: expected mass change of this pulse at steady state (simulator truth, analysis hint)
     mass_ng_cm2: float | None = None
@@ -50,7 +65,7 @@ class Step:
 
     @property
     def is_pulse(self) -> bool:
-        return self.kind == "pulse"
+        return self.kind == StepKind.PULSE
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,20 @@ class Block:
     @property
     def pulses(self) -> tuple[Step, ...]:
         return tuple(s for s in self.steps if s.is_pulse)
+
+    @property
+    def is_wait(self) -> bool:
+        """A block of purges only (a wait between processes): it makes no cycles."""
+        return not any(s.is_pulse for s in self.steps)
+
+    @property
+    def cycles(self) -> int:
+        """Cycles this block adds to the run's count (a wait adds none)."""
+        return 0 if self.is_wait else self.repeat
+
+    @property
+    def duration_s(self) -> float:
+        return self.repeat * self.cycle_duration_s
 
     @property
     def pulse_offsets_s(self) -> tuple[float, ...]:
@@ -108,20 +137,29 @@ class Recipe:
 
     @property
     def total_cycles(self) -> int:
-        return sum(b.repeat for b in self.blocks)
+        return sum(b.cycles for b in self.blocks)
 
     @property
     def duration_s(self) -> float:
-        return sum(b.repeat * b.cycle_duration_s for b in self.blocks)
+        return sum(b.duration_s for b in self.blocks)
+
+    @property
+    def process_blocks(self) -> tuple[int, ...]:
+        """Indices of the blocks that make cycles (waits left out)."""
+        return tuple(i for i, b in enumerate(self.blocks) if not b.is_wait)
 
     def block_of_cycle(self, index: int) -> tuple[int, int]:
-        """Map a run-wide cycle index (from 1) to (block index, cycle within block from 1)."""
+        """Map a run-wide cycle index (from 1) to (block index, cycle within block from 1); waits
+        make no cycles and are skipped."""
         n = index
-        for i, b in enumerate(self.blocks):
+        process = self.process_blocks
+        for i in process:
+            b = self.blocks[i]
             if n <= b.repeat:
                 return i, n
             n -= b.repeat
-        return len(self.blocks) - 1, n + self.blocks[-1].repeat
+        last = process[-1] if process else len(self.blocks) - 1
+        return last, n + self.blocks[last].repeat
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -137,6 +175,8 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
         msg = str(exc)
         line = _line_from_toml_error(msg)
         raise UserInputError(f"not valid TOML: {msg.split(' (at ')[0]}", source, line) from None
+    except RecursionError:
+        raise UserInputError("not a recipe: the TOML is nested too deeply", source) from None
     return _build(data, text, source)
 
 
@@ -172,7 +212,11 @@ def _build(data: dict[str, Any], text: str, source: str) -> Recipe:
     blocks_raw = data.get("blocks")
     if not isinstance(blocks_raw, list) or not blocks_raw:
         raise loc.error("recipe needs at least one [[blocks]] table", None, None)
+    if len(blocks_raw) > MAX_BLOCKS:
+        raise loc.error(f"recipe has {len(blocks_raw)} blocks; at most {MAX_BLOCKS} are accepted", None, None)
     blocks = tuple(_block(b, i, loc) for i, b in enumerate(blocks_raw))
+    if all(b.is_wait for b in blocks):
+        raise loc.error("recipe has no pulse step (kind = \"pulse\") in any block", 0, None)
     extra = {k: v for k, v in data.items() if k not in ("name", "blocks")}
     return Recipe(name=name.strip(), blocks=blocks, source=source, text=text, extra=extra)
 
@@ -184,14 +228,16 @@ def _block(raw: Any, i: int, loc: _Locator) -> Block:
     if not isinstance(name, str) or not name.strip():
         raise loc.error(f"block {i + 1} needs name = \"...\"", i, None)
     repeat = raw.get("repeat")
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise loc.error(f"block {name!r}: repeat must be a whole number ≥ 1, got {repeat!r}", i, None)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
+        raise loc.error(f"block {name!r}: repeat must be a whole number from 1 to {MAX_REPEAT:,}, got {repeat!r}",
+                        i, None)
     steps_raw = raw.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
         raise loc.error(f"block {name!r} needs at least one [[blocks.steps]] table", i, None)
+    if len(steps_raw) > MAX_STEPS_PER_BLOCK:
+        raise loc.error(f"block {name!r} has {len(steps_raw)} steps; at most {MAX_STEPS_PER_BLOCK} are accepted",
+                        i, None)
     steps = tuple(_step(s, i, j, name, loc) for j, s in enumerate(steps_raw))
-    if not any(s.is_pulse for s in steps):
-        raise loc.error(f"block {name!r} has no pulse step (kind = \"pulse\")", i, None)
     density = raw.get("density_g_cm3")
     if density is not None and not _positive(density):
         raise loc.error(f"block {name!r}: density_g_cm3 must be a positive number, got {density!r}", i, None)
@@ -209,19 +255,19 @@ def _step(raw: Any, i: int, j: int, block: str, loc: _Locator) -> Step:
     if not isinstance(name, str) or not name.strip():
         raise loc.error(f"block {block!r}, step {j + 1}: needs name = \"...\"", i, j)
     kind = raw.get("kind")
-    if kind not in ("pulse", "purge"):
+    if kind not in (StepKind.PULSE.value, StepKind.PURGE.value):
         raise loc.error(f"block {block!r}, step {name!r}: kind must be \"pulse\" or \"purge\", got {kind!r}",
                         i, j)
     duration = raw.get("duration_s")
-    if not _positive(duration):
-        raise loc.error(f"block {block!r}, step {name!r}: duration_s must be a positive number of seconds, "
-                        f"got {duration!r}", i, j)
+    if not _positive(duration) or duration > MAX_DURATION_S:
+        raise loc.error(f"block {block!r}, step {name!r}: duration_s must be a positive number of seconds "
+                        f"(at most {MAX_DURATION_S:g}), got {duration!r}", i, j)
     mass = raw.get("mass_ng_cm2")
     if mass is not None and (isinstance(mass, bool) or not isinstance(mass, int | float)
                              or not math.isfinite(mass)):
         raise loc.error(f"block {block!r}, step {name!r}: mass_ng_cm2 must be a number, got {mass!r}", i, j)
     extra = {k: v for k, v in raw.items() if k not in ("name", "kind", "duration_s", "mass_ng_cm2")}
-    return Step(name=name.strip(), kind=kind, duration_s=float(duration),
+    return Step(name=name.strip(), kind=StepKind(kind), duration_s=float(duration),
                 mass_ng_cm2=float(mass) if mass is not None else None, extra=extra)
 
 

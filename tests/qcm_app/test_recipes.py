@@ -97,3 +97,70 @@ def test_arbitrary_text_gives_a_recipe_or_a_clear_error(text: str) -> None:
         parse_recipe(text)
     except UserInputError as exc:
         assert "\n" not in str(exc)
+
+
+WAIT = '''
+name = "with waits"
+[[blocks]]
+name = "wait"
+repeat = 1
+[[blocks.steps]]
+name = "N2"
+kind = "purge"
+duration_s = 300
+[[blocks]]
+name = "Al2O3"
+repeat = 3
+[[blocks.steps]]
+name = "TMA"
+kind = "pulse"
+duration_s = 1
+[[blocks.steps]]
+name = "N2"
+kind = "purge"
+duration_s = 20
+[[blocks]]
+name = "hold"
+repeat = 2
+[[blocks.steps]]
+name = "N2"
+kind = "purge"
+duration_s = 60
+[[blocks]]
+name = "TMA only"
+repeat = 4
+[[blocks.steps]]
+name = "TMA"
+kind = "pulse"
+duration_s = 1
+[[blocks.steps]]
+name = "N2"
+kind = "purge"
+duration_s = 20
+'''
+
+
+def test_purge_only_blocks_are_waits_that_make_no_cycles() -> None:
+    r = parse_recipe(WAIT)
+    assert [b.is_wait for b in r.blocks] == [True, False, True, False]
+    assert r.total_cycles == 7
+    assert r.duration_s == pytest.approx(300 + 3 * 21 + 120 + 4 * 21)
+    assert r.block_of_cycle(1) == (1, 1)
+    assert r.block_of_cycle(3) == (1, 3)
+    assert r.block_of_cycle(4) == (3, 1)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("repeat = 3", "repeat = 100000000000"), "repeat must be a whole number from 1 to"),
+    (("duration_s = 20", "duration_s = 1e12"), "at most"),
+])
+def test_recipe_sizes_are_bounded(change: tuple[str, str], message: str) -> None:
+    with pytest.raises(UserInputError) as err:
+        parse_recipe(WAIT.replace(*change, 1))
+    assert message in str(err.value)
+
+
+def test_deeply_nested_toml_is_a_clear_error() -> None:
+    with pytest.raises(UserInputError) as err:
+        parse_recipe("x = " + "[" * 5000 + "]" * 5000)
+    assert "nested too deeply" in str(err.value) or "not valid TOML" in str(err.value)
