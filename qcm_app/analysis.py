@@ -46,6 +46,8 @@ class RegimeSnapshot:
 class AnalysisUpdate:
     new_cycles: tuple[CycleResult, ...]
     regimes: RegimeSnapshot
+    #: earlier cycles re-placed by new evidence: each replaces the shown cycle of the same index
+    revised: tuple[CycleResult, ...] = ()
 
 
 @dataclass

@@ -82,6 +82,11 @@ class CycleResult:
     pulse_times_s: tuple[float, ...]
     #: which pulses were seen in the data (the others are placed by prediction)
     pulses_observed: tuple[bool, ...]
+    #: 1σ uncertainty of the cycle's and of each step's mass, from the noise and window lengths
+    mass_gain_sigma_ng_cm2: float = math.nan
+    steps_sigma_ng_cm2: tuple[float, ...] = ()
+    #: this cycle replaces an earlier, provisional result with the same index (live re-alignment)
+    revised: bool = False
 
     @property
     def ratio_a(self) -> float:
