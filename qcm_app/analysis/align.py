@@ -1,0 +1,188 @@
+"""Aligning candidate onsets to a pulse plan: which candidate is which planned pulse.
+
+A dynamic programme over the candidates in time order (an incremental Viterbi): each candidate is
+either a planned pulse ``j`` or a false alarm. Between two matched candidates the time gap must
+equal the plan's nominal gap within a timing bound (the tool's clock and jitter), or exceed it (an
+unplanned hold, at a fixed cost, re-anchoring everything after it without shifting indices). Pulses
+without a candidate are allowed at no cost in a recipe (invisible steps: a zero-growth start, a
+water step that adds nothing) and at a cost in an inferred plan (every pulse of an inferred pattern
+was visible). The whole recipe timeline — waits included — constrains the answer, so the first
+cycles are placed even when they gain nothing: a later wait, or the end of the plan, tells which
+pulse a candidate is, and the earlier pulses are then placed back from there.
+
+The forward pass is incremental: a new candidate only looks back at a bounded number of earlier
+candidates and keeps a bounded number of hypotheses, so live use costs a constant per candidate, and
+the final path is the same whatever the chunking.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from qcm_app.analysis.onsets import Candidate
+from qcm_app.analysis.plan import PulsePlan
+from qcm_app.analysis.settings import AnalysisSettings
+
+
+@dataclass(frozen=True)
+class _State:
+    j: int
+    score: float
+    back: tuple[int, int] | None  # (candidate index, state index) of the previous match
+    hold: bool  # reached through a hold
+
+
+class Aligner:
+    def __init__(self, plan: PulsePlan, settings: AnalysisSettings, t_start_s: float, inferred: bool = False,
+                 first_candidate: int = 0) -> None:
+        self.plan = plan
+        self.s = settings
+        self.t_start = t_start_s
+        self.inferred = inferred
+        self.first = first_candidate  # index (in the run's candidate list) of this aligner's first
+        self.times: list[float] = []
+        self.weights: list[float] = []
+        self._prefix = [0.0]  # prefix sums of the weights (the cost of skipping candidates)
+        self.states: list[list[_State]] = []
+        self._offsets: dict[int, float] = {}
+        self._period = plan.blocks[0].cycle_duration_s if plan.blocks else 1.0
+        self._best_key = -math.inf
+        self._best_end: tuple[int, int] | None = None
+
+    def offset(self, j: int) -> float:
+        o = self._offsets.get(j)
+        if o is None:
+            o = self.plan.offset(j)
+            if len(self._offsets) > 100_000:
+                self._offsets.clear()
+            self._offsets[j] = o
+        return o
+
+    def _sigma(self, gap_s: float) -> float:
+        return self.s.timing_sigma_abs_s + self.s.timing_sigma_rel * abs(gap_s)
+
+    def add(self, c: Candidate) -> None:
+        i = len(self.times)
+        w = min(c.z, self.s.candidate_weight_cap)
+        self.times.append(c.time_s)
+        self.weights.append(w)
+        self._prefix.append(self._prefix[-1] + w)
+        best: dict[int, _State] = {}
+        top = -math.inf
+
+        def offer(j: int, score: float, back: tuple[int, int] | None, hold: bool) -> None:
+            old = best.get(j)
+            if old is None or score > old.score:
+                best[j] = _State(j, score, back, hold)
+            nonlocal top
+            top = max(top, score)
+
+        t = c.time_s
+        bound = self.s.timing_bound_sigmas
+        # branch and bound: expand the source states in order of the best score they could give,
+        # and stop once none can reach the hypotheses already kept
+        sources = []
+        for i2 in range(max(0, i - self.s.dp_sources), i):
+            skipped = self._prefix[i] - self._prefix[i2 + 1]
+            for k, st in enumerate(self.states[i2]):
+                sources.append((st.score - skipped + w, i2, k, st))
+        sources.sort(key=lambda x: -x[0])
+        for base, i2, k, st in sources:
+            if base < top - self.s.dp_margin:
+                break
+            if len(best) >= self.s.dp_states:
+                kth = sorted((b.score for b in best.values()), reverse=True)[self.s.dp_states - 1]
+                if base <= kth:
+                    break
+            dt = t - self.times[i2]
+            o2 = self.offset(st.j)
+            # on time: the pulse whose nominal gap matches
+            jn = self._index_near(o2 + dt, st.j)
+            for j in (jn - 1, jn, jn + 1):
+                if j <= st.j or not self.plan.exists(j):
+                    continue
+                gap = self.offset(j) - o2
+                r = dt - gap
+                sig = self._sigma(gap)
+                if abs(r) <= bound * sig:
+                    cost = 0.5 * (r / sig) ** 2 + self._miss(st.j, j)
+                    offer(j, base - cost, (i2, k), False)
+            # late: an unplanned hold before one of the next few pulses
+            if k == 0:
+                for j in range(st.j + 1, st.j + 1 + self._hold_reach(st.j)):
+                    if not self.plan.exists(j):
+                        break
+                    gap = self.offset(j) - o2
+                    if dt - gap > bound * self._sigma(gap):
+                        offer(j, base - self.s.hold_cost - self._miss(st.j, j), (i2, k), True)
+        # a path may start here (every earlier candidate a false alarm), if that could rank
+        start_score = -self._prefix[i] + w
+        if start_score > top - self.s.dp_margin and (
+                len(best) < self.s.dp_states or start_score > min(b.score for b in best.values())):
+            for j, lead_cost in self._starts(t):
+                offer(j, start_score - lead_cost, None, False)
+        states = sorted(best.values(), key=lambda s: -s.score)[: self.s.dp_states]
+        self.states.append(states)
+        if states:  # a path ending here leaves only later candidates unmatched
+            key = states[0].score + self._prefix[i + 1]
+            if key > self._best_key:
+                self._best_key, self._best_end = key, (i, 0)
+
+    def _index_near(self, offset: float, after: int) -> int:
+        j = self.plan.index_near(offset)
+        return max(j, after + 1)
+
+    def _hold_reach(self, j: int) -> int:
+        p = self.plan.pulse(j + 1) if self.plan.exists(j + 1) else self.plan.pulse(j)
+        ppc = self.plan.pulses_per_cycle(p.block_index)
+        return max(1, int(math.ceil(self.s.hold_max_cycles * ppc)))
+
+    def _miss(self, j_from: int, j_to: int) -> float:
+        if not self.inferred:
+            return 0.0
+        return self.s.inferred_miss_cost * max(0, j_to - j_from - 1)
+
+    def _starts(self, t: float) -> list[tuple[int, float]]:
+        """Pulses this candidate could be if it is the first one matched: the recipe cannot have
+        started before the data (within the timing bound), and a later start costs a little."""
+        if self.inferred:
+            return [(0, 0.0)]
+        elapsed = t - self.t_start
+        j_max = self.plan.index_near(elapsed)
+        while j_max > 0 and self.offset(j_max) > elapsed + self.s.timing_bound_sigmas * self._sigma(elapsed):
+            j_max -= 1
+        if self.offset(j_max) > elapsed + self.s.timing_bound_sigmas * self._sigma(elapsed):
+            return []
+        ppc = self.plan.pulses_per_cycle(self.plan.pulse(j_max).block_index)
+        js = set(range(max(0, j_max - 2 * ppc), j_max + 1)) | set(range(0, min(j_max, 2 * ppc) + 1))
+        js |= {j_max - ppc * c for c in range(3, 200) if j_max - ppc * c >= 0}
+        out = []
+        for j in sorted(js):
+            lead = max(0.0, elapsed - self.offset(j))
+            out.append((j, self.s.lead_cost_per_cycle * lead / max(self._period, 1e-9)))
+        return out
+
+    # -- the answer -----------------------------------------------------------------------------
+
+    def best_end(self) -> tuple[int, int] | None:
+        """(candidate, state) ending the best path over all candidates so far: a path ending at i
+        scores S_i - (P_n - P_{i+1}), so the best is the largest S_i + P_{i+1}, kept as we go."""
+        return self._best_end
+
+    def path(self) -> list[tuple[int, int, bool]]:
+        """(candidate index within this aligner, planned pulse, reached through a hold), in order."""
+        end = self.best_end()
+        out: list[tuple[int, int, bool]] = []
+        while end is not None:
+            i, k = end
+            st = self.states[i][k]
+            out.append((i, st.j, st.hold))
+            end = st.back
+        out.reverse()
+        return out
+
+    def trailing_unmatched(self, path: list[tuple[int, int, bool]]) -> int:
+        """Candidates after the path's last match (a pattern that stopped fitting)."""
+        last = path[-1][0] if path else -1
+        return len(self.times) - 1 - last

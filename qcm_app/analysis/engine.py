@@ -1,0 +1,534 @@
+"""The one analysis object, used live (the worker feeds chunks), in replay, and offline
+(``qcm analyze`` and the reports feed the whole run at once and call :meth:`LiveAnalysis.finish`).
+
+Samples → onset candidates (:mod:`onsets`) → alignment to the recipe's pulse plan, or to a pattern
+inferred from the candidates (:mod:`align`) → pulse times for every planned pulse, seen or not →
+step and cycle masses with 1σ (:mod:`steps`) → regimes per block (:mod:`regimes`). Each new
+candidate can change the best alignment; cycles already handed out that it moves are handed out
+again as *revised*. Every decision depends only on the data and on candidates decided from fixed
+windows, so the live result at the end of a run equals the offline result.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from qcm_app.analysis.align import Aligner
+from qcm_app.analysis.buffer import GrowBuffer
+from qcm_app.analysis.onsets import Candidate, OnsetDetector, quantum
+from qcm_app.analysis.plan import PulsePlan
+from qcm_app.analysis.regimes import BlockRegime, classify_block
+from qcm_app.analysis.result import AnalysisResult, AnalysisUpdate, CycleResult, RegimeSnapshot
+from qcm_app.analysis.settings import AnalysisSettings
+from qcm_app.analysis.steps import LevelReader, Window, difference, pooled_slope
+from qcm_app.physics import CrystalSettings, sauerbrey_mass_ng_cm2
+from qcm_app.recipes import Block, Recipe, Step, StepKind
+
+
+@dataclass
+class _Segment:
+    """A stretch of the run aligned to one plan: the whole run with a recipe, or one inferred block."""
+
+    plan: PulsePlan
+    aligner: Aligner
+    first_cycle_index: int  # run-wide index of the plan's cycle 1
+    block_base: int  # run-wide block index of the plan's block 0
+    inferred: bool
+    closed: bool = False
+    path: list[tuple[int, int, bool]] = field(default_factory=list)
+    matched_j: list[int] = field(default_factory=list)
+    matched_t: list[float] = field(default_factory=list)
+    holds: list[bool] = field(default_factory=list)
+    long_js: list[int] | None = None  # pulses after long planned purges (drift windows)
+
+
+class LiveAnalysis:
+    """``densities`` (g/cm³ by block name) override the recipe's."""
+
+    def __init__(self, recipe: Recipe | None = None, densities: Mapping[str, float] | None = None,
+                 default_density_g_cm3: float | None = None, settings: AnalysisSettings | None = None) -> None:
+        self.recipe = recipe
+        self.densities = dict(densities or {})
+        self.default_density_g_cm3 = default_density_g_cm3
+        self.s = settings or AnalysisSettings()
+        self._t = GrowBuffer()
+        self._m = GrowBuffer()
+        self._last_t = -math.inf
+        self.detector: OnsetDetector | None = None
+        self.levels: LevelReader | None = None
+        self.sample_period_s = math.nan
+        self.candidates: list[Candidate] = []
+        self._segments: list[_Segment] = []
+        self._pending: list[int] = []  # recipe-less: candidates not yet in a pattern
+        self._inferred_blocks: list[Block] = []
+        self._emitted: dict[int, CycleResult] = {}  # by run-wide index
+        self._by_block: dict[int, dict[int, CycleResult]] = {}
+        self._blocks: dict[int, BlockRegime] = {}
+        self._block_names: dict[int, str] = {}
+        self.notes: list[str] = []
+        self.misfit = False
+        self.finished = False
+        self.snapshot = RegimeSnapshot((), False, "Waiting for the first pulse")
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return any(seg.matched_j for seg in self._segments)
+
+    @property
+    def cycles(self) -> list[CycleResult]:
+        return [self._emitted[k] for k in sorted(self._emitted)]
+
+    @property
+    def blocks(self) -> list[Block]:
+        if self.recipe is not None and not self.misfit:
+            return list(self.recipe.blocks)
+        return list(self._inferred_blocks)
+
+    def set_density(self, block_name: str, density_g_cm3: float) -> AnalysisUpdate:
+        """A user-edited density; GPC figures follow at once."""
+        self.densities[block_name] = density_g_cm3
+        for bi in list(self._by_block):
+            self._classify(bi)
+        self.snapshot = self._snapshot()
+        return AnalysisUpdate((), self.snapshot)
+
+    def full_update(self) -> AnalysisUpdate:
+        """Every cycle so far with the current flags (after the analysis was re-run)."""
+        return AnalysisUpdate(tuple(self.cycles), self.snapshot)
+
+    def feed(self, time_s: np.ndarray, mass_ng_cm2: np.ndarray) -> AnalysisUpdate | None:
+        t = np.asarray(time_s, dtype=float).ravel()
+        m = np.asarray(mass_ng_cm2, dtype=float).ravel()
+        if t.size != m.size:
+            n = min(t.size, m.size)
+            t, m = t[:n], m[:n]
+        ok = np.isfinite(t) & np.isfinite(m)
+        if not ok.all():
+            t, m = t[ok], m[ok]
+        if t.size:  # rows not later than the previous one (duplicates, clock steps back) are dropped
+            running = np.maximum.accumulate(np.concatenate(([self._last_t], t)))[:-1]
+            later = t > running
+            if not later.all():
+                t, m = t[later], m[later]
+        if t.size:
+            self._last_t = float(t[-1])
+            self._t.extend(t)
+            self._m.extend(m)
+        return self._advance(final=False)
+
+    def finish(self) -> AnalysisUpdate | None:
+        update = self._advance(final=True)
+        self.finished = True
+        return update or AnalysisUpdate((), self.snapshot)
+
+    def result(self, source: str = "") -> AnalysisResult:
+        return AnalysisResult(cycles=self.cycles, regimes=self.snapshot,
+                              recipe_name=self.recipe.name if self.recipe else "", source=source)
+
+    # -- driving --------------------------------------------------------------------------------
+
+    def _advance(self, final: bool) -> AnalysisUpdate | None:
+        if self.detector is None and not self._start(final):
+            return None
+        assert self.detector is not None
+        t, m = self._t.view, self._m.view
+        if t.size == 0:
+            return None
+        new = self.detector.feed(t, m, final=final)
+        changed_from: float = math.inf
+        for c in new:
+            self.candidates.append(c)
+            changed_from = min(changed_from, self._absorb(len(self.candidates) - 1))
+        new_cycles, revised = self._emit(final, changed_from)
+        if not new_cycles and not revised and not final:
+            return None
+        for bi in sorted({c.block_index for c in (*new_cycles, *revised)}):
+            self._classify(bi)
+        self.snapshot = self._snapshot()
+        return AnalysisUpdate(tuple(new_cycles), self.snapshot, tuple(revised))
+
+    def _start(self, final: bool) -> bool:
+        n = self._t.size
+        if n < self.s.startup_samples and not (final and n >= 5):
+            return False
+        t, m = self._t.view, self._m.view
+        head = slice(0, min(n, self.s.startup_samples))
+        self.sample_period_s = float(np.median(np.diff(t[head])))
+        q = quantum(m[head])
+        bin_s = max(self.s.bin_min_s, self.sample_period_s)
+        self.detector = OnsetDetector(self.s, float(t[0]), bin_s, q)
+        self.levels = LevelReader(self.s, self.sample_period_s, q)
+        if self.recipe is not None:
+            plan = PulsePlan(list(self.recipe.blocks))
+            self._segments.append(_Segment(plan, Aligner(plan, self.s, float(t[0])), 1, 0, inferred=False))
+        return True
+
+    # -- candidates into segments ---------------------------------------------------------------
+
+    def _absorb(self, ci: int) -> float:
+        """A new candidate; returns the earliest time whose cycles may have changed."""
+        c = self.candidates[ci]
+        if self.recipe is not None and not self.misfit:
+            seg = self._segments[0]
+            seg.aligner.add(c)
+            changed = self._update_path(seg)
+            if self._recipe_misfits(seg):
+                self._fall_back()
+                return -math.inf
+            return changed
+        seg = self._segments[-1] if self._segments and not self._segments[-1].closed else None
+        if seg is not None:
+            seg.aligner.add(c)
+            changed = self._update_path(seg)
+            if seg.aligner.trailing_unmatched(seg.path) >= self.s.pattern_break_candidates:
+                self._close(seg)
+                first_unmatched = seg.aligner.first + (seg.path[-1][0] + 1 if seg.path else 0)
+                self._pending = list(range(first_unmatched, ci + 1))
+                return min(changed, self._infer())
+            return changed
+        self._pending.append(ci)
+        return self._infer()
+
+    def _update_path(self, seg: _Segment) -> float:
+        new = seg.aligner.path()
+        old = seg.path
+        k = 0
+        while k < len(old) and k < len(new) and old[k] == new[k]:
+            k += 1
+        if k == len(old) == len(new):
+            return math.inf
+        seg.path = new
+        seg.matched_j = [j for _, j, _ in new]
+        seg.matched_t = [seg.aligner.times[i] for i, _, _ in new]
+        seg.holds = [h for _, _, h in new]
+        if k == 0:
+            return -math.inf
+        return seg.aligner.times[old[k - 1][0]] if k - 1 < len(old) else math.inf
+
+    def _recipe_misfits(self, seg: _Segment) -> bool:
+        strong = [i for i, c in enumerate(seg.aligner.times)]
+        if len(strong) < self.s.misfit_min_candidates * 2:
+            return False
+        matched = len(seg.path)
+        return matched < self.s.misfit_fraction * len(strong)
+
+    def _fall_back(self) -> None:
+        """The recipe's timing does not fit: analyse without it from the start."""
+        assert self.recipe is not None
+        self.misfit = True
+        self.notes.append(f"the recipe's timing does not match the data (only {len(self._segments[0].path)} of "
+                          f"{len(self.candidates)} steps fit '{self.recipe.name}'); analysing without it")
+        self._segments = []
+        self._pending = list(range(len(self.candidates)))
+        self._infer()
+
+    def _close(self, seg: _Segment) -> None:
+        seg.closed = True
+
+    # -- recipe-less: patterns ------------------------------------------------------------------
+
+    def _infer(self) -> float:
+        """Find the repeating pattern of the pending candidates; start a segment on it."""
+        changed = math.inf
+        while self._pending:
+            found = self._pattern(self._pending)
+            if found is None:
+                return changed
+            if found == "drop":
+                self._pending.pop(0)
+                continue
+            block = found
+            first = self._pending[0]
+            index = 1 + sum(len(self._segment_cycles(s)) for s in self._segments)
+            name = f"block {len(self._inferred_blocks) + 1}"
+            block = replace(block, name=name)
+            self._inferred_blocks.append(block)
+            plan = PulsePlan([block], open_ended=True)
+            t_first = self.candidates[first].time_s
+            aligner = Aligner(plan, self.s, t_first, inferred=True, first_candidate=first)
+            seg = _Segment(plan, aligner, index, len(self._inferred_blocks) - 1, inferred=True)
+            self._segments.append(seg)
+            pending, self._pending = self._pending, []
+            for ci in pending:
+                aligner.add(self.candidates[ci])
+                self._update_path(seg)
+                if aligner.trailing_unmatched(seg.path) >= self.s.pattern_break_candidates:
+                    self._close(seg)
+                    last = seg.path[-1][0] if seg.path else -1
+                    self._pending = [first + i for i in range(last + 1, len(aligner.times))]
+                    self._pending += [p for p in pending if p > first + len(aligner.times) - 1]
+                    break
+            changed = min(changed, t_first)
+            if not seg.closed:
+                break
+        return changed
+
+    def _pattern(self, pending: list[int]) -> Block | str | None:
+        """The smallest number of pulses per cycle whose intervals and sizes repeat over
+        ``infer_repeats`` cycles; "drop" when the first candidate fits no pattern; None to wait."""
+        s = self.s
+        times = [self.candidates[i].time_s for i in pending]
+        sizes = [self.candidates[i].size_ng_cm2 for i in pending]
+        gaps = np.diff(times)
+        for p in range(1, s.max_pulses_per_cycle + 1):
+            need = p * s.infer_repeats + 1
+            if len(times) < need:
+                return None
+            ok = True
+            for k in range(p * (s.infer_repeats - 1)):
+                a, b = gaps[k], gaps[k + p]
+                tol = max(s.timing_bound_sigmas * (s.timing_sigma_abs_s + s.timing_sigma_rel * a), 0.0)
+                if abs(a - b) > tol:
+                    ok = False
+                    break
+            if ok:
+                for k in range(p * (s.infer_repeats - 1) + 1):
+                    a, b = sizes[k], sizes[k + p]
+                    if a * b <= 0 or abs(a - b) > s.pattern_tolerance * max(abs(a), abs(b)):
+                        ok = False
+                        break
+            if ok and p > 1 and self._is_multiple(gaps[:p], sizes[:p]):
+                ok = False
+            if ok:
+                intervals = [float(np.median(gaps[k: p * (s.infer_repeats - 1) + k + 1: p])) for k in range(p)]
+                steps: list[Step] = []
+                for k, gap in enumerate(intervals):
+                    pulse_s = min(1.0, 0.05 * gap)
+                    steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s))
+                    steps.append(Step("purge", StepKind.PURGE, gap - pulse_s))
+                return Block(name="", repeat=1, steps=tuple(steps))
+        return "drop"
+
+    def _is_multiple(self, gaps: np.ndarray, sizes: list[float]) -> bool:
+        """A pattern of p pulses that is really a smaller one repeated (kept for clarity)."""
+        return False
+
+    # -- pulse placement ------------------------------------------------------------------------
+
+    def _scale(self, seg: _Segment, head: bool) -> float:
+        """The tool's clock against the plan, from the first (or last) matched pulses of a stretch
+        without holds: the median of pairwise slopes (robust to a misplaced onset)."""
+        js, ts, holds = seg.matched_j, seg.matched_t, seg.holds
+        n = len(js)
+        if n < 3:
+            return 1.0
+        if head:
+            idx = [0]
+            for k in range(1, min(n, 20)):
+                if holds[k]:
+                    break
+                idx.append(k)
+        else:
+            idx = [n - 1]
+            for k in range(n - 1, max(0, n - 20), -1):
+                if holds[k]:
+                    break
+                idx.append(k - 1)
+        pts = [(seg.aligner.offset(js[k]), ts[k]) for k in idx]
+        slopes = [(tb - ta) / (ob - oa) for a, (oa, ta) in enumerate(pts) for (ob, tb) in pts[a + 1:]
+                  if abs(ob - oa) >= 2 * self.s.settle_max_s]
+        if len(slopes) < 3:
+            return 1.0
+        return min(max(float(np.median(slopes)), 0.97), 1.03)
+
+    def _place(self, seg: _Segment, j: int, scales: tuple[float, float]) -> tuple[float, bool]:
+        js, ts = seg.matched_j, seg.matched_t
+        k = bisect.bisect_left(js, j)
+        if k < len(js) and js[k] == j:
+            return ts[k], True
+        o = seg.aligner.offset(j)
+        if k == 0:
+            return ts[0] - scales[0] * (seg.aligner.offset(js[0]) - o), False
+        if k >= len(js):
+            return ts[-1] + scales[1] * (o - seg.aligner.offset(js[-1])), False
+        oa, ob = seg.aligner.offset(js[k - 1]), seg.aligner.offset(js[k])
+        ta, tb = ts[k - 1], ts[k]
+        if seg.holds[k]:  # the hold happened somewhere in between: run on time from the last match
+            return min(ta + (o - oa), tb - (ob - o)), False
+        return ta + (o - oa) * (tb - ta) / (ob - oa), False
+
+    # -- cycles ---------------------------------------------------------------------------------
+
+    def _segment_cycles(self, seg: _Segment) -> range:
+        """Cycle numbers (within the segment's plan, from 1) the segment may emit."""
+        if not seg.matched_j:
+            return range(1, 1)
+        if seg.inferred:
+            last = seg.plan.pulse(seg.matched_j[-1]).cycle_index
+            if seg.closed:
+                return range(1, last + 1)
+            return range(1, last + 1)
+        return range(1, seg.plan.cycle_count + 1)
+
+    def _cycle(self, seg: _Segment, c: int, scales: tuple[float, float]) -> CycleResult | None:
+        assert self.levels is not None
+        plan = seg.plan
+        j0 = plan.first_pulse_of_cycle(c)
+        first = plan.pulse(j0)
+        ppc = plan.pulses_per_cycle(first.block_index)
+        pulses = [plan.pulse(j) for j in range(j0, j0 + ppc)]
+        placed = [self._place(seg, p.j, scales) for p in pulses]
+        times = [p[0] for p in placed]
+        last = pulses[-1]
+        nxt = last.j + 1
+        if plan.exists(nxt) and plan.pulse(nxt).block_index == first.block_index:
+            end, _ = self._place(seg, nxt, scales)
+        else:
+            end = times[-1] + scales[1] * (plan.cycle_end_offset(last) - last.offset_s)
+        t, m = self._t.view, self._m.view
+        if times[0] < t[0] or end > t[-1]:
+            return None
+        prev_end = -math.inf
+        if j0 > 0:
+            tp, _ = self._place(seg, j0 - 1, scales)
+            prev_end = tp + plan.pulse(j0 - 1).duration_s
+        windows = []
+        for k, p in enumerate(pulses):
+            start_limit = prev_end if k == 0 else times[k - 1] + pulses[k - 1].duration_s
+            windows.append(self.levels.window_before(t, m, times[k], start_limit))
+        windows.append(self.levels.window_before(t, m, end, times[-1] + last.duration_s))
+        # drift slope, pooled over the windows before the previous few pulses and this cycle's
+        pool: list[Window] = []
+        for jj in range(max(0, j0 - self.s.drift_windows), j0):
+            tj, _ = self._place(seg, jj, scales)
+            pe = -math.inf
+            if jj > 0:
+                tq, _ = self._place(seg, jj - 1, scales)
+                pe = tq + plan.pulse(jj - 1).duration_s
+            pool.append(self.levels.window_before(t, m, tj, pe))
+        pool += windows
+        long = self._long_windows(seg, j0 + ppc, times[0], scales)
+        slope, slope_se = pooled_slope(long if len(long) >= 1 else pool, self.levels.quantum)
+        steps = [difference(windows[k], windows[k + 1], slope, slope_se) for k in range(ppc)]
+        gain, gain_sigma = difference(windows[0], windows[-1], slope, slope_se)
+        block_index = seg.block_base + first.block_index
+        block = plan.blocks[first.block_index]
+        self._block_names[block_index] = block.name
+        return CycleResult(index=seg.first_cycle_index + first.cycle_index - 1, block_index=block_index,
+                           block_name=block.name, cycle_in_block=first.cycle_in_block, start_s=times[0], end_s=end,
+                           mass_gain_ng_cm2=gain, steps_ng_cm2=tuple(v for v, _ in steps),
+                           step_names=tuple(p.name for p in pulses), pulse_times_s=tuple(times),
+                           pulses_observed=tuple(o for _, o in placed), mass_gain_sigma_ng_cm2=gain_sigma,
+                           steps_sigma_ng_cm2=tuple(e for _, e in steps))
+
+    def _long_windows(self, seg: _Segment, j_last: int, t_now: float, scales: tuple[float, float]) -> list[Window]:
+        """Windows at the ends of the latest long purges (waits, holds) up to pulse ``j_last``."""
+        assert self.levels is not None
+        if seg.long_js is None:
+            seg.long_js = seg.plan.long_gap_pulses(self.s.long_purge_s)
+        js = [j for j in seg.long_js if j <= j_last]
+        js += [j for j, h in zip(seg.matched_j, seg.holds, strict=True) if h and j <= j_last]
+        out: list[Window] = []
+        t, m = self._t.view, self._m.view
+        for j in sorted(set(js), reverse=True):
+            tj, _ = self._place(seg, j, scales)
+            if tj < t_now - self.s.drift_memory_s or len(out) >= self.s.long_windows:
+                break
+            pe = -math.inf
+            if j > 0:
+                tq, _ = self._place(seg, j - 1, scales)
+                pe = tq + seg.plan.pulse(j - 1).duration_s
+            if tj - pe < self.s.long_purge_s:
+                continue
+            w = self.levels.drift_window(t, m, tj, pe)
+            if w.valid:
+                out.append(w)
+        return out
+
+    def _emit(self, final: bool, changed_from: float) -> tuple[list[CycleResult], list[CycleResult]]:
+        assert self.detector is not None
+        horizon = self._t.view[-1] if final else min(self._t.view[-1], self.detector.decided_until_s)
+        new: list[CycleResult] = []
+        revised: list[CycleResult] = []
+        for seg in self._segments:
+            if not seg.matched_j:
+                continue
+            scales = (self._scale(seg, True), self._scale(seg, False))
+            for c in self._segment_cycles(seg):
+                index = seg.first_cycle_index + c - 1
+                known = self._emitted.get(index)
+                if known is not None and known.end_s < changed_from - 120.0 and not final:
+                    continue
+                j0 = seg.plan.first_pulse_of_cycle(c)
+                t_first, _ = self._place(seg, j0, scales)
+                if t_first > horizon:
+                    break
+                cycle = self._cycle(seg, c, scales)
+                if cycle is None or cycle.end_s > horizon:
+                    if cycle is None and t_first >= self._t.view[0]:
+                        continue
+                    continue
+                if known is None:
+                    new.append(cycle)
+                elif not known.same_as(cycle):
+                    cycle = replace(cycle, revised=True)
+                    revised.append(cycle)
+                else:
+                    continue
+                self._emitted[index] = cycle
+                self._by_block.setdefault(cycle.block_index, {})[cycle.cycle_in_block] = cycle
+        return new, revised
+
+    # -- regimes --------------------------------------------------------------------------------
+
+    def _density(self, name: str, recipe_density: float | None) -> float | None:
+        return self.densities.get(name) or recipe_density or self.default_density_g_cm3
+
+    def _classify(self, block_index: int) -> None:
+        cycles = [c for _, c in sorted(self._by_block.get(block_index, {}).items())]
+        if not cycles:
+            return
+        name = cycles[0].block_name
+        recipe_density = expected = None
+        if self.recipe is not None and not self.misfit and block_index < len(self.recipe.blocks):
+            block = self.recipe.blocks[block_index]
+            recipe_density = block.density_g_cm3
+            expected = block.expected_mass_per_cycle_ng_cm2
+        first_index = cycles[0].index - cycles[0].cycle_in_block + 1
+        self._blocks[block_index] = classify_block(
+            [c.mass_gain_ng_cm2 for c in cycles], [c.mass_gain_sigma_ng_cm2 for c in cycles],
+            block_index=block_index, block_name=name, first_index=first_index,
+            density_g_cm3=self._density(name, recipe_density), expected_mass_ng_cm2=expected, settings=self.s)
+
+    def _snapshot(self) -> RegimeSnapshot:
+        blocks = tuple(self._blocks[k] for k in sorted(self._blocks))
+        if blocks:
+            message = blocks[-1].message()
+        elif self.locked:
+            message = "Locked on the pulses; first cycle in progress"
+        else:
+            message = "Waiting for the first pulse"
+        if self.notes:
+            message = f"{message} ({self.notes[-1]})"
+        return RegimeSnapshot(blocks, self.locked, message, tuple(self.notes))
+
+
+def analyze_mass(time_s: np.ndarray, mass_ng_cm2: np.ndarray, recipe: Recipe | None = None,
+                 densities: Mapping[str, float] | None = None, default_density_g_cm3: float | None = None,
+                 source: str = "", settings: AnalysisSettings | None = None) -> AnalysisResult:
+    """Offline analysis of a whole mass trace (same code path as live)."""
+    live = LiveAnalysis(recipe, densities, default_density_g_cm3, settings)
+    live.feed(time_s, mass_ng_cm2)
+    live.finish()
+    return live.result(source)
+
+
+def mass_from_frequency(time_s: np.ndarray, frequency_hz: np.ndarray, start_frequency_hz: float | None = None,
+                        crystal: CrystalSettings | None = None) -> np.ndarray:
+    """Sauerbrey mass of the primary sensor from the run's measured starting frequency."""
+    f = np.asarray(frequency_hz, dtype=float)
+    if f.ndim == 2:
+        f = f[:, 0]
+    if start_frequency_hz is None or not math.isfinite(start_frequency_hz):
+        valid = f[np.isfinite(f)]
+        if not valid.size:
+            return np.full_like(f, np.nan)
+        start_frequency_hz = float(valid[0])
+    return sauerbrey_mass_ng_cm2(f, start_frequency_hz, crystal or CrystalSettings())

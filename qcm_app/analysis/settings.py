@@ -1,0 +1,100 @@
+"""Every threshold of the cycle analysis, in one frozen dataclass (nothing is written inline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    # -- sampling and noise ---------------------------------------------------------------------
+    #: samples that fix the sample period once (so no decision depends on how data was chunked)
+    startup_samples: int = 40
+    #: bins the step detector works on: at least this wide, and at least one sample period
+    bin_min_s: float = 0.5
+    #: bins per noise block (the detector's noise is re-estimated once per block)
+    noise_block_bins: int = 512
+
+    # -- step detector (onsets) -----------------------------------------------------------------
+    #: the detector compares the median level over ``window_s`` before a split with the median over
+    #: ``window_s`` starting ``guard_s`` after it: the guard skips the pulse and its thermal spike
+    window_s: float = 5.0
+    guard_s: float = 3.0
+    #: a candidate onset needs |step| above this many detector noise widths ...
+    onset_sigmas: float = 5.0
+    #: ... and above this fraction of the quantisation step (0.1 Hz printed = 1.4 ng/cm² at 5.6 MHz)
+    onset_floor_ng_cm2: float = 0.25
+    #: the onset is where the level has moved this fraction of the step
+    onset_fraction: float = 0.3
+    #: onsets closer than this are one pulse (the strongest is kept)
+    refractory_s: float = 6.0
+
+    # -- alignment to a recipe (dynamic programming over candidate onsets) ---------------------
+    #: timing residual allowed between two matched pulses: σ = abs + rel × nominal gap; 3σ is the bound
+    timing_sigma_abs_s: float = 0.6
+    timing_sigma_rel: float = 0.004
+    timing_bound_sigmas: float = 3.0
+    #: weight of a candidate: its z-score over the threshold, capped
+    candidate_weight_cap: float = 4.0
+    #: cost of an unplanned hold (a delay beyond the bound); worth it when it saves two candidates
+    hold_cost: float = 2.5
+    #: holds may skip at most this many cycles' pulses of invisible steps before the next match
+    hold_max_cycles: float = 2.0
+    #: cost per cycle of the recipe starting later than the data (a tie-breaker only)
+    lead_cost_per_cycle: float = 0.02
+    #: recipe-less plans: every pulse was seen when the pattern was inferred, so a skipped one costs
+    inferred_miss_cost: float = 0.6
+    #: earlier candidates a new one may follow directly (false candidates in between are skipped)
+    dp_sources: int = 16
+    #: hypotheses kept per candidate, and how far below the best one they may score
+    dp_states: int = 8
+    dp_margin: float = 8.0
+    #: the recipe does not fit when fewer than this fraction of strong candidates match it
+    misfit_fraction: float = 0.5
+    misfit_min_candidates: int = 8
+
+    # -- recipe-less pattern inference ---------------------------------------------------------
+    max_pulses_per_cycle: int = 8
+    infer_repeats: int = 3
+    #: two intervals (or step sizes) are the same within this fraction (and the timing bound)
+    pattern_tolerance: float = 0.3
+    #: consecutive unmatched candidates that end an inferred block
+    pattern_break_candidates: int = 3
+
+    # -- settled levels and step masses ---------------------------------------------------------
+    #: the settled part of a purge: its last fraction, at most this long, and clear of the pulse
+    settle_fraction: float = 0.4
+    settle_max_s: float = 20.0
+    settle_after_pulse_s: float = 3.0
+    settle_guard_s: float = 0.2
+    #: purge windows pooled for the drift slope
+    drift_windows: int = 12
+    #: purges at least this long (waits, holds) measure the drift free of desorbing tails: when one
+    #: ended within ``drift_memory_s``, the drift comes from the latest ``long_windows`` of them,
+    #: each read over at most ``long_window_max_s`` at its end
+    long_purge_s: float = 60.0
+    drift_memory_s: float = 3600.0
+    long_windows: int = 3
+    long_window_max_s: float = 120.0
+    #: a window's samples further than this many MADs from its median are dropped (spikes)
+    outlier_mads: float = 6.0
+
+    # -- regimes --------------------------------------------------------------------------------
+    #: a cycle is steady while within max(band_fraction × level, band_sigmas × cycle scatter)
+    band_fraction: float = 0.05
+    band_sigmas: float = 3.0
+    #: cycles in a row within the band that start the steady region
+    steady_entry_cycles: int = 3
+    #: steady growth is declared once this many cycles sit in the band
+    min_steady_cycles: int = 5
+    #: the steady cycles' spread must agree with the level: at most this many times their 1σ ...
+    spread_agreement: float = 2.5
+    #: ... or below this fraction of the level
+    spread_fraction: float = 0.06
+    #: a steady region whose linear trend moves the level by more than this fraction of the band
+    #: over its length is still rising or falling (not steady)
+    trend_band_fraction: float = 1.0
+    #: a block whose level is within this many σ of zero is a saturation test (precursor-only)
+    zero_level_sigmas: float = 3.0
+    #: a start within this many σ of zero is "from zero"
+    from_zero_sigmas: float = 2.0
