@@ -72,6 +72,7 @@ class Aligner:
         top = -math.inf
 
         def offer(j: int, score: float, back: tuple[int, int] | None, hold: bool) -> None:
+            score += self._likeness(j, size)
             old = best.get(j)
             if old is None or score > old.score:
                 best[j] = _State(j, score, back, hold)
@@ -79,6 +80,7 @@ class Aligner:
             top = max(top, score)
 
         t = c.time_s
+        size = c.size_ng_cm2
         bound = self.s.timing_bound_sigmas
         # branch and bound: expand the source states in order of the best score they could give,
         # and stop once none can reach the hypotheses already kept
@@ -128,6 +130,16 @@ class Aligner:
             key = states[0].score + self._prefix[i + 1]
             if key > self._best_key:
                 self._best_key, self._best_end = key, (i, 0)
+
+    def _likeness(self, j: int, size: float) -> float:
+        """A small preference that breaks ties the timing cannot (a symmetric A/B cycle): a step
+        whose sign agrees with the recipe's expected mass for that pulse, or else, without one,
+        a gain on the cycle's first pulse (the metal precursor, which brings most of the mass)."""
+        p = self.plan.pulse(j)
+        expected = self.plan.blocks[p.block_index].pulses[p.step].mass_ng_cm2
+        if expected is not None and expected != 0:
+            return self.s.likeness_bonus if (expected > 0) == (size > 0) else -self.s.likeness_bonus
+        return self.s.likeness_bonus if p.step == 0 and size > 0 else 0.0
 
     def _index_near(self, offset: float, after: int) -> int:
         j = self.plan.index_near(offset)

@@ -405,7 +405,7 @@ class LiveAnalysis:
             pool.append(self.levels.window_before(t, m, tj, pe))
         pool += windows
         long = self._long_windows(seg, j0 + ppc, times[0], scales)
-        slope, slope_se = pooled_slope(long if len(long) >= 1 else pool, self.levels.quantum)
+        slope, slope_se = pooled_slope(long if long else pool, self.levels.quantum)
         steps = [difference(windows[k], windows[k + 1], slope, slope_se) for k in range(ppc)]
         gain, gain_sigma = difference(windows[0], windows[-1], slope, slope_se)
         block_index = seg.block_base + first.block_index
@@ -431,10 +431,10 @@ class LiveAnalysis:
             tj, _ = self._place(seg, j, scales)
             if tj < t_now - self.s.drift_memory_s or len(out) >= self.s.long_windows:
                 break
-            pe = -math.inf
+            pe = float(t[0])  # before the first pulse: from the start of the data
             if j > 0:
                 tq, _ = self._place(seg, j - 1, scales)
-                pe = tq + seg.plan.pulse(j - 1).duration_s
+                pe = max(pe, tq + seg.plan.pulse(j - 1).duration_s)
             if tj - pe < self.s.long_purge_s:
                 continue
             w = self.levels.drift_window(t, m, tj, pe)

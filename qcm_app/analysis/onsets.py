@@ -119,22 +119,25 @@ class OnsetDetector:
         self._d.extend(out)
 
     def _estimate_noise(self, final: bool) -> None:
-        d = self._d.view
+        """The detector's noise width per block of bins, from the bins' successive differences
+        (a step moves one difference, a pulse's spike a few: the median ignores them; the
+        detector's own values would not do, since steps fill much of a busy recipe's time)."""
+        bins = self._bins.view
         nb = self.s.noise_block_bins
+        scale = 1.2533 * math.sqrt(2.0 / self.w)  # a difference of two medians of w bins
         while True:
             q = len(self._sigma)
             if q == 0:
-                first = d[np.isfinite(d)][:64]
-                if first.size < 64 and not (final and first.size >= 4):
+                first = bins[: min(bins.size, 64)]
+                if first.size < 64 and not (final and first.size >= 5):
                     return
-                self._sigma.append(_robust_sigma(first))
+                self._sigma.append(_diff_sigma(first) * scale)
                 continue
             end = q * nb  # block q-1 must be complete
-            if d.size < end:
+            if bins.size < end:
                 return
-            block = d[(q - 1) * nb: end]
-            block = block[np.isfinite(block)]
-            self._sigma.append(_robust_sigma(block) if block.size >= 4 else self._sigma[-1])
+            block = bins[(q - 1) * nb: end]
+            self._sigma.append(_diff_sigma(block) * scale)
 
     def _decide(self, final: bool) -> list[Candidate]:
         """Splits whose |detector| passes the threshold and is the first maximum within the
@@ -190,8 +193,10 @@ class OnsetDetector:
         return Candidate(time_s=self.t0 + onset * self.bin_s, size_ng_cm2=float(v), z=float(z))
 
 
-def _robust_sigma(x: np.ndarray) -> float:
-    if x.size == 0:
-        return math.inf
-    med = float(np.median(x))
-    return 1.4826 * float(np.median(np.abs(x - med)))
+def _diff_sigma(x: np.ndarray) -> float:
+    """Noise of single values from the median absolute successive difference."""
+    d = np.diff(x)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(d))) / math.sqrt(2.0)

@@ -178,7 +178,7 @@ def classify_block(gains: Sequence[float], sigmas: Sequence[float] | None = None
     steady_mask = inside.copy()
     steady_mask[:start] = False
     k = int(steady_mask.sum())
-    zero = abs(level) <= s.zero_level_sigmas * max(own if math.isfinite(own) else noise, 1e-9) \
+    zero = abs(level) <= s.zero_level_sigmas * noise \
         and abs(level) < s.band_fraction * max(float(np.nanmax(np.abs(g))), 1e-9) * 4
 
     if start >= n or k < s.min_steady_cycles:
@@ -226,6 +226,9 @@ def classify_block(gains: Sequence[float], sigmas: Sequence[float] | None = None
         evidence = (f"the first cycle adds {first:.1f} ng/cm², the next {k} add {level:.1f} ± {spread:.1f}"
                     " (self-limiting)")
         return BlockRegime(labels=tuple(labels), saturating=True, steady_first_cycle=start + 1,
+                           nucleation_kind=kind, nucleation_cycles=start, nucleation_gain_ratio=ratio,
+                           nucleation_evidence=(f"the first {start} cycle(s) add {float(np.sum(g[:start])):.1f} "
+                                                "ng/cm² before the surface saturates") if start else "",
                            steady_mass_ng_cm2=level, steady_std_ng_cm2=spread, steady_cycles=k,
                            steady_confidence=_clip(k / 10.0), steady_evidence=evidence,
                            anomalies=tuple(anomalies), **common)

@@ -40,6 +40,8 @@ class AnalysisSettings:
     hold_cost: float = 2.5
     #: holds may skip at most this many cycles' pulses of invisible steps before the next match
     hold_max_cycles: float = 2.0
+    #: per matched pulse: a step of the expected sign (or a gain on a cycle's first pulse)
+    likeness_bonus: float = 0.05
     #: cost per cycle of the recipe starting later than the data (a tie-breaker only)
     lead_cost_per_cycle: float = 0.02
     #: recipe-less plans: every pulse was seen when the pattern was inferred, so a skipped one costs
@@ -63,18 +65,18 @@ class AnalysisSettings:
 
     # -- settled levels and step masses ---------------------------------------------------------
     #: the settled part of a purge: its last fraction, at most this long, and clear of the pulse
-    settle_fraction: float = 0.4
+    settle_fraction: float = 0.6
     settle_max_s: float = 20.0
     settle_after_pulse_s: float = 3.0
     settle_guard_s: float = 0.2
     #: purge windows pooled for the drift slope
-    drift_windows: int = 12
+    drift_windows: int = 24
     #: purges at least this long (waits, holds) measure the drift free of desorbing tails: when one
     #: ended within ``drift_memory_s``, the drift comes from the latest ``long_windows`` of them,
     #: each read over at most ``long_window_max_s`` at its end
     long_purge_s: float = 60.0
-    drift_memory_s: float = 3600.0
-    long_windows: int = 3
+    drift_memory_s: float = 1200.0
+    long_windows: int = 0
     long_window_max_s: float = 120.0
     #: a window's samples further than this many MADs from its median are dropped (spikes)
     outlier_mads: float = 6.0
