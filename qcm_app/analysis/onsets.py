@@ -84,12 +84,12 @@ class OnsetDetector:
         idx = np.searchsorted(t, edges, side="left")
         idx[0] = max(idx[0], self._next_sample)
         counts = np.diff(idx)
-        sums = np.add.reduceat(m, idx[:-1]) if idx[:-1].size and idx[-1] > idx[0] else np.zeros(counts.size)
-        if idx[:-1].size and idx[-1] > idx[0]:
-            sums = np.where(counts > 0, sums, 0.0)
         means = np.full(counts.size, np.nan)
         ok = counts > 0
-        means[ok] = sums[ok] / counts[ok]
+        if ok.any():  # each bin summed over its own samples only, so chunking cannot change a bit
+            starts = idx[:-1][ok] - idx[0]
+            sums = np.add.reduceat(m[idx[0]: idx[-1]], starts)
+            means[ok] = sums / counts[ok]
         # forward fill empty bins (dropouts) from the previous bin
         last = self._last
         for i in np.flatnonzero(~ok):

@@ -37,7 +37,7 @@ class AnalysisSettings:
     #: weight of a candidate: its z-score over the threshold, capped
     candidate_weight_cap: float = 4.0
     #: cost of an unplanned hold (a delay beyond the bound); worth it when it saves two candidates
-    hold_cost: float = 2.5
+    hold_cost: float = 8.0
     #: holds may skip at most this many cycles' pulses of invisible steps before the next match
     hold_max_cycles: float = 2.0
     #: per matched pulse: a step of the expected sign (or a gain on a cycle's first pulse)
@@ -49,8 +49,8 @@ class AnalysisSettings:
     #: earlier candidates a new one may follow directly (false candidates in between are skipped)
     dp_sources: int = 16
     #: hypotheses kept per candidate, and how far below the best one they may score
-    dp_states: int = 8
-    dp_margin: float = 8.0
+    dp_states: int = 12
+    dp_margin: float = 24.0
     #: the recipe does not fit when fewer than this fraction of strong candidates match it
     misfit_fraction: float = 0.5
     misfit_min_candidates: int = 8
@@ -95,7 +95,7 @@ class AnalysisSettings:
     spread_fraction: float = 0.06
     #: a steady region whose linear trend moves the level by more than this fraction of the band
     #: over its length is still rising or falling (not steady)
-    trend_band_fraction: float = 1.0
+    trend_band_fraction: float = 1.5
     #: a block whose level is within this many σ of zero is a saturation test (precursor-only)
     zero_level_sigmas: float = 3.0
     #: a start within this many σ of zero is "from zero"

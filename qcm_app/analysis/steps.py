@@ -104,9 +104,10 @@ class LevelReader:
         i0 = int(np.searchsorted(t, start))
         i1 = int(np.searchsorted(t, end, side="right"))
         w = summarise(t[i0:i1], m[i0:i1], self.s.outlier_mads, self.quantum) if i1 - i0 >= 3 else EMPTY
-        if len(self._cache) > 200_000:
-            self._cache.clear()
-        self._cache[key] = w
+        if t.size and t[-1] >= end:  # complete: it can no longer change
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[key] = w
         return w
 
 
