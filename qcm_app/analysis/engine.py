@@ -63,6 +63,7 @@ class LiveAnalysis:
         self.levels: LevelReader | None = None
         self.sample_period_s = math.nan
         self.candidates: list[Candidate] = []
+        self._cand_times: list[float] = []
         self._segments: list[_Segment] = []
         self._pending: list[int] = []  # recipe-less: candidates not yet in a pattern
         self._inferred_blocks: list[Block] = []
@@ -71,6 +72,7 @@ class LiveAnalysis:
         self._blocks: dict[int, BlockRegime] = {}
         self._block_names: dict[int, str] = {}
         self.notes: list[str] = []
+        self._pattern_lead = 0
         self.misfit = False
         self.finished = False
         self.snapshot = RegimeSnapshot((), False, "Waiting for the first pulse")
@@ -145,6 +147,7 @@ class LiveAnalysis:
         changed_from: float = math.inf
         for c in new:
             self.candidates.append(c)
+            self._cand_times.append(c.time_s)
             changed_from = min(changed_from, self._absorb(len(self.candidates) - 1))
         new_cycles, revised = self._emit(final, changed_from)
         if not new_cycles and not revised and not final:
@@ -187,6 +190,13 @@ class LiveAnalysis:
         if seg is not None:
             seg.aligner.add(c)
             changed = self._update_path(seg)
+            if self._long_gap(seg):
+                # a wait or a long hold ends an inferred block: the next one is inferred afresh
+                i_last = seg.path[-1][0]
+                self._truncate(seg, len(seg.path) - 1)
+                self._close(seg)
+                self._pending = list(range(seg.aligner.first + i_last, ci + 1))
+                return min(changed, self._infer())
             if seg.aligner.trailing_unmatched(seg.path) >= self.s.pattern_break_candidates:
                 self._close(seg)
                 first_unmatched = seg.aligner.first + (seg.path[-1][0] + 1 if seg.path else 0)
@@ -232,6 +242,18 @@ class LiveAnalysis:
     def _close(self, seg: _Segment) -> None:
         seg.closed = True
 
+    def _long_gap(self, seg: _Segment) -> bool:
+        if len(seg.path) < 2 or not seg.path[-1][2]:
+            return False
+        period = seg.plan.blocks[0].cycle_duration_s
+        return seg.matched_t[-1] - seg.matched_t[-2] > self.s.block_gap_cycles * period
+
+    def _truncate(self, seg: _Segment, n: int) -> None:
+        seg.path = seg.path[:n]
+        seg.matched_j = seg.matched_j[:n]
+        seg.matched_t = seg.matched_t[:n]
+        seg.holds = seg.holds[:n]
+
     # -- recipe-less: patterns ------------------------------------------------------------------
 
     def _infer(self) -> float:
@@ -245,6 +267,7 @@ class LiveAnalysis:
                 self._pending.pop(0)
                 continue
             block = found
+            self._pending = self._pending[self._pattern_lead:]
             first = self._pending[0]
             index = 1 + sum(len(self._segment_cycles(s)) for s in self._segments)
             name = f"block {len(self._inferred_blocks) + 1}"
@@ -271,44 +294,69 @@ class LiveAnalysis:
         return changed
 
     def _pattern(self, pending: list[int]) -> Block | str | None:
-        """The smallest number of pulses per cycle whose intervals and sizes repeat over
-        ``infer_repeats`` cycles; "drop" when the first candidate fits no pattern; None to wait."""
+        """The cycle of the pending candidates: its period is the spacing that best explains the
+        candidates' pairwise time differences (as 1, 2 or 3 periods, weighted by their strength);
+        its pulses are the phases within that period where most cycles have a candidate (weak
+        extras — a water pulse seen now and then — are left to count as false alarms). Returns
+        "drop" when the first candidate belongs to no pattern, None to wait for more data."""
         s = self.s
-        times = [self.candidates[i].time_s for i in pending]
-        sizes = [self.candidates[i].size_ng_cm2 for i in pending]
-        gaps = np.diff(times)
-        for p in range(1, s.max_pulses_per_cycle + 1):
-            need = p * s.infer_repeats + 1
-            if len(times) < need:
-                return None
-            ok = True
-            for k in range(p * (s.infer_repeats - 1)):
-                a, b = gaps[k], gaps[k + p]
-                tol = max(s.timing_bound_sigmas * (s.timing_sigma_abs_s + s.timing_sigma_rel * a), 0.0)
-                if abs(a - b) > tol:
-                    ok = False
-                    break
-            if ok:
-                for k in range(p * (s.infer_repeats - 1) + 1):
-                    a, b = sizes[k], sizes[k + p]
-                    if a * b <= 0 or abs(a - b) > s.pattern_tolerance * max(abs(a), abs(b)):
-                        ok = False
-                        break
-            if ok and p > 1 and self._is_multiple(gaps[:p], sizes[:p]):
-                ok = False
-            if ok:
-                intervals = [float(np.median(gaps[k: p * (s.infer_repeats - 1) + k + 1: p])) for k in range(p)]
-                steps: list[Step] = []
-                for k, gap in enumerate(intervals):
-                    pulse_s = min(1.0, 0.05 * gap)
-                    steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s))
-                    steps.append(Step("purge", StepKind.PURGE, gap - pulse_s))
-                return Block(name="", repeat=1, steps=tuple(steps))
-        return "drop"
-
-    def _is_multiple(self, gaps: np.ndarray, sizes: list[float]) -> bool:
-        """A pattern of p pulses that is really a smaller one repeated (kept for clarity)."""
-        return False
+        window = [i for i in pending if self.candidates[i].z >= s.infer_min_z][: s.infer_window]
+        if not window:
+            return None
+        times = np.array([self.candidates[i].time_s for i in window])
+        if times.size < s.infer_repeats + 1:
+            return None
+        weights = np.array([min(self.candidates[i].z, s.candidate_weight_cap) for i in window])
+        sizes = np.array([self.candidates[i].size_ng_cm2 for i in window])
+        ii, kk = np.triu_indices(times.size, 1)
+        d = times[kk] - times[ii]
+        pw = weights[ii] * weights[kk]
+        keep = d <= s.infer_max_period_s * 3
+        d, pw = d[keep], pw[keep]
+        periods = np.unique(np.round(d[(d >= s.refractory_s) & (d <= s.infer_max_period_s)], 1))
+        if periods.size == 0:
+            return None if times[-1] - times[0] < s.infer_max_period_s * 3 else "drop"
+        n = np.round(d[None, :] / periods[:, None])
+        sigma = s.timing_sigma_abs_s + s.timing_sigma_rel * d[None, :]
+        tol = s.timing_bound_sigmas * sigma
+        resid = np.abs(d[None, :] - n * periods[:, None])
+        fits = np.where((n >= 1) & (n <= 3), np.exp(-0.5 * (resid / sigma) ** 2), 0.0)
+        score = (fits * pw[None, :]).sum(axis=1)
+        best = float(score.max())
+        if best <= 0:
+            return "drop"
+        period = float(periods[np.flatnonzero(score >= s.infer_score_fraction * best)[0]])
+        span_cycles = (times[-1] - times[0]) / period
+        if span_cycles < s.infer_repeats:
+            return None
+        # phases: clusters of (t - t_first) mod period, kept when most cycles have one
+        phase = np.mod(times - times[0], period)
+        phase = np.where(phase > period - 2.0, phase - period, phase)
+        order = np.argsort(phase)
+        clusters: list[list[int]] = []
+        for k in order:
+            if clusters and phase[k] - phase[clusters[-1][-1]] <= max(tol.min(), 1.0):
+                clusters[-1].append(int(k))
+            else:
+                clusters.append([int(k)])
+        cycles = max(1.0, span_cycles)
+        pulses = [c for c in clusters if len(c) >= s.infer_support * cycles]
+        if not pulses:
+            return "drop"
+        means = [float(np.mean(phase[c])) for c in pulses]
+        strength = [float(np.mean(sizes[c])) for c in pulses]
+        first = int(np.argmax(strength))  # the cycle starts with its largest gain
+        rot = [(means[(first + k) % len(means)] - means[first]) % period for k in range(len(means))]
+        steps: list[Step] = []
+        for k, start in enumerate(rot):
+            gap = (rot[k + 1] if k + 1 < len(rot) else period) - start
+            pulse_s = min(1.0, 0.05 * gap)
+            steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s))
+            steps.append(Step("purge", StepKind.PURGE, max(gap - pulse_s, 1e-3)))
+        # the segment starts at the first candidate of the cycle's first pulse
+        lead = window[next(k for k in range(times.size) if k in pulses[first])]
+        self._pattern_lead = pending.index(lead)
+        return Block(name="", repeat=1, steps=tuple(steps))
 
     # -- pulse placement ------------------------------------------------------------------------
 
@@ -392,8 +440,8 @@ class LiveAnalysis:
         windows = []
         for k, p in enumerate(pulses):
             start_limit = prev_end if k == 0 else times[k - 1] + pulses[k - 1].duration_s
-            windows.append(self.levels.window_before(t, m, times[k], start_limit))
-        windows.append(self.levels.window_before(t, m, end, times[-1] + last.duration_s))
+            windows.append(self.levels.window_before(t, m, times[k], self._clear_of_steps(start_limit, times[k])))
+        windows.append(self.levels.window_before(t, m, end, self._clear_of_steps(times[-1] + last.duration_s, end)))
         # drift slope, pooled over the windows before the previous few pulses and this cycle's
         pool: list[Window] = []
         for jj in range(max(0, j0 - self.s.drift_windows), j0):
@@ -417,6 +465,15 @@ class LiveAnalysis:
                            step_names=tuple(p.name for p in pulses), pulse_times_s=tuple(times),
                            pulses_observed=tuple(o for _, o in placed), mass_gain_sigma_ng_cm2=gain_sigma,
                            steps_sigma_ng_cm2=tuple(e for _, e in steps))
+
+    def _clear_of_steps(self, start_limit: float, t_pulse: float) -> float:
+        """A settled window starts after the last step seen before the pulse, planned or not (a
+        weak pulse an inferred pattern leaves out still moves the level)."""
+        guard = self.s.guard_s
+        k = bisect.bisect_left(self._cand_times, t_pulse - guard) - 1
+        if k >= 0 and self._cand_times[k] > start_limit:
+            return self._cand_times[k] + min(1.0, 0.25 * (t_pulse - self._cand_times[k]))
+        return start_limit
 
     def _long_windows(self, seg: _Segment, j_last: int, t_now: float, scales: tuple[float, float]) -> list[Window]:
         """Windows at the ends of the latest long purges (waits, holds) up to pulse ``j_last``."""

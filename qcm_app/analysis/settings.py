@@ -45,7 +45,7 @@ class AnalysisSettings:
     #: cost per cycle of the recipe starting later than the data (a tie-breaker only)
     lead_cost_per_cycle: float = 0.02
     #: recipe-less plans: every pulse was seen when the pattern was inferred, so a skipped one costs
-    inferred_miss_cost: float = 0.6
+    inferred_miss_cost: float = 3.0
     #: earlier candidates a new one may follow directly (false candidates in between are skipped)
     dp_sources: int = 16
     #: hypotheses kept per candidate, and how far below the best one they may score
@@ -56,10 +56,16 @@ class AnalysisSettings:
     misfit_min_candidates: int = 8
 
     # -- recipe-less pattern inference ---------------------------------------------------------
-    max_pulses_per_cycle: int = 8
-    infer_repeats: int = 3
-    #: two intervals (or step sizes) are the same within this fraction (and the timing bound)
-    pattern_tolerance: float = 0.3
+    #: candidates looked at together, the cycles they must span, the longest cycle, how close to
+    #: the best a shorter period's score must come, and the share of cycles a pulse must show in
+    infer_window: int = 40
+    infer_min_z: float = 2.0
+    infer_repeats: int = 4
+    infer_max_period_s: float = 900.0
+    infer_score_fraction: float = 0.9
+    infer_support: float = 0.2
+    #: recipe-less: a gap of this many cycles without a pulse ends the inferred block
+    block_gap_cycles: float = 3.0
     #: consecutive unmatched candidates that end an inferred block
     pattern_break_candidates: int = 3
 
