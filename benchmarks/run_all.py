@@ -25,7 +25,7 @@ BENCHMARKS = [
     ("soak", [], ["--hours", "2"]),
     ("analysis_speed", ["--baseline-timeout", "300"], ["--hours", "6", "--baseline-timeout", "60"]),
     ("replay_speed", [], ["--hours", "6"]),
-    ("accuracy", [], []),
+    ("accuracy", [], ["--quick"]),
     ("report_speed", [], []),
 ]
 

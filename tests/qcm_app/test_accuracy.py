@@ -169,6 +169,35 @@ def test_boise_recipe_is_the_executed_timeline() -> None:
     assert np.max(np.abs(slope * np.array(planned) + offset - valve)) < 2.0
 
 
+def _found_from_truth(trace: tg.Trace, gain_scale: float = 1.0, shift_s: float = 0.0) -> scoring.Found:
+    cycles = [scoring.FoundCycle(c.start_s + shift_s, c.mass_gain_ng_cm2 * gain_scale,
+                                 tuple(v * gain_scale for v in c.steps_ng_cm2), c.block_index) for c in trace.cycles]
+    blocks = [scoring.FoundBlock(b.block_index, b.nucleation_kind, b.nucleation_cycles,
+                                 b.steady_mass_ng_cm2 * gain_scale) for b in trace.blocks]
+    return scoring.Found(cycles, blocks)
+
+
+def test_scoring_of_the_truth_is_perfect_and_errors_are_measured() -> None:
+    trace = tg.generate(tg.scenarios()["ligl_exp_enhanced"], 1)
+    perfect = scoring.score_trace(trace, _found_from_truth(trace), with_recipe=True)
+    assert scoring.misses(perfect) == []
+    assert (perfect.cycles_found, perfect.matched, perfect.false_cycles) == (60, 60, 0)
+    assert perfect.median_error_pct == 0 and perfect.p95_error_pct == 0 and perfect.steady_error_pct == 0
+    assert perfect.start_error_p95_s == 0
+    off = scoring.score_trace(trace, _found_from_truth(trace, gain_scale=1.02, shift_s=1.5), with_recipe=True)
+    assert off.median_error_pct == pytest.approx(2.0) and off.steady_error_pct == pytest.approx(2.0)
+    assert off.start_error_median_s == pytest.approx(1.5)
+    assert set(scoring.misses(off)) == {"median", "steady"}  # p95 2 % is within its 3 %
+    # a cycle placed a whole purge away is not matched: one missed, one false
+    moved = _found_from_truth(trace)
+    moved.cycles[10] = scoring.FoundCycle(moved.cycles[10].start_s + 15.0, 1.0, (1.0, 0.0), 0)
+    s = scoring.score_trace(trace, moved, with_recipe=True)
+    assert (s.matched, s.false_cycles, s.count_exact) == (59, 1, True)
+    # a crash scores as nothing found, with the reason kept
+    crashed = scoring.score_trace(trace, scoring.Found(error="ValueError: x"), with_recipe=True)
+    assert "error" in scoring.misses(crashed) and crashed.cycles_found == 0
+
+
 # --- the analysis on the real run ----------------------------------------------------------------
 
 @pytest.fixture(scope="module")

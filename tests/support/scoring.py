@@ -187,18 +187,19 @@ class Score:
         d["nucleation"] = [{**asdict(n), "ok": n.ok} for n in self.nucleation]
         d["count_exact"] = self.count_exact
         d["nucleation_ok"] = self.nucleation_ok
-        return _json_safe(d)
+        return json_safe(d)
 
 
-def _json_safe(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
+    """JSON has no NaN or infinity: those become null; numpy scalars become Python ones."""
     if isinstance(v, float):
         return None if not math.isfinite(v) else round(v, 6)
     if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
+        return {k: json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_json_safe(x) for x in v]
+        return [json_safe(x) for x in v]
     if isinstance(v, (np.floating, np.integer)):
-        return _json_safe(v.item())
+        return json_safe(v.item())
     return v
 
 

@@ -513,7 +513,7 @@ def scenarios() -> dict[str, Scenario]:
 def tuning_scenario() -> Scenario:
     """The baseline's tuning trace: a plain Al2O3 run that is not in the matrix."""
     return Scenario("tuning_al2o3", (_al2o3(25, tma=36.0, h2o=-3.0),),
-                    Nuisances(sample_rate_hz=4, resolution_hz=0.01, snr=25, drift_hz_per_h=5.0))
+                    Nuisances(sample_rate_hz=4, resolution_hz=0.01, snr=25))
 
 
 TUNING_SEED = 4242
