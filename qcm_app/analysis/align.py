@@ -148,7 +148,7 @@ class Aligner:
     def _hold_reach(self, j: int) -> int:
         p = self.plan.pulse(j + 1) if self.plan.exists(j + 1) else self.plan.pulse(j)
         ppc = self.plan.pulses_per_cycle(p.block_index)
-        return max(1, int(math.ceil(self.s.hold_max_cycles * ppc)))
+        return max(1, math.ceil(self.s.hold_max_cycles * ppc))
 
     def _miss(self, j_from: int, j_to: int) -> float:
         if not self.inferred:

@@ -44,7 +44,8 @@ class _Segment:
     matched_j: list[int] = field(default_factory=list)
     matched_t: list[float] = field(default_factory=list)
     holds: list[bool] = field(default_factory=list)
-    long_js: list[int] | None = None  # pulses after long planned purges (drift windows)
+    cursor: int = 1  # the first cycle (within the plan) not yet final
+    ends: list[float] = field(default_factory=list)  # end of each handed-out cycle, by cycle - 1
 
 
 class LiveAnalysis:
@@ -218,9 +219,9 @@ class LiveAnalysis:
         seg.matched_j = [j for _, j, _ in new]
         seg.matched_t = [seg.aligner.times[i] for i, _, _ in new]
         seg.holds = [h for _, _, h in new]
-        if k == 0:
+        if k < 20:  # the first matches also set the clock the leading cycles are placed with
             return -math.inf
-        return seg.aligner.times[old[k - 1][0]] if k - 1 < len(old) else math.inf
+        return seg.aligner.times[old[k - 1][0]]
 
     def _recipe_misfits(self, seg: _Segment) -> bool:
         strong = [i for i, c in enumerate(seg.aligner.times)]
@@ -264,7 +265,9 @@ class LiveAnalysis:
             if found is None:
                 return changed
             if found == "drop":
-                self._pending.pop(0)
+                strong = [i for i in self._pending if self.candidates[i].z >= self.s.infer_strong_z]
+                drop_until = self._pending.index(strong[0]) + 1 if strong else len(self._pending)
+                self._pending = self._pending[drop_until:]
                 continue
             block = found
             self._pending = self._pending[self._pattern_lead:]
@@ -300,17 +303,25 @@ class LiveAnalysis:
         extras — a water pulse seen now and then — are left to count as false alarms). Returns
         "drop" when the first candidate belongs to no pattern, None to wait for more data."""
         s = self.s
-        window = [i for i in pending if self.candidates[i].z >= s.infer_min_z][: s.infer_window]
+        window = [i for i in pending if self.candidates[i].z >= s.infer_strong_z][: s.infer_window]
         if not window:
             return None
         times = np.array([self.candidates[i].time_s for i in window])
         if times.size < s.infer_repeats + 1:
             return None
+        gaps = np.diff(times)
+        if gaps.size >= 2:
+            long_gap = np.flatnonzero(gaps > s.infer_gap_factor * float(np.median(gaps)))
+            if long_gap.size and long_gap[0] + 1 < s.infer_repeats + 1:
+                return "drop"  # a few stray steps before a wait: the pattern starts after it
         weights = np.array([min(self.candidates[i].z, s.candidate_weight_cap) for i in window])
         sizes = np.array([self.candidates[i].size_ng_cm2 for i in window])
         ii, kk = np.triu_indices(times.size, 1)
         d = times[kk] - times[ii]
-        pw = weights[ii] * weights[kk]
+        # pairs of the same pulse are alike in sign and size: a water step does not repeat a TMA one
+        a, b = np.abs(sizes[ii]), np.abs(sizes[kk])
+        alike = np.where(np.sign(sizes[ii]) == np.sign(sizes[kk]), np.minimum(a, b) / np.maximum(a, b), 0.0)
+        pw = weights[ii] * weights[kk] * alike
         keep = d <= s.infer_max_period_s * 3
         d, pw = d[keep], pw[keep]
         periods = np.unique(np.round(d[(d >= s.refractory_s) & (d <= s.infer_max_period_s)], 1))
@@ -329,8 +340,13 @@ class LiveAnalysis:
         span_cycles = (times[-1] - times[0]) / period
         if span_cycles < s.infer_repeats:
             return None
-        # phases: clusters of (t - t_first) mod period, kept when most cycles have one
-        phase = np.mod(times - times[0], period)
+        # phases: clusters of (t - t_first) mod period over every candidate in the span (weak ones
+        # too: a step seen in a fifth of the cycles is a pulse of the pattern)
+        span = [i for i in pending if times[0] - 1.0 <= self.candidates[i].time_s <= times[-1] + 1.0
+                and self.candidates[i].z >= s.infer_min_z]
+        at = np.array([self.candidates[i].time_s for i in span])
+        sz = np.array([self.candidates[i].size_ng_cm2 for i in span])
+        phase = np.mod(at - times[0], period)
         phase = np.where(phase > period - 2.0, phase - period, phase)
         order = np.argsort(phase)
         clusters: list[list[int]] = []
@@ -344,7 +360,7 @@ class LiveAnalysis:
         if not pulses:
             return "drop"
         means = [float(np.mean(phase[c])) for c in pulses]
-        strength = [float(np.mean(sizes[c])) for c in pulses]
+        strength = [float(np.mean(sz[c])) for c in pulses]
         first = int(np.argmax(strength))  # the cycle starts with its largest gain
         rot = [(means[(first + k) % len(means)] - means[first]) % period for k in range(len(means))]
         steps: list[Step] = []
@@ -354,7 +370,7 @@ class LiveAnalysis:
             steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s))
             steps.append(Step("purge", StepKind.PURGE, max(gap - pulse_s, 1e-3)))
         # the segment starts at the first candidate of the cycle's first pulse
-        lead = window[next(k for k in range(times.size) if k in pulses[first])]
+        lead = span[next(k for k in range(at.size) if k in pulses[first])]
         self._pattern_lead = pending.index(lead)
         return Block(name="", repeat=1, steps=tuple(steps))
 
@@ -429,16 +445,18 @@ class LiveAnalysis:
         if plan.exists(nxt) and plan.pulse(nxt).block_index == first.block_index:
             end, _ = self._place(seg, nxt, scales)
         else:
-            end = times[-1] + scales[1] * (plan.cycle_end_offset(last) - last.offset_s)
+            end = times[-1] + (plan.cycle_end_offset(last) - last.offset_s)  # the last purge, nominal
         t, m = self._t.view, self._m.view
-        if times[0] < t[0] or end > t[-1]:
-            return None
+        if times[0] < t[0]:
+            return None  # before the data (a run recorded from mid-way): counted, not measured
+        if end > t[-1]:
+            return replace(_NOT_YET, end_s=end)
         prev_end = -math.inf
         if j0 > 0:
             tp, _ = self._place(seg, j0 - 1, scales)
             prev_end = tp + plan.pulse(j0 - 1).duration_s
         windows = []
-        for k, p in enumerate(pulses):
+        for k in range(len(pulses)):
             start_limit = prev_end if k == 0 else times[k - 1] + pulses[k - 1].duration_s
             windows.append(self.levels.window_before(t, m, times[k], self._clear_of_steps(start_limit, times[k])))
         windows.append(self.levels.window_before(t, m, end, self._clear_of_steps(times[-1] + last.duration_s, end)))
@@ -452,8 +470,7 @@ class LiveAnalysis:
                 pe = tq + plan.pulse(jj - 1).duration_s
             pool.append(self.levels.window_before(t, m, tj, pe))
         pool += windows
-        long = self._long_windows(seg, j0 + ppc, times[0], scales)
-        slope, slope_se = pooled_slope(long if long else pool, self.levels.quantum)
+        slope, slope_se = pooled_slope(pool, self.levels.quantum)
         steps = [difference(windows[k], windows[k + 1], slope, slope_se) for k in range(ppc)]
         gain, gain_sigma = difference(windows[0], windows[-1], slope, slope_se)
         block_index = seg.block_base + first.block_index
@@ -468,38 +485,16 @@ class LiveAnalysis:
 
     def _clear_of_steps(self, start_limit: float, t_pulse: float) -> float:
         """A settled window starts after the last step seen before the pulse, planned or not (a
-        weak pulse an inferred pattern leaves out still moves the level)."""
-        guard = self.s.guard_s
-        k = bisect.bisect_left(self._cand_times, t_pulse - guard) - 1
+        weak pulse an inferred pattern leaves out still moves the level) — unless that would leave
+        too little of the purge to read."""
+        k = bisect.bisect_left(self._cand_times, t_pulse - self.s.guard_s - self.s.settle_min_s) - 1
         if k >= 0 and self._cand_times[k] > start_limit:
             return self._cand_times[k] + min(1.0, 0.25 * (t_pulse - self._cand_times[k]))
         return start_limit
 
-    def _long_windows(self, seg: _Segment, j_last: int, t_now: float, scales: tuple[float, float]) -> list[Window]:
-        """Windows at the ends of the latest long purges (waits, holds) up to pulse ``j_last``."""
-        assert self.levels is not None
-        if seg.long_js is None:
-            seg.long_js = seg.plan.long_gap_pulses(self.s.long_purge_s)
-        js = [j for j in seg.long_js if j <= j_last]
-        js += [j for j, h in zip(seg.matched_j, seg.holds, strict=True) if h and j <= j_last]
-        out: list[Window] = []
-        t, m = self._t.view, self._m.view
-        for j in sorted(set(js), reverse=True):
-            tj, _ = self._place(seg, j, scales)
-            if tj < t_now - self.s.drift_memory_s or len(out) >= self.s.long_windows:
-                break
-            pe = float(t[0])  # before the first pulse: from the start of the data
-            if j > 0:
-                tq, _ = self._place(seg, j - 1, scales)
-                pe = max(pe, tq + seg.plan.pulse(j - 1).duration_s)
-            if tj - pe < self.s.long_purge_s:
-                continue
-            w = self.levels.drift_window(t, m, tj, pe)
-            if w.valid:
-                out.append(w)
-        return out
-
     def _emit(self, final: bool, changed_from: float) -> tuple[list[CycleResult], list[CycleResult]]:
+        """Hand out the cycles whose data are all in, from each segment's cursor; a changed
+        alignment moves the cursor back to the first cycle it can have touched."""
         assert self.detector is not None
         horizon = self._t.view[-1] if final else min(self._t.view[-1], self.detector.decided_until_s)
         new: list[CycleResult] = []
@@ -507,21 +502,27 @@ class LiveAnalysis:
         for seg in self._segments:
             if not seg.matched_j:
                 continue
+            if changed_from < math.inf:
+                back = 1 if changed_from == -math.inf else bisect.bisect_left(seg.ends, changed_from) + 1
+                seg.cursor = min(seg.cursor, back)
             scales = (self._scale(seg, True), self._scale(seg, False))
-            for c in self._segment_cycles(seg):
-                index = seg.first_cycle_index + c - 1
-                known = self._emitted.get(index)
-                if known is not None and known.end_s < changed_from - 120.0 and not final:
-                    continue
+            cycles = self._segment_cycles(seg)
+            c = seg.cursor
+            while c < cycles.stop:
                 j0 = seg.plan.first_pulse_of_cycle(c)
                 t_first, _ = self._place(seg, j0, scales)
                 if t_first > horizon:
                     break
                 cycle = self._cycle(seg, c, scales)
-                if cycle is None or cycle.end_s > horizon:
-                    if cycle is None and t_first >= self._t.view[0]:
-                        continue
+                if cycle is not None and cycle.end_s > horizon:
+                    break
+                end = cycle.end_s if cycle is not None else t_first
+                del seg.ends[c - 1:]
+                seg.ends.append(end)
+                c += 1
+                if cycle is None:
                     continue
+                known = self._emitted.get(cycle.index)
                 if known is None:
                     new.append(cycle)
                 elif not known.same_as(cycle):
@@ -529,8 +530,9 @@ class LiveAnalysis:
                     revised.append(cycle)
                 else:
                     continue
-                self._emitted[index] = cycle
+                self._emitted[cycle.index] = cycle
                 self._by_block.setdefault(cycle.block_index, {})[cycle.cycle_in_block] = cycle
+            seg.cursor = c
         return new, revised
 
     # -- regimes --------------------------------------------------------------------------------
@@ -565,6 +567,12 @@ class LiveAnalysis:
         if self.notes:
             message = f"{message} ({self.notes[-1]})"
         return RegimeSnapshot(blocks, self.locked, message, tuple(self.notes))
+
+
+#: a cycle whose end is not in the data yet (only its end time is meaningful)
+_NOT_YET = CycleResult(index=0, block_index=0, block_name="", cycle_in_block=0, start_s=math.nan, end_s=math.inf,
+                       mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=(), pulse_times_s=(),
+                       pulses_observed=())
 
 
 def analyze_mass(time_s: np.ndarray, mass_ng_cm2: np.ndarray, recipe: Recipe | None = None,

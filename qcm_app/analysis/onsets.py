@@ -60,6 +60,7 @@ class OnsetDetector:
         self._decided = 0  # splits decided as candidate / not
         self.candidates: list[Candidate] = []
         self._last = math.nan
+        self._samples: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
 
     @property
     def decided_until_s(self) -> float:
@@ -68,10 +69,11 @@ class OnsetDetector:
 
     def feed(self, t: np.ndarray, m: np.ndarray, final: bool = False) -> list[Candidate]:
         """``t``/``m`` are the whole buffers so far; returns the candidates decided by this call."""
-        n_bins_done = int(math.floor((t[-1] - self.t0) / self.bin_s)) if t.size else 0
+        n_bins_done = math.floor((t[-1] - self.t0) / self.bin_s) if t.size else 0
         if final:
             n_bins_done += 1
         self._bin(t, m, n_bins_done)
+        self._samples = (t, m)
         self._detect()
         self._estimate_noise(final)
         return self._decide(final)
@@ -144,11 +146,11 @@ class OnsetDetector:
         refractory span on either side (vectorised; only the hits are looked at one by one)."""
         d = self._d.view
         r, nb = self.r, self.s.noise_block_bins
-        limit = d.size if final else d.size - r
-        if self._sigma:
-            limit = min(limit, len(self._sigma) * nb) if not final else limit
-        else:
-            limit = self._decided
+        if not self._sigma:
+            return []
+        # a split is decided once the refractory span after it is known and its noise block has
+        # its noise estimate (at the end, every split is)
+        limit = d.size if final else min(d.size - r, len(self._sigma) * nb)
         s0 = self._decided
         if limit <= s0:
             return []
@@ -185,12 +187,24 @@ class OnsetDetector:
         bins = self._bins.view
         level = float(np.median(bins[max(0, left - self.w): left])) if left > 0 else float(bins[0])
         onset = left
+        # the pulse starts where the level first moves, either way: a pressure or thermal spike
+        # often comes before the mass step (and may go against it)
         for i in range(max(0, left - 1), min(bins.size, s + self.g + self.w)):
-            if (bins[i] - level) * np.sign(v) >= self.s.onset_fraction * abs(v):
+            if abs(bins[i] - level) >= self.s.onset_fraction * abs(v):
                 onset = i
                 break
+        # within the bins: the first sample that has moved the same fraction of the step
+        t, m = self._samples
+        lo_t = self.t0 + (onset - 1) * self.bin_s
+        hi_t = self.t0 + (onset + 1) * self.bin_s
+        i0, i1 = int(np.searchsorted(t, lo_t)), int(np.searchsorted(t, hi_t))
+        onset_s = self.t0 + onset * self.bin_s
+        if i1 > i0:
+            moved = np.flatnonzero(np.abs(m[i0:i1] - level) >= self.s.onset_fraction * abs(v))
+            if moved.size:
+                onset_s = float(t[i0 + moved[0]])
         z = abs(v) / thr  # 1 at the threshold
-        return Candidate(time_s=self.t0 + onset * self.bin_s, size_ng_cm2=float(v), z=float(z))
+        return Candidate(time_s=onset_s, size_ng_cm2=float(v), z=float(z))
 
 
 def _diff_sigma(x: np.ndarray) -> float:

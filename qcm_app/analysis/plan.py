@@ -66,7 +66,7 @@ class PulsePlan:
         return len(self._pulse_offsets[block_index])
 
     def exists(self, j: int) -> bool:
-        return 0 <= j and (self.open_ended or j < self.pulse_count)
+        return j >= 0 and (self.open_ended or j < self.pulse_count)
 
     def _block_with_pulse(self, j: int) -> int:
         bi = self._block_of_pulse(j)
@@ -106,22 +106,6 @@ class PulsePlan:
         while bi > 0 and self.blocks[bi].is_wait:
             bi -= 1
         return self._first_j[bi] + (cycle_index - self._first_cycle[bi]) * len(self._pulse_offsets[bi])
-
-    def long_gap_pulses(self, min_gap_s: float) -> list[int]:
-        """Pulses that follow a purge of at least ``min_gap_s`` at a block's start (after a wait, or
-        the start of the run): their windows are clear of any desorbing tail."""
-        out = []
-        for bi, b in enumerate(self.blocks):
-            if b.is_wait or not self._pulse_offsets[bi]:
-                continue
-            j = self._first_j[bi]
-            if j == 0:
-                out.append(j)
-                continue
-            prev = self.pulse(j - 1)
-            if self.offset(j) - prev.offset_s - prev.duration_s >= min_gap_s:
-                out.append(j)
-        return out
 
     def index_near(self, offset_s: float) -> int:
         """The pulse whose offset is nearest ``offset_s``: the block by bisection, the cycle by

@@ -99,6 +99,10 @@ class BlockRegime:
         if self.saturating:
             return f"{name}: saturation: {self.steady_evidence}"
         if not self.has_steady:
+            current = self.labels[-1] if self.labels else Regime.UNDECIDED
+            if current == Regime.NUCLEATION and self.expected_mass_ng_cm2:
+                return (f"initiation: cycle {n} of the {name} block, gain "
+                        f"{last / self.expected_mass_ng_cm2:.2f}× expected")
             text = f"{name}: cycle {n} of the block, {last:.1f} ng/cm²; steady growth not yet confirmed"
             if self.expected_mass_ng_cm2:
                 text += f" ({last / self.expected_mass_ng_cm2:.2f}× expected)"
@@ -153,7 +157,7 @@ def classify_block(gains: Sequence[float], sigmas: Sequence[float] | None = None
                   density_g_cm3=density_g_cm3, expected_mass_ng_cm2=expected_mass_ng_cm2,
                   gains_ng_cm2=tuple(float(v) for v in g_all))
     finite = np.isfinite(g_all)
-    undecided = tuple(Regime.UNDECIDED for _ in range(n))
+    undecided = _provisional(g_all, expected_mass_ng_cm2, s)
     if n < s.min_steady_cycles or finite.sum() < s.min_steady_cycles:
         return BlockRegime(labels=undecided, **common)
     g = np.where(finite, g_all, 0.0)
@@ -201,7 +205,7 @@ def classify_block(gains: Sequence[float], sigmas: Sequence[float] | None = None
             why.append(f"spread {spread:.1f} ng/cm² is wider than the cycles' own ±{own_steady:.1f}")
         if not flat:
             why.append(f"the level still moves by {trend:+.1f} ng/cm² over cycles {start + 1}–{n}")
-        return BlockRegime(labels=tuple([Regime.NUCLEATION] * start + [Regime.UNDECIDED] * (n - start)),
+        return BlockRegime(labels=tuple([Regime.NUCLEATION] * start) + undecided[start:],
                            nucleation_kind=_kind(g[:start], level), nucleation_cycles=start,
                            nucleation_evidence=_nuc_evidence(g[:start], level, noise, start),
                            steady_evidence="; ".join(why), **common)
@@ -241,6 +245,15 @@ def classify_block(gains: Sequence[float], sigmas: Sequence[float] | None = None
                        steady_cycles=k, steady_confidence=_clip(k / 10.0) * _clip(1.0 - spread / max(
                            abs(level), 1e-9) / 0.1), steady_evidence=steady_evidence,
                        anomalies=tuple(anomalies), **common)
+
+
+def _provisional(g: np.ndarray, expected: float | None, s: AnalysisSettings) -> tuple[Regime, ...]:
+    """Before steady growth is confirmed: a cycle far from the recipe's expected gain is already
+    initiation; every other one is still being decided (none is called steady yet)."""
+    if not expected:
+        return tuple(Regime.UNDECIDED for _ in g)
+    return tuple(Regime.NUCLEATION if math.isfinite(v) and abs(v / expected - 1.0) > 2 * s.band_fraction
+                 else Regime.UNDECIDED for v in g)
 
 
 def _entry(inside: np.ndarray, run: int) -> int:

@@ -25,7 +25,7 @@ class AnalysisSettings:
     #: ... and above this fraction of the quantisation step (0.1 Hz printed = 1.4 ng/cm² at 5.6 MHz)
     onset_floor_ng_cm2: float = 0.25
     #: the onset is where the level has moved this fraction of the step
-    onset_fraction: float = 0.3
+    onset_fraction: float = 0.2
     #: onsets closer than this are one pulse (the strongest is kept)
     refractory_s: float = 6.0
 
@@ -59,11 +59,14 @@ class AnalysisSettings:
     #: candidates looked at together, the cycles they must span, the longest cycle, how close to
     #: the best a shorter period's score must come, and the share of cycles a pulse must show in
     infer_window: int = 40
-    infer_min_z: float = 2.0
+    infer_strong_z: float = 2.0
+    infer_min_z: float = 1.0
     infer_repeats: int = 4
     infer_max_period_s: float = 900.0
     infer_score_fraction: float = 0.9
     infer_support: float = 0.2
+    #: a gap this many times the typical spacing ends what an inference may look at
+    infer_gap_factor: float = 6.0
     #: recipe-less: a gap of this many cycles without a pulse ends the inferred block
     block_gap_cycles: float = 3.0
     #: consecutive unmatched candidates that end an inferred block
@@ -75,15 +78,10 @@ class AnalysisSettings:
     settle_max_s: float = 20.0
     settle_after_pulse_s: float = 3.0
     settle_guard_s: float = 0.2
+    #: a step seen inside a purge moves its settled window past it, if this much purge is left
+    settle_min_s: float = 4.0
     #: purge windows pooled for the drift slope
     drift_windows: int = 24
-    #: purges at least this long (waits, holds) measure the drift free of desorbing tails: when one
-    #: ended within ``drift_memory_s``, the drift comes from the latest ``long_windows`` of them,
-    #: each read over at most ``long_window_max_s`` at its end
-    long_purge_s: float = 60.0
-    drift_memory_s: float = 1200.0
-    long_windows: int = 0
-    long_window_max_s: float = 120.0
     #: a window's samples further than this many MADs from its median are dropped (spikes)
     outlier_mads: float = 6.0
 

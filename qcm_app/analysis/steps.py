@@ -77,15 +77,6 @@ class LevelReader:
         self.quantum = quantum
         self._cache: dict[tuple[float, float], Window] = {}
 
-    def drift_window(self, t: np.ndarray, m: np.ndarray, t_pulse: float, prev_end: float) -> Window:
-        """The end of a long purge, read over up to ``long_window_max_s`` for the drift slope."""
-        guard = max(self.s.settle_guard_s, 1.5 * self.period)
-        end = t_pulse - guard
-        start = max(end - self.s.long_window_max_s, prev_end + 2 * self.s.settle_after_pulse_s)
-        i0 = int(np.searchsorted(t, start))
-        i1 = int(np.searchsorted(t, end, side="right"))
-        return summarise(t[i0:i1], m[i0:i1], self.s.outlier_mads, self.quantum) if i1 - i0 >= 3 else EMPTY
-
     def window_before(self, t: np.ndarray, m: np.ndarray, t_pulse: float, prev_end: float) -> Window:
         """The settled part of the purge that runs from ``prev_end`` (the end of the previous
         pulse, -inf if none) to ``t_pulse``."""
