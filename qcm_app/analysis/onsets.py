@@ -188,9 +188,13 @@ class OnsetDetector:
         level = float(np.median(bins[max(0, left - self.w): left])) if left > 0 else float(bins[0])
         onset = left
         # the pulse starts where the level first moves, either way: a pressure or thermal spike
-        # often comes before the mass step (and may go against it)
+        # often comes before the mass step (and may go against it); the move must also stand
+        # clear of the bins' noise, or a small step's onset would be found in the noise before it
+        sigma_bin = self._sigma[min(s // self.s.noise_block_bins, len(self._sigma) - 1)] / (
+            1.2533 * math.sqrt(2.0 / self.w))
+        move = max(self.s.onset_fraction * abs(v), self.s.onset_noise_sigmas * sigma_bin)
         for i in range(max(0, left - 1), min(bins.size, s + self.g + self.w)):
-            if abs(bins[i] - level) >= self.s.onset_fraction * abs(v):
+            if abs(bins[i] - level) >= move:
                 onset = i
                 break
         # within the bins: the first sample that has moved the same fraction of the step
@@ -200,7 +204,7 @@ class OnsetDetector:
         i0, i1 = int(np.searchsorted(t, lo_t)), int(np.searchsorted(t, hi_t))
         onset_s = self.t0 + onset * self.bin_s
         if i1 > i0:
-            moved = np.flatnonzero(np.abs(m[i0:i1] - level) >= self.s.onset_fraction * abs(v))
+            moved = np.flatnonzero(np.abs(m[i0:i1] - level) >= move)
             if moved.size:
                 onset_s = float(t[i0 + moved[0]])
         z = abs(v) / thr  # 1 at the threshold

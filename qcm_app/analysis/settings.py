@@ -26,6 +26,7 @@ class AnalysisSettings:
     onset_floor_ng_cm2: float = 0.25
     #: the onset is where the level has moved this fraction of the step
     onset_fraction: float = 0.2
+    onset_noise_sigmas: float = 0.0  # 0: any move of onset_fraction counts
     #: onsets closer than this are one pulse (the strongest is kept)
     refractory_s: float = 6.0
 
