@@ -421,12 +421,25 @@ class PtyServer(EmulatorServer):
         import termios
 
         with self._fd_lock:
-            master = self._master
-        if master >= 0:
-            # TCOFLUSH on a master drops what the slave side has not read yet. Requests are left
-            # alone: a new client may already have opened the port and written one.
+            master, path = self._master, self.slave_path
+            if master < 0:
+                return
+            # What the client left unread sits in two places: bytes still on the master's side
+            # (TCOFLUSH on the master), and bytes already moved to the slave's input queue, which only
+            # a flush through the slave reaches; opening it briefly is what a tty driver's close does.
+            # Requests are left alone: a new client may already have opened the port and written one.
             with contextlib.suppress(OSError, termios.error):
                 termios.tcflush(master, termios.TCOFLUSH)
+            try:
+                slave = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            except OSError:
+                return
+            try:
+                termios.tcflush(slave, termios.TCIFLUSH)
+            except (OSError, termios.error):
+                pass
+            finally:
+                os.close(slave)
 
     def _write(self, data: bytes) -> None:
         with self._fd_lock:
@@ -513,12 +526,26 @@ class TcpServer(EmulatorServer):
         if listener is None:
             self._stop.wait(0.02)
             return False, b""
+        data = b""
+        if conn is not None and conn in ready:
+            try:
+                data = conn.recv(4096)
+            except BlockingIOError:
+                data = b""
+            except OSError:
+                data = b""
+            if not data and conn is not None and self._closed_by_peer(conn):  # the client closed its end
+                self._drop_client()
+                conn = None
         if listener in ready:
             try:
                 new, _ = listener.accept()
             except OSError:
                 new = None
             if new is not None:
+                if conn is not None and self._closed_by_peer(conn):
+                    self._drop_client()
+                    conn = None
                 if conn is None:
                     new.setblocking(False)
                     new.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -526,20 +553,17 @@ class TcpServer(EmulatorServer):
                         self._conn = conn = new
                 else:
                     new.close()  # the port is busy
-        if conn is None:
-            return False, b""
-        if conn in ready:
-            try:
-                data = conn.recv(4096)
-            except BlockingIOError:
-                return True, b""
-            except OSError:
-                data = b""
-            if not data:  # the client closed its end
-                self._drop_client()
-                return False, b""
-            return True, data
-        return True, b""
+        return conn is not None, data
+
+    @staticmethod
+    def _closed_by_peer(conn: socket.socket) -> bool:
+        """Whether the client went away (its close may not have been seen by select yet)."""
+        try:
+            return conn.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
     def _discard_pending(self) -> None:
         """Nothing to do: a closed connection takes its unread bytes with it."""
