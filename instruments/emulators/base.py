@@ -400,22 +400,21 @@ class PtyServer(EmulatorServer):
 
     @staticmethod
     def _poll_master(master: int, timeout_s: float) -> tuple[bool, bytes]:
-        """(nobody has the slave open, bytes read)."""
-        poller = select.poll()
-        poller.register(master, select.POLLIN)
+        """(nobody has the slave open, bytes read). With no slave open, the master polls readable
+        and a read fails with EIO (or reads end-of-file); select, not poll: macOS cannot poll ttys."""
         try:
-            events = poller.poll(timeout_s * 1000.0)
+            ready, _, _ = select.select([master], [], [], timeout_s)
         except (OSError, ValueError):
             return True, b""
-        mask = events[0][1] if events else 0
-        if mask & select.POLLIN:
-            try:
-                return False, os.read(master, 4096)
-            except BlockingIOError:
-                return False, b""
-            except OSError:
-                return True, b""  # EIO: the last client closed between poll and read
-        return bool(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL)), b""
+        if not ready:
+            return False, b""
+        try:
+            data = os.read(master, 4096)
+        except BlockingIOError:
+            return False, b""
+        except OSError:
+            return True, b""
+        return not data, data
 
     def _discard_pending(self) -> None:
         import termios
