@@ -310,6 +310,8 @@ framed = st.builds(encode_reply, st.sampled_from("ABFGHIJKZ@"),
 streams = st.lists(st.one_of(st.binary(max_size=16), framed), max_size=4).map(b"".join)
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(call=st.sampled_from(DRIVER_CALLS), raw=streams, with_film=st.booleans())
 def test_driver_raises_only_its_own_errors(call: str, raw: bytes, with_film: bool) -> None:
@@ -320,6 +322,8 @@ def test_driver_raises_only_its_own_errors(call: str, raw: bytes, with_film: boo
         pass
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(chunks=st.lists(st.binary(max_size=24), max_size=8), stm2=st.booleans())
 def test_emulator_handle_never_raises(chunks: list[bytes], stm2: bool) -> None:
@@ -329,6 +333,8 @@ def test_emulator_handle_never_raises(chunks: list[bytes], stm2: bool) -> None:
             assert reply[0] == 0x02 and reply[1] == len(reply) - 3 and sum(reply[2:-1]) & 0xFF == reply[-1]
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(message=st.binary(min_size=1, max_size=10))
 def test_emulator_answers_every_wellformed_request(message: bytes) -> None:
@@ -338,6 +344,8 @@ def test_emulator_answers_every_wellformed_request(message: bytes) -> None:
     assert sum(reply[2:-1]) & 0xFF == reply[-1]
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(garbage=st.binary(max_size=40).map(lambda b: b.replace(b"\x02", b"")))
 def test_emulator_resyncs_after_garbage(garbage: bytes) -> None:
