@@ -56,7 +56,8 @@ class ReplyQueue(MemoryTransport):
 
 
 def chain(frequencies: np.ndarray) -> dict[str, float]:
-    replies = [encode_reply("A", f"0.00 0.000 {f:.3f} -1 -1 -1".encode()) for f in frequencies]
+    # a real unit's W: the dummy field, then a triple for each of the 6 sensor positions
+    replies = [encode_reply("A", f"00.00 0.00 0.000 {f:.3f}{' -1 -1 -1' * 5}".encode()) for f in frequencies]
     driver = Sqm160(ReplyQueue(replies))
     t0 = time.perf_counter()
     readings = [driver.read() for _ in range(frequencies.size)]

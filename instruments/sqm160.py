@@ -1,11 +1,15 @@
 """INFICON SQM-160 / SQC-310 / SQC-122 driver ("!" protocol with CRC-14).
 
-Framing lives only in :meth:`Sqm160.query`; every quantity is one small method.
+Framing lives only in :meth:`Sqm160.query`; every quantity is one small method. Reply layouts are
+those real units send, as public clients written against them parse them (protocols.md): ``W`` starts
+with a dummy field, numbers may be space-padded, ``A<n>?`` holds the film name in a fixed 8-character
+field, ``B?`` has 11 fields and ``C?`` 7.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from instruments.base import (
     NAN,
@@ -20,6 +24,8 @@ from instruments.base import (
 
 SYNC = b"!"
 _MAX_REPLY = 200  # longest reply: 'W' on a 6-sensor unit is about 130 characters
+#: width of the film name field of ``A<n>?``
+FILM_NAME_WIDTH = 8
 
 STATUS_TEXT = {
     "C": "invalid command",
@@ -71,17 +77,81 @@ def decode_reply_body(length_char: int, rest: bytes) -> tuple[str, bytes]:
     return status, payload[1:]
 
 
+@dataclass(frozen=True, slots=True)
+class FilmParameters:
+    """One film as ``A<n>?`` reports it."""
+
+    name: str
+    density_g_cm3: float
+    tooling_pct: float
+    z_ratio: float
+    final_thickness_kang: float
+    thickness_setpoint_kang: float
+    time_setpoint_s: int
+    sensor_mask: int
+
+
+@dataclass(frozen=True, slots=True)
+class SystemParameters:
+    """System 1 (``B?``)."""
+
+    time_base_s: float
+    simulate: bool
+    display_mode: int
+    high_rate_resolution: bool
+    rate_filter: int
+    crystal_tooling_pct: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemLimits:
+    """System 2 (``C?``); the unit reports frequencies in MHz."""
+
+    min_frequency_hz: float
+    max_frequency_hz: float
+    min_rate_a_per_s: float
+    max_rate_a_per_s: float
+    min_thickness_kang: float
+    max_thickness_kang: float
+    etch_mode: bool
+
+
+def _integer(text: str, what: str) -> int:
+    value = parse_float(text, what)
+    if value != int(value):
+        raise ProtocolError(f"{what}: not an integer: {text!r}")
+    return int(value)
+
+
+def _flag(text: str, what: str) -> bool:
+    if text not in ("0", "1"):
+        raise ProtocolError(f"{what}: expected 0 or 1, got {text!r}")
+    return text == "1"
+
+
+def _fields(text: str, count: int, command: str) -> list[str]:
+    fields = text.split()
+    if len(fields) != count:
+        raise ProtocolError(f"SQM-160 {command!r} reply has {len(fields)} fields, expected {count}: {text[:60]!r}")
+    return fields
+
+
 class Sqm160(Driver):
     """INFICON SQM-160 rate/thickness monitor (also SQC-310 and SQC-122, same framing)."""
 
     info = DriverInfo(protocol="sqm160", title="INFICON SQM-160", default_baud=19200, max_sensors=6,
                       measurement_period_s=0.1, bauds=(9600, 19200, 115200))
 
-    #: set when the instrument answered status ``B`` (it was reset since the last command)
+    #: set when the instrument reported a power-up: status ``B`` (SQC-310/SQC-122) or ``Y`` = 1 (SQM-160)
     was_reset = False
 
     def query(self, message: str) -> str:
-        """Send one command and return the reply data; raise on CRC, framing or status errors."""
+        """Send one command and return the reply data without its padding."""
+        return self.query_raw(message).strip()
+
+    def query_raw(self, message: str) -> str:
+        """Send one command and return the reply data as sent (fixed-width fields keep their spaces);
+        raise on CRC, framing or status errors."""
         self.transport.reset_input_buffer()
         self.transport.write(encode_command(message.encode("ascii")))
         # skip anything before the sync character (line noise, stale bytes)
@@ -101,7 +171,7 @@ class Sqm160(Driver):
             detail = STATUS_TEXT.get(status, f"unknown status {status!r}")
             raise CommandRejected(f"SQM-160 refused {message!r}: {detail}")
         try:
-            return data.decode("ascii").strip()
+            return data.decode("ascii")
         except UnicodeDecodeError:
             raise ProtocolError(f"SQM-160 reply to {message!r} is not ASCII") from None
 
@@ -142,15 +212,17 @@ class Sqm160(Driver):
         return parse_float(self.query("O"), "average thickness")
 
     def all_sensors(self) -> list[SensorReading]:
-        """Measure rate, thickness and frequency of every channel in one exchange (``W``).
+        """Measure rate, thickness and frequency of every sensor position in one exchange (``W``).
 
-        An inactive channel answers -1 for its three values and is returned with ``nan``.
+        The reply starts with a dummy field (``00.00`` on real units), then one triple per position;
+        an empty position answers -1 for its three values and is returned with ``nan``.
         """
         fields = self.query("W").split()
-        if not fields or len(fields) % 3:
-            raise ProtocolError(f"SQM-160 'W' reply has {len(fields)} fields, not a multiple of 3")
+        if len(fields) < 4 or (len(fields) - 1) % 3:
+            raise ProtocolError(f"SQM-160 'W' reply has {len(fields)} fields, expected a leading field "
+                                "and whole rate/thickness/frequency triples")
         out = []
-        for i in range(0, len(fields), 3):
+        for i in range(1, len(fields), 3):
             rate, thick, freq = (parse_float(v, "all-sensors reading") for v in fields[i:i + 3])
             if freq <= 0:
                 out.append(SensorReading(NAN))
@@ -158,20 +230,55 @@ class Sqm160(Driver):
                 out.append(SensorReading(frequency_hz=freq, rate_a_per_s=rate, thickness_kang=thick))
         return out
 
-    def film_parameters(self, film: int) -> dict[str, float | str]:
-        """Get a film's name, density (g/cm³), tooling (%) and Z-ratio."""
-        fields = self.query(f"A{film}?").split()
-        if len(fields) < 4:
-            raise ProtocolError(f"SQM-160 film parameters too short: {fields!r}")
-        return {"name": fields[0], "density_g_cm3": parse_float(fields[1], "density"),
-                "tooling_pct": parse_float(fields[2], "tooling"), "z_ratio": parse_float(fields[3], "Z-ratio")}
+    def film_parameters(self, film: int) -> FilmParameters:
+        """Get a film's parameters (``A<n>?``): the name in a fixed 8-character field, then 7 fields."""
+        text = self.query_raw(f"A{film}?")
+        if len(text) <= FILM_NAME_WIDTH:
+            raise ProtocolError(f"SQM-160 film parameters too short: {text!r}")
+        name = text[:FILM_NAME_WIDTH].strip()
+        f = _fields(text[FILM_NAME_WIDTH:], 7, f"A{film}?")
+        return FilmParameters(name=name, density_g_cm3=parse_float(f[0], "density"),
+                              tooling_pct=parse_float(f[1], "tooling"), z_ratio=parse_float(f[2], "Z-ratio"),
+                              final_thickness_kang=parse_float(f[3], "final thickness"),
+                              thickness_setpoint_kang=parse_float(f[4], "thickness set-point"),
+                              time_setpoint_s=_integer(f[5], "time set-point"),
+                              sensor_mask=_integer(f[6], "sensor mask"))
+
+    def system_parameters(self) -> SystemParameters:
+        """Get system 1 (``B?``): time base, simulate mode, display mode, rate resolution, rate filter,
+        and the crystal tooling of sensors 1..6."""
+        f = _fields(self.query("B?"), 11, "B?")
+        return SystemParameters(time_base_s=parse_float(f[0], "time base"), simulate=_flag(f[1], "simulate mode"),
+                                display_mode=_integer(f[2], "display mode"),
+                                high_rate_resolution=_flag(f[3], "rate resolution"),
+                                rate_filter=_integer(f[4], "rate filter"),
+                                crystal_tooling_pct=tuple(parse_float(v, "crystal tooling") for v in f[5:]))
+
+    def system_limits(self) -> SystemLimits:
+        """Get system 2 (``C?``): frequency, rate and thickness limits and the etch mode."""
+        f = _fields(self.query("C?"), 7, "C?")
+        return SystemLimits(min_frequency_hz=parse_float(f[0], "minimum frequency") * 1e6,
+                            max_frequency_hz=parse_float(f[1], "maximum frequency") * 1e6,
+                            min_rate_a_per_s=parse_float(f[2], "minimum rate"),
+                            max_rate_a_per_s=parse_float(f[3], "maximum rate"),
+                            min_thickness_kang=parse_float(f[4], "minimum thickness"),
+                            max_thickness_kang=parse_float(f[5], "maximum thickness"),
+                            etch_mode=_flag(f[6], "etch mode"))
 
     def frequency_limits_hz(self) -> tuple[float, float]:
         """Get the system's minimum and maximum crystal frequency (used for crystal life)."""
-        fields = self.query("B?").split()
-        if len(fields) < 4:
-            raise ProtocolError(f"SQM-160 system parameters too short: {fields!r}")
-        return parse_float(fields[2], "minimum frequency"), parse_float(fields[3], "maximum frequency")
+        limits = self.system_limits()
+        return limits.min_frequency_hz, limits.max_frequency_hz
+
+    def power_up_flag(self) -> bool:
+        """Get the power-up flag (``Y``): True on the first read after the unit was switched on.
+
+        This is how an SQM-160 reports a power-up (it has no status ``B``); reading it clears it.
+        """
+        flag = _flag(self.query("Y"), "power-up flag")
+        if flag:
+            self.was_reset = True
+        return flag
 
     def zero(self) -> None:
         """Set rate and thickness of all sensors to zero."""
@@ -183,7 +290,7 @@ class Sqm160(Driver):
 
     def shutter_open(self) -> bool:
         """Get whether the shutter relay is open."""
-        return self.query("U?") == "1"
+        return _flag(self.query("U?"), "shutter state")
 
     def set_shutter(self, is_open: bool) -> None:
         """Set the shutter relay open or closed."""

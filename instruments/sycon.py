@@ -243,6 +243,17 @@ class Stm100(StmCommandDriver):
         except UnicodeDecodeError:
             raise ProtocolError(f"{self.info.title} reply to {message!r} is not ASCII") from None
 
+    def shutter_open(self) -> bool:
+        """Get whether the shutter relay is on, i.e. the shutter open (``A?``: ``!`` on, ``@`` off; STM-100)."""
+        text = self._value_text("A?", "shutter state")
+        if text not in ("@", "!"):
+            raise ProtocolError(f"{self.info.title} shutter state {text[:30]!r} is neither '@' nor '!'")
+        return text == "!"
+
+    def set_shutter(self, is_open: bool) -> None:
+        """Set the shutter relay on (open, ``A!``) or off (closed, ``A@``); the STM-100 has this, the STM-2 not."""
+        self.query("A!" if is_open else "A@")
+
     def acknowledge_power_loss(self) -> None:
         """Set the unit's power-lost flag back to clear (``L``)."""
         status, _ = self._transact("L")

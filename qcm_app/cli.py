@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from instruments.emulators.base import TRANSPORT_ENV, ServerTransport
 from qcm_app import __version__
 from qcm_app.errors import UserInputError
 
@@ -44,18 +45,28 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="the desktop app (the default)")
     _gui_args(gui)
 
-    sim = sub.add_parser("simulate", help="serve a simulated instrument on a pseudo-terminal",
-                         description="Prints the pty path on one line, then serves until terminated. "
+    from qcm_app.simulate import SIMULATE_SPEED
+
+    sim = sub.add_parser("simulate", help="serve a simulated instrument on a pseudo-terminal (or TCP)",
+                         description="Prints the port to open on one line (a pty path, or socket://127.0.0.1:PORT "
+                                     "for pyserial), then serves until terminated. The reactor runs in real "
+                                     "time unless --speed is given. Where the OS has no pseudo-terminals "
+                                     "(Windows) the emulator is served on a loopback TCP port. "
                                      "SIGUSR1 unplugs/re-plugs the device (a new pty; --link follows it), "
-                                     "SIGUSR2 makes it stall for 5 s.")
+                                     "SIGUSR2 makes it stall for 5 s (POSIX only).")
     sim.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
     sim.add_argument("--recipe", help="recipe TOML file or preset name (default: the LiGL demo)")
-    sim.add_argument("--speed", type=float, default=10.0, help="reactor speed-up over real time (default 10)")
+    sim.add_argument("--speed", type=float, default=SIMULATE_SPEED,
+                     help="reactor speed-up over real time (default 1: real time)")
     sim.add_argument("--seed", type=int, help="random seed of the reactor and the noise")
     sim.add_argument("--sensors", type=int, default=1, help="number of active sensors (2nd = reference)")
     sim.add_argument("--faults", default="", help="e.g. corrupt=0.05,noise=0.02,drop=0.01,empty=0.01,stall=0")
     sim.add_argument("--link", type=Path, help="also make this stable symlink to the pty")
-    sim.add_argument("--unpaced", action="store_true", help="answer as fast as the pty allows (no baud pacing)")
+    sim.add_argument("--unpaced", action="store_true", help="answer as fast as the link allows (no baud pacing)")
+    sim.add_argument("--transport", choices=[t.value for t in ServerTransport],
+                     help=f"pty or tcp (default: pty where the OS has one; also set by ${TRANSPORT_ENV})")
+    sim.add_argument("--tcp-port", type=int, default=0,
+                     help="with tcp: the port on 127.0.0.1 to listen on (default: any free one)")
 
     from qcm_app.importers.convert import add_convert_arguments
     from qcm_app.offline import add_analyze_arguments
@@ -104,7 +115,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from instruments.emulators.base import Faults
+    from instruments.emulators.base import Faults, default_transport
     from instruments.registry import available_protocols
     from qcm_app.recipes import resolve_recipe
     from qcm_app.simulate import build_server
@@ -116,11 +127,27 @@ def _run_simulate(args: argparse.Namespace) -> int:
         faults = Faults.parse(args.faults)
     except ValueError as exc:
         raise UserInputError(f"--faults: {exc}") from None
-    if args.speed <= 0:
+    if not args.speed > 0:
         raise UserInputError("--speed must be positive")
+    if not 0 <= args.tcp_port <= 65535:
+        raise UserInputError(f"--tcp-port {args.tcp_port} is not a TCP port number (0..65535)")
+    try:
+        transport = ServerTransport(args.transport) if args.transport else default_transport()
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+    if transport is ServerTransport.TCP and args.link is not None:
+        raise UserInputError("--link needs a pty; over TCP the port (--tcp-port) is already stable")
     recipe = resolve_recipe(args.recipe)
-    server = build_server(args.protocol, recipe, speed=args.speed, seed=args.seed, sensors=args.sensors,
-                          faults=faults, link=args.link, paced=not args.unpaced)
+    try:
+        server = build_server(args.protocol, recipe, speed=args.speed, seed=args.seed, sensors=args.sensors,
+                              faults=faults, link=args.link, paced=not args.unpaced, transport=transport,
+                              tcp_port=args.tcp_port)
+        server.start()
+    except OSError as exc:
+        where = f"127.0.0.1:{args.tcp_port}" if transport is ServerTransport.TCP else "a pseudo-terminal"
+        raise UserInputError(f"cannot serve on {where}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -134,12 +161,15 @@ def _run_simulate(args: argparse.Namespace) -> int:
             server.disappear()
             unplugged.set()
 
-    signal.signal(signal.SIGUSR1, toggle_plug)
-    signal.signal(signal.SIGUSR2, lambda *_: server.stall_for(5.0))  # SIGUSR2: silent for 5 s
-    with server:
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        signal.signal(signal.SIGUSR1, toggle_plug)
+        signal.signal(signal.SIGUSR2, lambda *_: server.stall_for(5.0))  # SIGUSR2: silent for 5 s
+    try:
         print(server.port, flush=True)
         while not done.wait(0.5):
             pass
+    finally:
+        server.stop()
     return 0
 
 

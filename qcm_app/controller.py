@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal
 
 from instruments.base import Driver
-from instruments.emulators.base import PtyServer
+from instruments.emulators.base import EmulatorServer
 from qcm_app.acquisition import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
 from qcm_app.physics import CrystalSettings
@@ -31,7 +31,7 @@ from qcm_app.runfile import (
     read_header_only,
 )
 from qcm_app.session import LiveSession, Progress
-from qcm_app.simulate import DEFAULT_SPEED, build_server
+from qcm_app.simulate import DEMO_SPEED, build_server
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class AppSettings:
     runs_folder: Path = field(default_factory=lambda: Path.home() / "qcm-runs")
     crystal: CrystalSettings = field(default_factory=CrystalSettings)
     film: FilmSettings = field(default_factory=FilmSettings)
-    demo_speed: float = DEFAULT_SPEED
+    demo_speed: float = DEMO_SPEED
     demo_protocol: str = "sqm160"
     operator_note: str = ""
 
@@ -65,7 +65,7 @@ class AppController(QObject):
         self.recipe: Recipe | None = None
         self.worker: WorkerBase | None = None
         self._thread: QThread | None = None
-        self.demo_server: PtyServer | None = None
+        self.demo_server: EmulatorServer | None = None
         self.description = ""
         self.is_demo = False
         self.is_replay = False

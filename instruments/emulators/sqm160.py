@@ -1,4 +1,12 @@
-"""An INFICON SQM-160 that answers the "!" protocol byte for byte (also the base of the SQC-310)."""
+"""An INFICON SQM-160 that answers the "!" protocol byte for byte (also the base of the SQC-310).
+
+Reply layouts follow what public clients written against real units parse (protocols.md): ``W`` with a
+leading dummy field and a triple for each of the 6 sensor positions, numbers space-padded as the unit
+prints them (PyMeasure's published vectors ``!*A 0.00 [d``, ``!+A 0.000 Jo``), the film name in a fixed
+8-character field, 11 fields for ``B?`` and 7 for ``C?``. Each model keeps its own power-up report: the
+SQM-160 answers ``Y`` with 1 once after power-up and only ever uses status A/C/D; the SQC-310 (whose
+manual lists it) answers its first command with status ``B``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,15 @@ from instruments.emulators.base import EmulatedInstrument, SignalSource
 from instruments.sqm160 import crc14, encode_reply
 
 FIRMWARE = "MON Ver 4.13"
+#: sensor positions in a ``W`` reply, whatever the number of channels fitted
+W_POSITIONS = 6
+#: width of the film name field of ``A<n>?``
+FILM_NAME_WIDTH = 8
+
+
+def padded(value: float, decimals: int) -> str:
+    """A number as the unit prints it: a sign position (space when positive) and a trailing space."""
+    return f"{value: .{decimals}f} "
 
 
 class Sqm160Emulator(EmulatedInstrument):
@@ -13,14 +30,24 @@ class Sqm160Emulator(EmulatedInstrument):
 
     firmware = FIRMWARE
     channels = 2
+    #: the model reports a power-up as status ``B`` on its first reply (SQC-310/SQC-122, not SQM-160)
+    reset_status = False
 
     def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
-        self._reset_flag = True  # the first reply after power-up carries status B
+        self._reset_flag = self.reset_status
+        self._power_up_flag = True  # what Y reports once
         self.shutter_open = False
         self.time_base_s = 0.25
+        self.rate_filter = 4
+        self.crystal_tooling_pct = [100] * W_POSITIONS
         self.min_frequency_hz = 5.0e6
         self.max_frequency_hz = 6.0e6
+        self.min_rate_a_per_s = 0.0
+        self.max_rate_a_per_s = 100.0
+        self.min_thickness_kang = 0.0
+        self.max_thickness_kang = 1000.0
+        self.final_thickness_kang = 0.5
         self.active_film = 1
 
     def handle(self, data: bytes) -> list[bytes]:
@@ -85,9 +112,9 @@ class Sqm160Emulator(EmulatedInstrument):
             if cmd == "P":
                 text = f"{f:.3f}"
             elif cmd == "L":
-                text = f"{rate:.2f}"
+                text = padded(rate, 2)
             elif cmd == "N":
-                text = f"{thick:.3f}"
+                text = padded(thick, 3)
             else:
                 life = (f - self.min_frequency_hz) / (self.max_frequency_hz - self.min_frequency_hz) * 100
                 text = f"{max(0.0, min(100.0, life)):.2f}"
@@ -95,14 +122,14 @@ class Sqm160Emulator(EmulatedInstrument):
         if cmd in ("M", "O"):
             vals = [self._value(s) for s in range(min(self.source.sensor_count, self.channels))]
             if cmd == "M":
-                text = f"{sum(v[2] for v in vals) / len(vals):.2f}"
+                text = padded(sum(v[2] for v in vals) / len(vals), 2)
             else:
-                text = f"{sum(v[1] for v in vals) / len(vals):.3f}"
+                text = padded(sum(v[1] for v in vals) / len(vals), 3)
             return encode_reply(ok(), text.encode())
         if cmd == "W":
-            parts = []
-            for s in range(self.channels):
-                f, thick, rate = self._value(s)
+            parts = ["00.00"]  # the leading dummy field clients skip
+            for s in range(W_POSITIONS):
+                f, thick, rate = self._value(s) if s < self.channels else (-1.0, -1.0, -1.0)
                 parts.append(f"{rate:.2f} {thick:.3f} {f:.3f}" if f > 0 else "-1 -1 -1")
             return encode_reply(ok(), " ".join(parts).encode())
         if cmd == "S" and not arg:
@@ -117,21 +144,27 @@ class Sqm160Emulator(EmulatedInstrument):
                 self.shutter_open = arg == "1"
                 return encode_reply(ok(), b"")
             return encode_reply("D", b"")
-        if cmd == "A" and arg.endswith("?") and arg[:-1].isdigit():
+        if cmd == "A" and arg.endswith("?") and arg[:-1].isdigit() and 1 <= int(arg[:-1]) <= 99:
             film = self.film
-            text = f"{film.name} {film.density_g_cm3:.2f} {film.tooling_pct:.0f} {film.z_ratio:.3f} 0.500 0 0 1"
+            name = film.name.upper()[:FILM_NAME_WIDTH].ljust(FILM_NAME_WIDTH)
+            text = (f"{name} {film.density_g_cm3:.2f} {film.tooling_pct:.0f} {film.z_ratio:.3f} "
+                    f"{self.final_thickness_kang:.3f} 0.000 0 1")
             return encode_reply(ok(), text.encode())
-        if cmd == "B" and arg == "?":
-            text = (f"{self.time_base_s:.2f} 0 {self.min_frequency_hz:.0f} {self.max_frequency_hz:.0f} "
-                    "0.00 100.00 0.000 1000.000 0")
+        if cmd == "B" and arg == "?":  # system 1: time base, simulate, display, resolution, filter, tooling × 6
+            tooling = " ".join(str(t) for t in self.crystal_tooling_pct)
+            text = f"{self.time_base_s:.2f} 0 0 0 {self.rate_filter} {tooling}"
             return encode_reply(ok(), text.encode())
-        if cmd == "C" and arg == "?":
-            return encode_reply(ok(), b"0 1 0 0")
+        if cmd == "C" and arg == "?":  # system 2: frequency (MHz), rate and thickness limits, etch mode
+            text = (f"{self.min_frequency_hz / 1e6:.3f} {self.max_frequency_hz / 1e6:.3f} "
+                    f"{self.min_rate_a_per_s:.2f} {self.max_rate_a_per_s:.2f} "
+                    f"{self.min_thickness_kang:.3f} {self.max_thickness_kang:.3f} 0")
+            return encode_reply(ok(), text.encode())
         if cmd == "D" and arg.isdigit() and 1 <= int(arg) <= 99:
             self.active_film = int(arg)
             return encode_reply(ok(), b"")
-        if cmd == "Y":
-            return encode_reply(ok(), b"0")
+        if cmd == "Y" and not arg:
+            flag, self._power_up_flag = self._power_up_flag, False
+            return encode_reply(ok(), b"1" if flag else b"0")
         return encode_reply("C", b"")
 
 
@@ -141,6 +174,7 @@ class Sqc310Emulator(Sqm160Emulator):
 
     firmware = "SQC-310 Ver 3.03"
     channels = 4
+    reset_status = True
 
     def _answer(self, msg: str) -> bytes:
         cmd, arg = msg[:1], msg[1:]

@@ -48,6 +48,7 @@ class StmCommandSet:
         self.model = model
         self.stm2 = stm2
         self.power_lost = True
+        self.shutter_relay_on = False
         self.min_frequency_hz = 5.0e6
         self.max_frequency_hz = 6.0e6
         self._timer_origin_s = instrument.elapsed_s()
@@ -75,6 +76,8 @@ class StmCommandSet:
         cmd, arg = text[:1], text[1:]
         if cmd in _SETTINGS:
             return self._setting(cmd, arg)
+        if cmd == "A" and not self.stm2:
+            return self._shutter(arg)
         action = self._actions.get(cmd)
         if action is None or (cmd in _STM2_ONLY and not self.stm2):
             return Outcome.ILLEGAL_COMMAND, b""
@@ -101,6 +104,16 @@ class StmCommandSet:
             return Outcome.ILLEGAL_DATA, b""
         setattr(self.instrument.film, attr, value)
         return Outcome.OK, b""
+
+    def _shutter(self, arg: str) -> tuple[Outcome, bytes]:
+        """``A!`` relay on (shutter open), ``A@`` off, ``A?`` the state as ``!`` / ``@`` (STM-100/MF
+        manual, table 5.2: ``A [@,!,?]``, the same on/off letters as ``K`` and ``c``)."""
+        if arg == "?":
+            return Outcome.OK, b"!" if self.shutter_relay_on else b"@"
+        if arg in ("!", "@"):
+            self.shutter_relay_on = arg == "!"
+            return Outcome.OK, b""
+        return Outcome.ILLEGAL_MODIFIER, b""
 
     # -- actions --------------------------------------------------------------------------------
 

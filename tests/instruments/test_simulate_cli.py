@@ -112,3 +112,24 @@ def test_bad_options_are_one_line() -> None:
     proc = subprocess.run([sys.executable, "-m", "qcm_app", "simulate", "--faults", "sparks=1"], cwd=ROOT,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unknown fault" in proc.stderr
+
+
+def test_simulate_runs_in_real_time_unless_sped_up() -> None:
+    # issue 11: at the old default (10×) an openQCM streamed ten records a second, not one per 1 s gate
+    from instruments.openqcm import OpenQcm
+
+    proc, path = _serve("--protocol", "openqcm", "--unpaced")
+    try:
+        drv = OpenQcm(open_transport(path, 115200, timeout_s=3.0), gate_s=1.0)
+        try:
+            drv.read()  # the first record comes at any point of a gate
+            times = [drv.read().time_s for _ in range(3)]
+        finally:
+            drv.close()
+        assert (times[-1] - times[0]) / 2 > 0.6  # one record per second of the board's gate
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    from qcm_app.cli import build_parser
+
+    assert build_parser().parse_args(["simulate", "--speed", "10"]).speed == 10.0

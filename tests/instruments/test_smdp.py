@@ -269,6 +269,8 @@ framed = st.builds(encode_frame, st.sampled_from([0x10, 0x10, 0x11]), st.integer
 streams = st.lists(st.one_of(st.binary(max_size=16), framed), max_size=4).map(b"".join)
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(call=st.sampled_from(DRIVER_CALLS), raw=streams, with_film=st.booleans())
 def test_driver_raises_only_its_own_errors(call: str, raw: bytes, with_film: bool) -> None:
@@ -279,6 +281,8 @@ def test_driver_raises_only_its_own_errors(call: str, raw: bytes, with_film: boo
         pass
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(raw=st.binary(max_size=64))
 def test_frame_parsers_raise_only_protocol_errors(raw: bytes) -> None:
@@ -289,6 +293,8 @@ def test_frame_parsers_raise_only_protocol_errors(raw: bytes) -> None:
             pass
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(chunks=st.lists(st.binary(max_size=24), max_size=8))
 def test_emulator_handle_never_raises(chunks: list[bytes]) -> None:
@@ -298,6 +304,8 @@ def test_emulator_handle_never_raises(chunks: list[bytes]) -> None:
             assert decode_frame(reply).checksum_ok
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(message=st.binary(max_size=16))
 def test_emulator_answers_every_wellformed_request(message: bytes) -> None:
@@ -307,6 +315,8 @@ def test_emulator_answers_every_wellformed_request(message: bytes) -> None:
     assert frame.checksum_ok and frame.command >> 4 == 8 and 1 <= frame.command & 0x07 <= 4
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(garbage=st.binary(max_size=40))
 def test_emulator_resyncs_after_any_garbage(garbage: bytes) -> None:

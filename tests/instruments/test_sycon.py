@@ -24,6 +24,7 @@ from instruments.emulators.base import ConstantSource, EmulatedInstrument, Fault
 from instruments.emulators.sycon import Stm2SyconEmulator, Stm100Emulator
 from instruments.sycon import Stm100, encode_command, encode_reply
 from instruments.transport import MemoryTransport, open_transport
+from tests.instruments.protocol import expected_protocol
 
 pytestmark = pytest.mark.timeout(5)
 
@@ -309,6 +310,8 @@ framed = st.builds(encode_reply, st.sampled_from("ABFGHIJKZ@"),
 streams = st.lists(st.one_of(st.binary(max_size=16), framed), max_size=4).map(b"".join)
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(call=st.sampled_from(DRIVER_CALLS), raw=streams, with_film=st.booleans())
 def test_driver_raises_only_its_own_errors(call: str, raw: bytes, with_film: bool) -> None:
@@ -319,6 +322,8 @@ def test_driver_raises_only_its_own_errors(call: str, raw: bytes, with_film: boo
         pass
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(chunks=st.lists(st.binary(max_size=24), max_size=8), stm2=st.booleans())
 def test_emulator_handle_never_raises(chunks: list[bytes], stm2: bool) -> None:
@@ -328,6 +333,8 @@ def test_emulator_handle_never_raises(chunks: list[bytes], stm2: bool) -> None:
             assert reply[0] == 0x02 and reply[1] == len(reply) - 3 and sum(reply[2:-1]) & 0xFF == reply[-1]
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(message=st.binary(min_size=1, max_size=10))
 def test_emulator_answers_every_wellformed_request(message: bytes) -> None:
@@ -337,6 +344,8 @@ def test_emulator_answers_every_wellformed_request(message: bytes) -> None:
     assert sum(reply[2:-1]) & 0xFF == reply[-1]
 
 
+# fuzzing: 300 examples can outlast the 5 s guard on a loaded machine
+@pytest.mark.timeout(60)
 @settings(max_examples=300, deadline=None)
 @given(garbage=st.binary(max_size=40).map(lambda b: b.replace(b"\x02", b"")))
 def test_emulator_resyncs_after_garbage(garbage: bytes) -> None:
@@ -419,3 +428,39 @@ def test_pty_failed_crystal() -> None:
         assert not drv.crystal_good()
         with pytest.raises(ValueUnavailable):
             drv.check_crystal()
+
+
+# -- shutter relay (issue 11, mismatch 8): STM-100/MF manual table 5.2, "A [@,!,?]" ---------------
+
+def test_shutter_commands_as_exact_exchanges() -> None:
+    # bytes written out by hand from the manual's framing: STX, LEN, data, sum(data) & 0xFF
+    with expected_protocol(Stm100, [
+        (h("02 02 41 21 62"), h("02 01 41 41")),  # A! → A: relay on
+        (h("02 02 41 3F 80"), h("02 02 41 21 62")),  # A? → A! : on
+        (h("02 02 41 40 81"), h("02 01 41 41")),  # A@ → A: relay off
+        (h("02 02 41 3F 80"), h("02 02 41 40 81")),  # A? → A@ : off
+    ]) as drv:
+        drv.set_shutter(True)
+        assert drv.shutter_open()
+        drv.set_shutter(False)
+        assert not drv.shutter_open()
+
+
+def test_emulator_has_the_shutter_commands_of_the_stm100() -> None:
+    emu = Stm100Emulator(ConstantSource())
+    emu.handle(REQ_ACK)
+    assert emu.handle(h("02 02 41 3F 80")) == [h("02 02 41 40 81")]  # closed at power-up
+    assert emu.handle(h("02 02 41 21 62")) == [h("02 01 41 41")]  # A! accepted (was F before)
+    assert emu.handle(h("02 02 41 3F 80")) == [h("02 02 41 21 62")]
+    assert emu.handle(h("02 02 41 40 81")) == [h("02 01 41 41")]
+    assert emu.handle(h("02 02 41 3F 80")) == [h("02 02 41 40 81")]
+    (bad,) = emu.handle(encode_command(b"A1"))
+    assert bad[2:3] == b"J"  # an unknown modifier, not an unknown command
+
+
+def test_shutter_over_a_pty() -> None:
+    with served() as (srv, drv):
+        drv.set_shutter(True)
+        assert drv.shutter_open() and srv.instrument.commands.shutter_relay_on
+        drv.set_shutter(False)
+        assert not drv.shutter_open()
