@@ -14,9 +14,13 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qcm_app import __version__
 from qcm_app.errors import UserInputError
+
+if TYPE_CHECKING:
+    from instruments.emulators.base import PtyServer
 
 PROTOCOL_CHOICES = ("sqm160", "sqc310", "stm100", "stm2", "tm400", "openqcm", "line")
 
@@ -48,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Prints the pty path on one line, then serves until terminated. "
                                      "SIGUSR1 unplugs/re-plugs the device (a new pty; --link follows it), "
                                      "SIGUSR2 makes it stall for 5 s.")
-    sim.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
+    sim.add_argument("--protocol", default="sqm160", choices=(*PROTOCOL_CHOICES, "valves"),
+                     help="an instrument, or 'valves': the reactor's valve events as '<t> <valve> <0|1>' lines")
     sim.add_argument("--recipe", help="recipe TOML file or preset name (default: the LiGL demo)")
     sim.add_argument("--speed", type=float, default=10.0, help="reactor speed-up over real time (default 10)")
     sim.add_argument("--seed", type=int, help="random seed of the reactor and the noise")
@@ -107,9 +112,14 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from instruments.emulators.base import Faults
     from instruments.registry import available_protocols
     from qcm_app.recipes import resolve_recipe
-    from qcm_app.simulate import build_server
+    from qcm_app.simulate import build_marker_server, build_server
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.protocol == "valves":
+        if args.speed <= 0:
+            raise UserInputError("--speed must be positive")
+        return _serve(build_marker_server("valves", resolve_recipe(args.recipe), speed=args.speed, seed=args.seed,
+                                          link=args.link))
     if args.protocol not in available_protocols():
         raise UserInputError(f"protocol {args.protocol!r} has no emulator in this build")
     try:
@@ -121,6 +131,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
     recipe = resolve_recipe(args.recipe)
     server = build_server(args.protocol, recipe, speed=args.speed, seed=args.seed, sensors=args.sensors,
                           faults=faults, link=args.link, paced=not args.unpaced)
+    return _serve(server)
+
+
+def _serve(server: PtyServer) -> int:
+    """Print the port, then serve until SIGTERM/SIGINT (SIGUSR1 unplugs/re-plugs, SIGUSR2 stalls)."""
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
