@@ -32,6 +32,8 @@ from qcm_app.recipes import Recipe, parse_recipe
 from qcm_app.runfile import RunData
 
 FORMAT_NAME = "LabVIEW ALD tool DataLog"
+#: the elapsed seconds of the log's first row (our time axis starts there; the tool's tables do not)
+TIME_ORIGIN_KEY = "Time origin (tool elapsed s)"
 _DATALOG_HEADER = re.compile(r"^Timestamp\tElapsed Time \[s\]\t.*\tMod\d+/do\d+", re.I)
 _EXECUTION_HEADER = "Recipe Step\tPrecursor\t"
 _DOSES_HEADER = "Recipe Step #\tPrecursor #\tPrecursor Name\t"
@@ -50,6 +52,7 @@ def read(source: SourceText) -> RunData:
     doses_path, recipe_path = sibling(path, "Doses-DeltaM"), sibling(path, "ExecutionTable")
     reference: list[tuple[float, str]] = []
     origin = _origin_s(source)
+    run.metadata.extra[TIME_ORIGIN_KEY] = f"{origin:g}"
     if doses_path is not None:
         try:
             doses = load_doses(doses_path)

@@ -22,6 +22,7 @@ from qcm_app import __version__
 from qcm_app.offline import AnalyzedRun
 from qcm_app.physics import thickness_ang_from_mass
 from qcm_app.regimes import BlockRegime
+from qcm_app.report.reference import ReferenceComparison
 from qcm_app.segmenter import CycleResult
 
 #: the regimes a cycle can be in; arrays of cycles carry an index into this tuple
@@ -82,6 +83,8 @@ class ReportContent:
     gain_ng_cm2: np.ndarray = field(repr=False)
     regime_code: np.ndarray = field(repr=False)
     density_g_cm3: np.ndarray = field(repr=False)
+    #: our per-step masses beside the tool's own table, when there is one
+    reference: ReferenceComparison | None = None
 
     @property
     def thickness_gain_ang(self) -> np.ndarray:

@@ -233,3 +233,33 @@ def test_recipe_vs_valves_mismatch_is_located():
     assert [(d.pulse_index, d.expected, d.found) for d in found] == [(38, "H2O", ""), (151, "", "TMA")]
     assert "no valve fired" in found[0].message()
     assert compare_with_recipe(pulses[:37] + pulses[37:-1] + [], recipe)[0].expected == "H2O"
+
+
+def test_report_shows_our_step_masses_beside_the_tools_table(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "rep"
+    assert main(["report", str(DATALOG), "--recipe", str(EXECUTION), "--crystal-mhz", "5.5836",
+                 "--out", str(out)]) == 0  # the table beside the DataLog is found by itself
+    printed = capsys.readouterr().out
+    assert "beside the tool's table:" in printed
+    doc = json.loads((out / "summary.json").read_text())
+    steps = doc["tool_reference"]["steps"]
+    doses = load_doses(DOSES).pulses
+    assert [(s["step"], s["precursor"], s["tool_ng_cm2"]) for s in steps] == [
+        (d.step, d.precursor, d.delta_ng_cm2) for d in doses]
+    # each matched step carries a mass our analysis gave one of its pulses
+    ours = np.array([m for c in doc["cycles"] for m in c["steps_ng_cm2"]])
+    matched = [s for s in steps if s["ours_ng_cm2"] is not None]
+    assert len(matched) >= 75
+    assert all(np.min(np.abs(ours - s["ours_ng_cm2"])) < 1e-5 for s in matched)
+    html = (out / "report.html").read_text()
+    assert "Beside the tool&#x27;s own masses" in html or "Beside the tool's own masses" in html
+    assert html.count("<td>TMA</td>") >= 80
+
+
+def test_report_reference_must_be_a_dose_table(tmp_path, capsys):
+    assert main(["report", str(DATALOG), "--reference", str(EXECUTION), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a tool dose table" in err[0] and EXECUTION.name in err[0]
+    assert not (tmp_path / "r").exists()
