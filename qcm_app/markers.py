@@ -235,7 +235,9 @@ class Disagreement:
     def message(self) -> str:
         at = f" at {self.time_s:.1f} s" if math.isfinite(self.time_s) else ""
         if not self.found:
-            return f"pulse {self.pulse_index}: the recipe expects {self.expected}, no valve fired{at}"
+            nxt = (f" (before the valve at {self.time_s:.1f} s)" if math.isfinite(self.time_s)
+                   else " (after the last valve)")
+            return f"pulse {self.pulse_index}: the recipe expects {self.expected}, no valve fired{nxt}"
         if not self.expected:
             return f"pulse {self.pulse_index}: {self.found} fired{at}, beyond the recipe's end"
         return f"pulse {self.pulse_index}: the recipe expects {self.expected}, the valve was {self.found}{at}"
@@ -273,6 +275,26 @@ def compare_with_recipe(pulses: Sequence[ValvePulse], recipe_pulse_names: Sequen
             j -= 1
     out.reverse()
     return out
+
+
+def valves_vs_recipe_text(pulses: Sequence[ValvePulse], recipe: object, limit: int = 5) -> list[str]:
+    """Lines for a person: the valve counts, and where the recipe and the valves disagree."""
+    if not pulses:
+        return []
+    counts = ", ".join(f"{n} {k}" for k, n in counts_by_precursor(pulses).items())
+    lines = [f"valves: {len(pulses)} pulses from the log ({counts})"]
+    if recipe is None:
+        return lines
+    expected = recipe_pulse_sequence(recipe)
+    found = compare_with_recipe(pulses, expected)
+    if not found:
+        lines.append(f"recipe and valves agree on all {len(expected)} pulses")
+        return lines
+    lines.append(f"recipe and valves disagree at {len(found)} of {len(expected)} pulses (the valves win):")
+    lines += [f"  {d.message()}" for d in found[:limit]]
+    if len(found) > limit:
+        lines.append(f"  ... and {len(found) - limit} more")
+    return lines
 
 
 def recipe_pulse_sequence(recipe: object) -> list[str]:

@@ -100,6 +100,9 @@ def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence
                     + " — mass gains are per cycle in ng/cm²; GPC = steady mass per cycle / (10 × density).</p>")
     else:
         body.append("<p>No deposition cycles were found, so there is nothing to summarise.</p>")
+    if content.valves:
+        body.append("<h2>Valves and recipe</h2>")
+        body.append("<p>" + "<br>".join(escape(line.strip()) for line in content.valves) + "</p>")
     if content.reference is not None:
         body += reference_html(content.reference)
     body.append("<h2>Figures</h2>")

@@ -185,6 +185,8 @@ def _summary(content: ReportContent, analyzed: AnalyzedRun) -> dict[str, Any]:
     doc = dict(content.json)
     if content.reference is not None:
         doc["tool_reference"] = content.reference.to_json()
+    if content.valves:
+        doc["valves"] = content.valves
     doc["report"] = {
         "generator": GENERATOR,
         "app_version": __version__,

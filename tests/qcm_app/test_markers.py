@@ -263,3 +263,14 @@ def test_report_reference_must_be_a_dose_table(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a tool dose table" in err[0] and EXECUTION.name in err[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_analyze_says_where_recipe_and_valves_disagree(tmp_path, capsys):
+    assert main(["analyze", str(DATALOG), "--recipe", str(EXECUTION)]) == 0
+    assert "recipe and valves agree on all 150 pulses" in capsys.readouterr().out
+    # a hand-typed recipe that forgot the TMA-only block: 10 TMA pulses the recipe does not plan
+    short = tmp_path / "short.toml"
+    short.write_text(HAND_TOML.replace('repeat = 10\n', 'repeat = 1\n'))
+    assert main(["analyze", str(DATALOG), "--recipe", str(short)]) == 0
+    out = capsys.readouterr().out
+    assert "recipe and valves disagree at 9 of 141 pulses" in out
