@@ -2,8 +2,8 @@
 
 ``load_run(path)`` recognises the format from the file's content (never from its name, since
 labs rename files freely), in this order: our own run file, Angstrom Engineering tool log,
-Colnatec Eon, INFICON STM-2 log, openQCM, SQM-160 text log, and finally any CSV/TSV with a time
-and a frequency column. With a :class:`ColumnMapping` the file is read as a plain table with the
+Colnatec Eon, INFICON STM-2 log, openQCM, SQM-160 text log, LabVIEW ALD tool DataLog, and finally
+any CSV/TSV with a time and a frequency column. With a :class:`ColumnMapping` the file is read as a plain table with the
 columns the user named. Every reader gives time in seconds from the first row (strictly
 increasing: duplicated and out-of-order rows are dropped and counted in ``warnings``), frequency
 per sensor, the instrument's own thickness when the log has one, and the film settings it carries.
