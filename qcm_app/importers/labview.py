@@ -155,6 +155,10 @@ def load_execution_table(path: str | Path) -> Recipe:
                                  f"(the table is cut short?)", path, lineno)
         kind = fields[col["ald process type"]]
         precursor = fields[col["precursor"]]
+        if not kind.startswith(("0", "1")):
+            # other types hold the chamber closed or fill to a pressure: their timing is not in this table
+            raise UserInputError(f"process type {kind[:40]!r} is not supported (only '0: Purge' and "
+                                 f"'1: Pulse-Purge' steps)", path, lineno)
         purge = _seconds(fields[col["purge time [s]"]], "purge time", path, lineno)
         if kind.startswith("0") or precursor.lower() in _NO_PRECURSOR:
             units.append((lineno, _Unit("", 0.0, purge)))

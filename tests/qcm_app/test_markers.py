@@ -274,3 +274,18 @@ def test_analyze_says_where_recipe_and_valves_disagree(tmp_path, capsys):
     assert main(["analyze", str(DATALOG), "--recipe", str(short)]) == 0
     out = capsys.readouterr().out
     assert "recipe and valves disagree at 9 of 141 pulses" in out
+
+
+def test_execution_table_errors_name_the_line(tmp_path):
+    lines = EXECUTION.read_text(encoding="latin-1").splitlines()
+    held = tmp_path / "held_ExecutionTable.txt"
+    held.write_text("\n".join([*lines[:5], lines[5].replace("1: Pulse-Purge (Full Flow)", "2: Pulse-Hold-Purge")]),
+                    encoding="latin-1")
+    with pytest.raises(UserInputError, match="not supported") as exc:
+        resolve_recipe(str(held))
+    assert exc.value.line == 6
+    cut = tmp_path / "cut_ExecutionTable.txt"
+    cut.write_text("\n".join(lines[:9]) + "\n       9\tTMA\tN/A\t1.0", encoding="latin-1")
+    with pytest.raises(UserInputError, match="cut short") as exc:
+        resolve_recipe(str(cut))
+    assert exc.value.line == 10
