@@ -233,6 +233,7 @@ class LogFollower:
         self._time_col = -1
         self._time_is_clock = False
         self._valve_cols: dict[int, str] = {}
+        self._needed = 0
         self._state: dict[str, tuple[bool, float]] = {}
         self.tracker.open.clear()
 
@@ -270,13 +271,13 @@ class LogFollower:
         rows: list[tuple[float, list[str]]] = []
         for raw in data[:cut + 1].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
             line = raw.decode("latin-1")
-            if not line.strip():
+            if not line.strip() or line.lstrip().startswith("#"):
                 continue
             if self._header is None:
                 self._try_header(line)
                 continue
             fields = [f.strip() for f in line.split(self._delimiter)]
-            if len(fields) < len(self._header):
+            if len(fields) < self._needed:
                 continue  # a row cut short (only whole lines are read, so a damaged one): skipped
             stamp = self._stamp(fields[self._time_col])
             if stamp is not None:
@@ -332,6 +333,7 @@ class LogFollower:
                 self._valve_cols[i] = n
                 if n.lower() in given:
                     self.tracker.names[n] = given[n.lower()]
+        self._needed = max([self._time_col, *self._valve_cols]) + 1
         missing = [c for c in self._given if c.lower() not in {n.lower() for n in names}]
         if missing:
             self.warnings.append(f"{self.path.name}: no column {', '.join(map(repr, missing))} in the log")

@@ -273,3 +273,16 @@ def test_qcm_simulate_protocol_valves_serves_event_lines():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+def test_follower_reads_a_monitor_log_with_comment_header_and_ragged_rows():
+    """The HZB log: 11 '#' lines, a header one field longer than its rows, shutters as 0/1 columns."""
+    hzb = DATA.parent / "hzb-pvd-2021-08-24" / "PVDProcess.tsv"
+    follower = LogFollower(hzb, run_clock=lambda: 0.0)
+    live = {p.channel: p for p in follower.poll()}
+    offline = {p.channel: p for p in load_run(hzb).valve_pulses}
+    still_open = follower.open_valves()
+    assert sorted([*live, *still_open]) == sorted(offline)
+    assert live and still_open  # one shutter is still open when the log ends
+    for name, p in live.items():
+        assert p.duration_s == pytest.approx(offline[name].duration_s)
