@@ -151,8 +151,9 @@ def _write_rows(writer: RunWriter, run: RunData) -> None:
             writer.mark(event.kind, event.time_s, event.text)
             next_event += 1
         thick = None if thick_kang is None else thick_kang[first:end]
+        rate = None if run.instrument_rate_ang_s is None else run.instrument_rate_ang_s[first:end]
         writer.write(pipeline.process_arrays(run.time_s[first:end], run.frequency_hz[first:end],
-                                             instrument_thickness_kang=thick))
+                                             rate_a_per_s=rate, instrument_thickness_kang=thick))
     for event in events[next_event:]:
         writer.mark(event.kind, event.time_s, event.text)
 

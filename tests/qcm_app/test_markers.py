@@ -289,3 +289,15 @@ def test_execution_table_errors_name_the_line(tmp_path):
     with pytest.raises(UserInputError, match="cut short") as exc:
         resolve_recipe(str(cut))
     assert exc.value.line == 10
+
+
+def test_converted_monitor_log_keeps_the_instruments_rate(tmp_path):
+    out = tmp_path / "hzb.csv"
+    assert main(["convert", str(HZB), "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line and not line.startswith("#")]
+    header = rows[0].split(",")
+    rate_cols = [i for i, h in enumerate(header) if h.startswith("Rate")]
+    table = np.array([[float(v) for v in r.split(",")] for r in rows[1:]])
+    assert len(rate_cols) == 4 and np.isfinite(table[:, rate_cols]).all()
+    source = load_run(HZB).instrument_rate_ang_s
+    np.testing.assert_allclose(table[:, rate_cols], source, atol=1e-3)
