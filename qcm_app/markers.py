@@ -191,6 +191,55 @@ def shift_pulses(pulses: Iterable[ValvePulse], offset_s: float) -> tuple[ValvePu
     return tuple(replace(p, time_s=p.time_s - offset_s) for p in pulses)
 
 
+# --- cycles from the pulses ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PulseCycle:
+    """One cycle as the valves show it: its pulses in order; ``block`` counts from 1."""
+
+    block: int
+    cycle_in_block: int
+    pulses: tuple[ValvePulse, ...]
+
+    @property
+    def start_s(self) -> float:
+        return self.pulses[0].time_s
+
+    @property
+    def pattern(self) -> tuple[str, ...]:
+        return tuple(p.precursor or p.channel for p in self.pulses)
+
+
+def group_cycles(pulses: Sequence[ValvePulse], pause_factor: float = 3.0) -> list[PulseCycle]:
+    """Cycles and blocks from the valves alone (no recipe): a cycle starts at each pulse of the run's
+    first precursor; a new block starts where the cycle's precursors change or after a pause longer
+    than ``pause_factor`` times the median cycle period. Shutters and other non-dosing channels
+    should be left out by the caller."""
+    ordered = sorted(pulses, key=lambda p: p.time_s)
+    if not ordered:
+        return []
+    lead = ordered[0].precursor or ordered[0].channel
+    raw: list[list[ValvePulse]] = []
+    for p in ordered:
+        if (p.precursor or p.channel) == lead or not raw:
+            raw.append([p])
+        else:
+            raw[-1].append(p)
+    starts = np.array([c[0].time_s for c in raw])
+    period = float(np.median(np.diff(starts))) if starts.size > 1 else math.inf
+    out: list[PulseCycle] = []
+    block, k = 0, 0
+    for i, c in enumerate(raw):
+        pattern = tuple(p.precursor or p.channel for p in c)
+        new_block = (i == 0 or pattern != out[-1].pattern
+                     or starts[i] - starts[i - 1] > pause_factor * period)
+        if new_block:
+            block, k = block + 1, 0
+        k += 1
+        out.append(PulseCycle(block, k, tuple(c)))
+    return out
+
+
 # --- in run files -----------------------------------------------------------------------------------
 
 VALVE_EVENT = "valve"

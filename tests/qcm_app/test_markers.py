@@ -301,3 +301,22 @@ def test_converted_monitor_log_keeps_the_instruments_rate(tmp_path):
     assert len(rate_cols) == 4 and np.isfinite(table[:, rate_cols]).all()
     source = load_run(HZB).instrument_rate_ang_s
     np.testing.assert_allclose(table[:, rate_cols], source, atol=1e-3)
+
+
+def test_cycles_from_the_valves_alone(boise_run):
+    """80 cycles in three blocks (50 TMA/H2O, 10 TMA, 20 TMA/H2O), starting at the TMA valve edges
+    listed in the derived vendor_cycles.csv (tool elapsed seconds)."""
+    import csv
+
+    from qcm_app.markers import group_cycles
+
+    cycles = group_cycles(boise_run.valve_pulses)
+    assert len(cycles) == 80
+    blocks = {}
+    for c in cycles:
+        blocks.setdefault(c.block, []).append(c)
+    assert [len(b) for b in blocks.values()] == [50, 10, 20]
+    assert [b[0].pattern for b in blocks.values()] == [("TMA", "H2O"), ("TMA",), ("TMA", "H2O")]
+    with open(BOISE / "vendor_cycles.csv", newline="") as fh:
+        listed = [float(r["tma_pulse_start_s"]) - 0.569 for r in csv.DictReader(fh)]
+    assert np.max(np.abs(np.array([c.start_s for c in cycles]) - listed)) < 0.5
