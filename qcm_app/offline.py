@@ -74,6 +74,12 @@ def analyze_file(path: str | Path, recipe: str | None = None, crystal_mhz: float
 
         run.valve_pulses = tuple(name_channels(run.valve_pulses, valve_map=parse_valve_options(valves))[0])
     rec = recipe_for(run, recipe)
+    if rec is not None and any(not p.precursor for p in run.valve_pulses):
+        from qcm_app.markers import name_channels, recipe_pulse_sequence
+
+        pulses, notes = name_channels(run.valve_pulses, recipe_pulse_names=recipe_pulse_sequence(rec))
+        run.valve_pulses = tuple(pulses)
+        run.warnings.extend(notes)
     mass, start, factor = run_mass(run, crystal_mhz)
     densities = {b.name: density_g_cm3 for b in rec.blocks} if (rec and density_g_cm3) else None
     # density: --density for every block, else the recipe's per block, else the log's film density

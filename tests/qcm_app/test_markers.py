@@ -320,3 +320,15 @@ def test_cycles_from_the_valves_alone(boise_run):
     with open(BOISE / "vendor_cycles.csv", newline="") as fh:
         listed = [float(r["tma_pulse_start_s"]) - 0.569 for r in csv.DictReader(fh)]
     assert np.max(np.abs(np.array([c.start_s for c in cycles]) - listed)) < 0.5
+
+
+def test_a_datalog_alone_is_named_by_the_recipe_given(tmp_path):
+    import shutil
+
+    from qcm_app.offline import analyze_file
+
+    alone = tmp_path / DATALOG.name  # without the dose and execution tables beside it
+    shutil.copyfile(DATALOG, alone)
+    assert counts_by_precursor(load_run(alone).valve_pulses) == {"Mod8/do1": 80, "Mod8/do2": 70}
+    analyzed = analyze_file(alone, str(EXECUTION))
+    assert counts_by_precursor(analyzed.run.valve_pulses) == {"TMA": 80, "H2O": 70}
