@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("replay_speed", [], ["--hours", "6"]),
     ("accuracy", [], ["--quick"]),
     ("report_speed", [], []),
+    ("markers", [], ["--hours", "2"]),
 ]
 
 

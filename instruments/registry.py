@@ -54,3 +54,15 @@ def emulator_class(protocol: str) -> type[EmulatedInstrument]:
         raise KeyError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     _, _, module, name = PROTOCOLS[protocol]
     return _load(module, name)
+
+
+#: sources of valve markers that run beside a QCM (no QCM driver): name → (emulator module, class)
+MARKER_EMULATORS: dict[str, tuple[str, str]] = {
+    "valves": ("instruments.emulators.valves", "ValveEventEmulator"),
+}
+
+
+def marker_emulator_class(name: str) -> type[EmulatedInstrument]:
+    if name not in MARKER_EMULATORS:
+        raise KeyError(f"unknown marker source {name!r}; known: {', '.join(MARKER_EMULATORS)}")
+    return _load(*MARKER_EMULATORS[name])

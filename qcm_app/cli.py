@@ -14,10 +14,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from instruments.emulators.base import TRANSPORT_ENV, ServerTransport
 from qcm_app import __version__
 from qcm_app.errors import UserInputError
+
+if TYPE_CHECKING:
+    from instruments.emulators.base import EmulatorServer
 
 PROTOCOL_CHOICES = ("sqm160", "sqc310", "stm100", "stm2", "tm400", "openqcm", "line")
 
@@ -54,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(Windows) the emulator is served on a loopback TCP port. "
                                      "SIGUSR1 unplugs/re-plugs the device (a new pty; --link follows it), "
                                      "SIGUSR2 makes it stall for 5 s (POSIX only).")
-    sim.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
+    sim.add_argument("--protocol", default="sqm160", choices=(*PROTOCOL_CHOICES, "valves"),
+                     help="an instrument, or 'valves': the reactor's valve events as '<t> <valve> <0|1>' lines")
     sim.add_argument("--recipe", help="recipe TOML file or preset name (default: the LiGL demo)")
     sim.add_argument("--speed", type=float, default=SIMULATE_SPEED,
                      help="reactor speed-up over real time (default 1: real time)")
@@ -118,9 +123,16 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from instruments.emulators.base import Faults, default_transport
     from instruments.registry import available_protocols
     from qcm_app.recipes import resolve_recipe
-    from qcm_app.simulate import build_server
+    from qcm_app.simulate import build_marker_server, build_server
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.protocol == "valves":
+        if args.speed <= 0:
+            raise UserInputError("--speed must be positive")
+        server = build_marker_server("valves", resolve_recipe(args.recipe), speed=args.speed, seed=args.seed,
+                                     link=args.link)
+        server.start()
+        return _serve(server)
     if args.protocol not in available_protocols():
         raise UserInputError(f"protocol {args.protocol!r} has no emulator in this build")
     try:
@@ -148,6 +160,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
         raise UserInputError(f"cannot serve on {where}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise UserInputError(str(exc)) from None
+    return _serve(server)
+
+
+def _serve(server: EmulatorServer) -> int:
+    """Print the port, then serve until SIGTERM/SIGINT (SIGUSR1 unplugs/re-plugs, SIGUSR2 stalls)."""
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,11 +64,22 @@ def run_mass(run: RunData, crystal_mhz: float | None = None) -> tuple[np.ndarray
 
 
 def analyze_file(path: str | Path, recipe: str | None = None, crystal_mhz: float | None = None,
-                 density_g_cm3: float | None = None) -> AnalyzedRun:
+                 density_g_cm3: float | None = None, valves: Sequence[str] = ()) -> AnalyzedRun:
+    """``valves`` (``TMA=Mod8/do1``) say which precursor each valve column of the log doses."""
     from qcm_app.importers import load_run
 
     run = load_run(path)
+    if valves:
+        from qcm_app.markers import name_channels, parse_valve_options
+
+        run.valve_pulses = tuple(name_channels(run.valve_pulses, valve_map=parse_valve_options(valves))[0])
     rec = recipe_for(run, recipe)
+    if rec is not None and any(not p.precursor for p in run.valve_pulses):
+        from qcm_app.markers import name_channels, recipe_pulse_sequence
+
+        pulses, notes = name_channels(run.valve_pulses, recipe_pulse_names=recipe_pulse_sequence(rec))
+        run.valve_pulses = tuple(pulses)
+        run.warnings.extend(notes)
     mass, start, factor = run_mass(run, crystal_mhz)
     densities = {b.name: density_g_cm3 for b in rec.blocks} if (rec and density_g_cm3) else None
     # density: --density for every block, else the recipe's per block, else the log's film density
@@ -85,6 +97,8 @@ def add_analyze_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crystal-mhz", type=float, help="f0 for the Sauerbrey constant (default: measured start)")
     p.add_argument("--density", type=float, help="film density in g/cm³ for Å/cycle (all blocks)")
     p.add_argument("--json", type=Path, help="write the cycles and regimes as JSON here")
+    p.add_argument("--valve", action="append", metavar="NAME=COLUMN",
+                   help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)")
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -92,13 +106,17 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise UserInputError("--density must be a positive number of g/cm³")
     if args.crystal_mhz is not None and not 0.5 < args.crystal_mhz < 100:
         raise UserInputError("--crystal-mhz must be a crystal frequency in MHz, e.g. 6 or 5")
-    analyzed = analyze_file(args.run, args.recipe, args.crystal_mhz, args.density)
+    analyzed = analyze_file(args.run, args.recipe, args.crystal_mhz, args.density, getattr(args, "valve", None) or ())
     res = analyzed.result
     out = sys.stdout
     print(f"{args.run}: {len(res.cycles)} cycles"
           + (f" (recipe: {analyzed.recipe.name})" if analyzed.recipe else " (no recipe: pattern inferred)"), file=out)
     for b in res.regimes.blocks:
         print(f"  {b.message()}", file=out)
+    from qcm_app.markers import valves_vs_recipe_text
+
+    for line in valves_vs_recipe_text(analyzed.run.valve_pulses, analyzed.recipe):
+        print(f"  {line}", file=out)
     if args.json:
         res.write_json(args.json)
         print(f"wrote {args.json}", file=out)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from instruments.valves import ValveEvent
+from qcm_app.markers import ValvePulse
 from qcm_app.physics import CrystalSettings, sauerbrey_factor_ng_cm2_per_hz, zmatch_thickness_ang
 from qcm_app.recipes import Block, Recipe
 
@@ -33,6 +35,16 @@ class Anomaly:
     first_cycle: int  # run-wide index, from 1
     cycles: int
     factor: float
+
+
+@dataclass(frozen=True)
+class Depletion:
+    """An empty bottle: the valve of ``precursor`` fires but nothing arrives, for ``pulses`` of its
+    pulses from its ``first_pulse``-th (counted from 1 per precursor)."""
+
+    precursor: str
+    first_pulse: int
+    pulses: int = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,12 @@ class ReactorSettings:
     overshoot: float = 0.04
     desorb_tau_s: float = 2.0
     anomalies: tuple[Anomaly, ...] = ()
+    #: empty bottles (the valve fires, no uptake)
+    depleted: tuple[Depletion, ...] = ()
+    #: run-wide pulse numbers (from 1) the tool skips: no valve, no uptake, the time still passes
+    skipped_pulses: tuple[int, ...] = ()
+    #: (run-wide cycle from 1, seconds): the tool pauses that long before the cycle starts
+    pauses: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,9 @@ class Schedule:
     pulse_spike_hz: np.ndarray
     cycles: list[TruthCycle] = field(default_factory=list)
     end_s: float = 0.0
+    #: per pulse that fired: its step name and how long the valve stayed open
+    pulse_name: tuple[str, ...] = ()
+    pulse_duration_s: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def nucleation_factor(block: Block, cycle_in_block: int) -> float:
@@ -126,6 +147,12 @@ class ProcessModel:
                 anomaly_of[k] = a.factor
         t = s.start_delay_s
         index = 0
+        names: list[str] = []
+        open_s: list[float] = []
+        pulse_no = 0
+        per_precursor: dict[str, int] = {}
+        skipped = set(s.skipped_pulses)
+        pauses = dict(s.pauses)
         for bi, block in enumerate(self.recipe.blocks):
             # the transient of each pulse step has its own sign and size (gas temperature/pressure)
             step_spike = [self._step_spike(bi, si) for si in range(len(block.steps))]
@@ -136,6 +163,7 @@ class ProcessModel:
                 if index in anomaly_of:
                     factor *= anomaly_of[index]
                     regime = "anomaly"
+                t += pauses.get(index, 0.0)
                 cycle_start = None
                 step_masses = []
                 for si, step in enumerate(block.steps):
@@ -146,6 +174,17 @@ class ProcessModel:
                             cycle_start = t
                         nominal = step.mass_ng_cm2 if step.mass_ng_cm2 is not None else DEFAULT_PULSE_MASS_NG_CM2
                         m = nominal * factor
+                        pulse_no += 1
+                        if pulse_no in skipped:
+                            step_masses.append(0.0)
+                            t += duration
+                            continue
+                        per_precursor[step.name] = per_precursor.get(step.name, 0) + 1
+                        if any(d.precursor == step.name and d.first_pulse <= per_precursor[step.name]
+                               < d.first_pulse + d.pulses for d in s.depleted):
+                            m = 0.0
+                        names.append(step.name)
+                        open_s.append(duration)
                         starts.append(t)
                         masses.append(m)
                         taus.append(float(step.extra.get("tau_s", max(0.25, 0.4 * step.duration_s))))
@@ -160,7 +199,7 @@ class ProcessModel:
                  for i, c in enumerate(cycles)]
         return Schedule(pulse_start_s=np.array(starts), pulse_mass_ng_cm2=np.array(masses),
                         pulse_tau_s=np.array(taus), pulse_spike_hz=np.array(spikes), cycles=fixed,
-                        end_s=t + s.tail_s)
+                        end_s=t + s.tail_s, pulse_name=tuple(names), pulse_duration_s=np.array(open_s))
 
     def _step_spike(self, block_index: int, step_index: int) -> float:
         h = zlib.crc32(f"{self.settings.seed}/{block_index}/{step_index}".encode())
@@ -175,6 +214,12 @@ class ProcessModel:
     @property
     def truth(self) -> list[TruthCycle]:
         return self.schedule.cycles
+
+    def valve_pulses(self) -> tuple[ValvePulse, ...]:
+        """The valves as the tool fired them (skipped pulses left out; empty bottles included)."""
+        p = self.schedule
+        return tuple(ValvePulse(float(t), float(d), name, name)
+                     for t, d, name in zip(p.pulse_start_s, p.pulse_duration_s, p.pulse_name, strict=True))
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -284,6 +329,7 @@ class ReactorSource:
 
     def __init__(self, model: ProcessModel, speed: float = 1.0, sensors: int = 1) -> None:
         self.model = model
+        self._valve_edges = _edges(model.valve_pulses())
         self.speed = speed
         self.sensor_count = sensors
         self._rng = np.random.default_rng(model.settings.seed + 31337)
@@ -302,3 +348,15 @@ class ReactorSource:
             rate = (thick_ang - prev[1]) / (t - prev[0])
         self._last[sensor] = (t, thick_ang)
         return f, thick_ang / 1000.0, rate
+
+    def valve_events(self, start_s: float, end_s: float) -> list[ValveEvent]:
+        """The valves' openings and closings with ``start_s <= t < end_s`` (process seconds)."""
+        times = self._valve_edges[0]
+        lo, hi = np.searchsorted(times, [start_s, end_s], side="left").tolist()
+        return [ValveEvent(float(times[i]), self._valve_edges[1][i], self._valve_edges[2][i]) for i in range(lo, hi)]
+
+
+def _edges(pulses: tuple[ValvePulse, ...]) -> tuple[np.ndarray, list[str], list[bool]]:
+    edges = sorted([(p.time_s, p.channel, True) for p in pulses]
+                   + [(p.time_s + p.duration_s, p.channel, False) for p in pulses])
+    return np.array([e[0] for e in edges]), [e[1] for e in edges], [e[2] for e in edges]

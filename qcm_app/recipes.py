@@ -165,6 +165,10 @@ class Recipe:
 def load_recipe(path: str | Path) -> Recipe:
     """Read a recipe file; any problem becomes a one-line :class:`UserInputError` naming file and line."""
     path = Path(path)
+    from qcm_app.importers import labview  # the tool's executed recipe is a recipe too (lazy: no cycle)
+
+    if labview.is_execution_table(path):
+        return labview.load_execution_table(path)
     return parse_recipe(read_text(path, "recipe file"), source=str(path))
 
 

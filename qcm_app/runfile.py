@@ -27,6 +27,7 @@ import numpy as np
 from qcm_app import __version__
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import read_text
+from qcm_app.markers import ValvePulse
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import SampleChunk
 
@@ -84,6 +85,12 @@ class RunData:
     #: the instrument's own thickness (Å, tooling applied), when the log carries one
     instrument_thickness_ang: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
+    #: the tool's valve pulses, when the log carries its valve outputs (the analysis' pulse timeline)
+    valve_pulses: tuple[ValvePulse, ...] = ()
+    #: the tool's own areal mass (ng/cm²), kept as a reference beside ours
+    reference_mass_ng_cm2: np.ndarray | None = None
+    #: the instrument's own deposition rate (Å/s) per sensor, when the log carries one
+    instrument_rate_ang_s: np.ndarray | None = None
 
     @property
     def sensors(self) -> int:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from instruments.emulators.base import EmulatorServer, Faults, ServerTransport, serve
-from instruments.registry import driver_class, emulator_class
+from instruments.emulators.base import EmulatorServer, Faults, PtyServer, ServerTransport, serve
+from instruments.registry import driver_class, emulator_class, marker_emulator_class
 from qcm_app.reactor import ProcessModel, ReactorSettings, ReactorSource
 from qcm_app.recipes import Recipe
 
@@ -42,3 +42,16 @@ def build_server(protocol: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED
     emulator = emulator_class(protocol)(source, seed=seed, measurement_period_s=period)
     baud = info.default_baud if paced else None
     return serve(emulator, transport=transport, faults=faults, link=link, seed=seed, baud=baud, tcp_port=tcp_port)
+
+
+def build_marker_server(name: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED, seed: int | None = None,
+                        link: str | Path | None = None, reactor: ReactorSettings | None = None) -> PtyServer:
+    """The reactor's valve events (``qcm simulate --protocol valves``) on a pty: ``<t> <valve> <0|1>``
+    lines stamped with the reactor's process seconds. With the same ``seed`` and ``speed`` as a QCM
+    emulator it is the same reactor, so the markers match that emulator's pulses."""
+    if seed is None:
+        seed = random.randrange(1, 1_000_000)
+    model = ProcessModel(recipe, reactor or ReactorSettings(seed=seed))
+    source = ReactorSource(model, speed=speed)
+    emulator = marker_emulator_class(name)(source, seed=seed)
+    return PtyServer(emulator, link=link, seed=seed)

@@ -2,8 +2,8 @@
 
 ``load_run(path)`` recognises the format from the file's content (never from its name, since
 labs rename files freely), in this order: our own run file, Angstrom Engineering tool log,
-Colnatec Eon, INFICON STM-2 log, openQCM, SQM-160 text log, and finally any CSV/TSV with a time
-and a frequency column. With a :class:`ColumnMapping` the file is read as a plain table with the
+Colnatec Eon, INFICON STM-2 log, openQCM, SQM-160 text log, LabVIEW ALD tool DataLog, and finally
+any CSV/TSV with a time and a frequency column. With a :class:`ColumnMapping` the file is read as a plain table with the
 columns the user named. Every reader gives time in seconds from the first row (strictly
 increasing: duplicated and out-of-order rows are dropped and counted in ``warnings``), frequency
 per sensor, the instrument's own thickness when the log has one, and the film settings it carries.
@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from qcm_app.errors import UserInputError
-from qcm_app.importers import angstrom, colnatec, generic, openqcm, sqm160, stm2
+from qcm_app.importers import angstrom, colnatec, generic, labview, openqcm, sqm160, stm2
 from qcm_app.importers.common import NotThisFormat, SourceText, read_source
 from qcm_app.importers.generic import ColumnMapping
+from qcm_app.markers import VALVE_EVENT, pulses_from_events, shift_pulses
 from qcm_app.runfile import FORMAT_TAG, RunData, RunEvent, is_run_file, read_run
 
 __all__ = ["FORMATS", "ColumnMapping", "detect_format", "load_run"]
@@ -36,6 +37,7 @@ _VENDOR_FORMATS: tuple[tuple[str, Callable[[SourceText], bool], Callable[[Source
     (stm2.FORMAT_NAME, stm2.sniff, stm2.read),
     (openqcm.FORMAT_NAME, openqcm.sniff, openqcm.read),
     (sqm160.FORMAT_NAME, sqm160.sniff, sqm160.read),
+    (labview.FORMAT_NAME, labview.sniff, labview.read),
 )
 FORMATS: tuple[str, ...] = (OWN_FORMAT, *(name for name, _, _ in _VENDOR_FORMATS), generic.FORMAT_NAME)
 
@@ -107,6 +109,8 @@ def _own_run(path: Path) -> RunData:
     invalid frequencies as gaps, and a start frequency per sensor."""
     run = read_run(path)
     run.source = str(path)
+    run.valve_pulses = pulses_from_events(run.events)  # written by qcm convert from a tool's log
+    run.events = [e for e in run.events if e.kind != VALVE_EVENT]
     run.metadata.extra.setdefault("Source format", OWN_FORMAT)
     t = run.time_s
     if t.size == 0:
@@ -129,6 +133,7 @@ def _own_run(path: Path) -> RunData:
     if origin:
         run.time_s = run.time_s - origin
         run.events = [RunEvent(e.time_s - origin, e.kind, e.text) for e in run.events]
+        run.valve_pulses = shift_pulses(run.valve_pulses, origin)
     freq = run.frequency_hz
     invalid = ~(np.isfinite(freq) & (freq > 0))
     if invalid.any():

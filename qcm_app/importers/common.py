@@ -36,6 +36,9 @@ MAX_TIME_S = 1e11
 _CLOCK_RE = re.compile(r"^(?:(\d+)\.)?(\d{1,3}):(\d{1,2}):(\d{1,2}(?:[.,]\d*)?)\s*([AaPp][Mm])?$")
 _DATE_RE = re.compile(r"^(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})$")
 _DATETIME_RE = re.compile(r"^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4})[T ]+(\S+(?:\s*[AaPp][Mm])?)\s*(Z|[+-]\d{2}:?\d{2})?$")
+#: time of day, then the date (LabVIEW tools: ``11:23:14.559 05/24/2019``)
+_CLOCK_DATE_RE = re.compile(r"^(\d{1,2}:\d{1,2}:\d{1,2}(?:[.,]\d*)?(?:\s*[AaPp][Mm])?)"
+                            r"\s+(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4})$")
 _UNIT_RE = re.compile(r"^(.*?)\s*[\(\[]([^\)\]]*)[\)\]]\s*$")
 _SKIP_LINE = re.compile(r"^[ \t\f\v]*(?:#.*)?$", re.M)
 _BLANKISH_LINE = re.compile(r"\n[ \t\f\v]*(?:\n|\Z)")
@@ -333,7 +336,8 @@ def looks_like_date(text: str) -> bool:
 
 
 def looks_like_datetime(text: str) -> bool:
-    return bool(_DATETIME_RE.match(text.strip()))
+    text = text.strip()
+    return bool(_DATETIME_RE.match(text) or _CLOCK_DATE_RE.match(text))
 
 
 def looks_like_number(text: str, decimal_comma: bool = False) -> bool:
@@ -437,6 +441,11 @@ def parse_datetimes(values: list[str], table: Table, label: str, order: str = "d
     for i, text in enumerate(values):
         m = _DATETIME_RE.match(text.strip())
         if not m:
+            swapped = _CLOCK_DATE_RE.match(text.strip())
+            if swapped:
+                clocks.append(swapped.group(1))
+                dates.append(swapped.group(2))
+                continue
             raise table.source.error(f"expected a date and time in column {label!r}, found {text[:30]!r}",
                                      int(table.linenos[i]))
         dates.append(m.group(1))

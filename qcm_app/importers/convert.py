@@ -14,6 +14,7 @@ import math
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -46,8 +47,9 @@ def convert_file(src: str | Path, out: str | Path, mapping: ColumnMapping | None
 
 def convert(src: str | Path, out: str | Path, mapping: ColumnMapping | None = None,
             density: float | None = None, z_ratio: float | None = None, tooling: float | None = None,
-            overwrite: bool = False) -> ConvertResult:
-    """:func:`convert_file` with a summary (rows, sensors, import warnings) for the command line."""
+            overwrite: bool = False, valves: Sequence[str] = ()) -> ConvertResult:
+    """:func:`convert_file` with a summary (rows, sensors, import warnings) for the command line;
+    ``valves`` (``TMA=Mod8/do1``) name the valve columns, whose pulses are written as events."""
     src, out = Path(src), Path(out)
     for name, value in (("density", density), ("Z-ratio", z_ratio), ("tooling", tooling)):
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -59,6 +61,10 @@ def convert(src: str | Path, out: str | Path, mapping: ColumnMapping | None = No
     if out.exists() and not overwrite:
         raise UserInputError("already exists; choose another --out or pass --overwrite", out)
     run = load_run(src, mapping)
+    if valves:
+        from qcm_app.markers import name_channels, parse_valve_options
+
+        run.valve_pulses = tuple(name_channels(run.valve_pulses, valve_map=parse_valve_options(valves))[0])
     meta = run.metadata
     if density is not None:
         meta.density_g_cm3 = density
@@ -131,7 +137,10 @@ def _write_rows(writer: RunWriter, run: RunData) -> None:
     if len(meta.start_frequency_hz) == run.sensors and all(map(math.isfinite, meta.start_frequency_hz)):
         pipeline.converter.set_start(meta.start_frequency_hz)
     thick_kang = None if run.instrument_thickness_ang is None else run.instrument_thickness_ang / 1000.0
-    events = sorted((e for e in run.events if math.isfinite(e.time_s)), key=lambda e: e.time_s)
+    from qcm_app.markers import valve_events
+
+    events = sorted((e for e in (*run.events, *valve_events(run.valve_pulses)) if math.isfinite(e.time_s)),
+                    key=lambda e: e.time_s)
     cuts = np.searchsorted(run.time_s, [e.time_s for e in events], side="left").tolist()
     n = int(run.time_s.size)
     bounds = sorted({0, n, *range(0, n, BLOCK_ROWS), *cuts})
@@ -142,8 +151,9 @@ def _write_rows(writer: RunWriter, run: RunData) -> None:
             writer.mark(event.kind, event.time_s, event.text)
             next_event += 1
         thick = None if thick_kang is None else thick_kang[first:end]
+        rate = None if run.instrument_rate_ang_s is None else run.instrument_rate_ang_s[first:end]
         writer.write(pipeline.process_arrays(run.time_s[first:end], run.frequency_hz[first:end],
-                                             instrument_thickness_kang=thick))
+                                             rate_a_per_s=rate, instrument_thickness_kang=thick))
     for event in events[next_event:]:
         writer.mark(event.kind, event.time_s, event.text)
 
@@ -166,6 +176,8 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-format", help="s, ms, min, h, clock, datetime, unix, unix_ms or a strptime pattern")
     parser.add_argument("--skip-rows", type=int, default=0, help="lines to skip before the header or data")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--valve", action="append", metavar="NAME=COLUMN",
+                        help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)")
 
 
 def mapping_from_args(args: argparse.Namespace) -> ColumnMapping | None:
@@ -194,8 +206,14 @@ def _column(text: str) -> str | int:
 def run_convert(args: argparse.Namespace) -> int:
     """The ``convert`` subcommand. A :class:`UserInputError` propagates to ``qcm_app.cli.main``,
     which prints it as one line and exits with status 2."""
+    from qcm_app.importers import labview
+
+    if labview.is_execution_table(args.input) or args.out.suffix.lower() == ".toml":
+        written = labview.convert_recipe(args.input, args.out, overwrite=args.overwrite)
+        print(f"wrote {written}")
+        return 0
     result = convert(args.input, args.out, mapping_from_args(args), args.density, args.z_ratio, args.tooling,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite, valves=args.valve or ())
     for warning in result.warnings:
         print(f"qcm: {args.input}: {warning}", file=sys.stderr)
     print(f"wrote {result.path} ({result.rows} rows, {result.sensors} sensor{'s' if result.sensors > 1 else ''})")

@@ -45,6 +45,7 @@ from qcm_app.importers.common import (
     thickness_scale_to_ang,
     time_values,
 )
+from qcm_app.importers.signals import attach_signals
 from qcm_app.runfile import RunData, RunMetadata
 
 FORMAT_NAME = "CSV/TSV with time and frequency columns"
@@ -57,7 +58,10 @@ _TIME_NAME = re.compile(r"time|zeit|temps|tiempo|elapsed|^t$|^t[_ ]|^sec(onds)?$
 _DATE_NAME = re.compile(r"^(date|datum|day|fecha)$", re.I)
 _FREQ_NAME = re.compile(r"freq|^f$|^f[_ \d]|^f\d*$|hz\b", re.I)
 _NOT_FREQ = re.compile(r"delta|Δ|shift|change|drift|rate|/s|dissip|temp|^d[_ ]?f|resist|time", re.I)
-_THICK_NAME = re.compile(r"thick", re.I)
+_THICK_NAME = re.compile(r"thick|thik", re.I)
+#: an elapsed-seconds column, preferred to a wall clock (no midnight, no daylight-saving jumps)
+_ELAPSED_NAME = re.compile(r"elapsed|process time|run time|^t$|^sec(onds)?$|in seconds|^time[_ ]?s$", re.I)
+_KANG_REGISTER = re.compile(r"\bC_THIK", re.I)
 _EXCEL_SEP = re.compile(r'^\s*"?sep=(.)"?\s*$', re.I)
 _PREAMBLE = re.compile(r"^\s*([^:=\t;,]{1,60}?)\s*[:=]\s*(.*)$")
 
@@ -142,7 +146,9 @@ def read(source: SourceText, mapping: ColumnMapping | None = None) -> RunData:
         thick = table.numbers(thick_cols)
         default = 1000.0 if m.thickness_unit.strip().lower().startswith("k") else 1.0
         for j, c in enumerate(thick_cols):
-            thick[:, j] *= thickness_scale_to_ang(split_unit(table.label(c))[1], default)
+            # INFICON controllers name their crystal thickness register C_THIK, in kÅ
+            own = 1000.0 if _KANG_REGISTER.search(table.label(c)) and not m.thickness_columns else default
+            thick[:, j] *= thickness_scale_to_ang(split_unit(table.label(c))[1], own)
     order = RowOrder.from_times(times.seconds, table, table.label(time_col), times.wall_clock, time_col)
     meta = RunMetadata()
     meta.start_time = iso_from_epoch(order.origin_s, times.utc) if times.absolute else ""
@@ -150,7 +156,11 @@ def read(source: SourceText, mapping: ColumnMapping | None = None) -> RunData:
     meta.extra["Columns"] = (f"time {table.label(time_col)!r}; frequency "
                              + ", ".join(repr(table.label(c)) for c in freq_cols))
     preamble_settings(layout.preamble, meta)
-    return build_run(table, order, freq, meta, [table.label(c) for c in freq_cols], thick)
+    run = build_run(table, order, freq, meta, [table.label(c) for c in freq_cols], thick)
+    if not auto:
+        return run
+    clocks = [i for i, n in enumerate(table.names) if i != time_col and _TIME_NAME.search(split_unit(n)[0])]
+    return attach_signals(run, table, order, [time_col, *freq_cols, *thick_cols, *clocks], clocks)
 
 
 def _fail(auto: bool, source: SourceText, message: str, line: int | None) -> Exception:
@@ -256,7 +266,7 @@ def _columns(table: Table, m: ColumnMapping, auto: bool) -> tuple[int, list[int]
         found = [i for i, n in enumerate(names) if _TIME_NAME.search(split_unit(n)[0])]
         if not found:
             raise _fail(auto, source, "no time column (a column named like 'Time' or 't')", line)
-        time_col = found[0]
+        time_col = _preferred_time(table, found)
     else:
         time_col = 0
         if auto and not (first_row and _value_like(first_row[0], table.decimal_comma)):
@@ -288,6 +298,18 @@ def _columns(table: Table, m: ColumnMapping, auto: bool) -> tuple[int, list[int]
         dates = [i for i, n in enumerate(names) if _DATE_NAME.match(split_unit(n)[0]) and i != time_col]
         date_col = dates[0] if dates else None
     return time_col, freq_cols, thick_cols, date_col
+
+
+def _preferred_time(table: Table, found: list[int]) -> int:
+    """An elapsed-seconds column (named so, holding numbers) over a wall clock; else the first."""
+    first_row = _split(table.rows[0], table.delimiter)
+    for i in found:
+        bare, unit = split_unit(table.names[i])
+        value = first_row[i].strip().strip('"') if i < len(first_row) else ""
+        numeric = looks_like_number(value, table.decimal_comma)
+        if numeric and (_ELAPSED_NAME.search(bare) or unit.lower() in ("s", "sec", "seconds")):
+            return i
+    return found[0]
 
 
 def _is_frequency_name(name: str) -> bool:

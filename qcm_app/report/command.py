@@ -25,6 +25,11 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crystal-mhz", type=float, help="f0 for the Sauerbrey constant (default: measured start)")
     p.add_argument("--note", default="", help="a line of text printed in the report")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+    p.add_argument("--valve", action="append", metavar="NAME=COLUMN",
+                   help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)")
+    p.add_argument("--reference", type=Path,
+                   help="the tool's per-step mass table (*_Doses-DeltaM.txt) to show beside ours "
+                        "(default: the one beside a tool's DataLog)")
 
 
 class ProgressBar:
@@ -64,14 +69,22 @@ def run_report(args: argparse.Namespace) -> int:
     runs = [Path(r) for r in args.run]
     out: Path = args.out
     check_destination(out, args.overwrite, runs)  # before any file is analysed
+    reference = getattr(args, "reference", None)
+    if reference is not None and len(runs) > 1:
+        from qcm_app.errors import UserInputError
+
+        raise UserInputError("--reference goes with one run (a batch finds each tool's table beside its log)")
     if len(runs) == 1:
-        analyzed = analyze_file(runs[0], args.recipe, args.crystal_mhz, args.density)
-        files = write_report(analyzed, out, args.note, overwrite=args.overwrite)
+        analyzed = analyze_file(runs[0], args.recipe, args.crystal_mhz, args.density,
+                                getattr(args, "valve", None) or ())
+        files = write_report(analyzed, out, args.note, overwrite=args.overwrite, reference=reference)
         res = analyzed.result
         print(f"{runs[0]}: {len(res.cycles)} cycles"
               + (f" (recipe: {analyzed.recipe.name})" if analyzed.recipe else " (no recipe: pattern inferred)"))
         for b in res.regimes.blocks:
             print(f"  {b.message()}")
+        if files.reference_summary:
+            print(f"  beside the tool's table: {files.reference_summary}")
         print(f"wrote {files.html}, {files.pdf} ({files.pdf_pages} pages), {files.csv}, {files.json}")
         return 0
     bar = ProgressBar()

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from qcm_app import __version__
+from qcm_app.markers import valves_vs_recipe_text
 from qcm_app.offline import AnalyzedRun
 from qcm_app.physics import thickness_ang_from_mass
 from qcm_app.regimes import BlockRegime
+from qcm_app.report.reference import ReferenceComparison
 from qcm_app.segmenter import CycleResult
 
 #: the regimes a cycle can be in; arrays of cycles carry an index into this tuple
@@ -82,6 +84,10 @@ class ReportContent:
     gain_ng_cm2: np.ndarray = field(repr=False)
     regime_code: np.ndarray = field(repr=False)
     density_g_cm3: np.ndarray = field(repr=False)
+    #: our per-step masses beside the tool's own table, when there is one
+    reference: ReferenceComparison | None = None
+    #: the valve pulses the log carries, and where they and the recipe disagree (lines for a person)
+    valves: list[str] = field(default_factory=list)
 
     @property
     def thickness_gain_ang(self) -> np.ndarray:
@@ -129,7 +135,8 @@ def build_content(analyzed: AnalyzedRun, note: str = "", generated: str | None =
         metadata=_metadata(analyzed, blocks, note, generated), headline=_headline(blocks, n),
         blocks=blocks, cycles=cycles, labels=labels,
         time_s=np.asarray(analyzed.time_s, dtype=float), mass_ng_cm2=np.asarray(analyzed.mass_ng_cm2, dtype=float),
-        gaps=analyzed.run.gaps(), json=res.to_json_dict(), **arrays)
+        gaps=analyzed.run.gaps(), json=res.to_json_dict(),
+        valves=valves_vs_recipe_text(analyzed.run.valve_pulses, recipe, limit=50), **arrays)
     return content
 
 

@@ -8,11 +8,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 from urllib.parse import quote
 
 from qcm_app import __version__
 from qcm_app.report.content import DASH, ReportContent, fmt, summary_columns, table_header, table_rows
 from qcm_app.report.figures import CAPTIONS, FILL, STRONG
+from qcm_app.report.reference import ReferenceComparison
 
 #: above this many cycles the cycle table starts folded (still in the file, one click away)
 OPEN_TABLE_MAX_CYCLES = 300
@@ -98,6 +100,11 @@ def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence
                     + " — mass gains are per cycle in ng/cm²; GPC = steady mass per cycle / (10 × density).</p>")
     else:
         body.append("<p>No deposition cycles were found, so there is nothing to summarise.</p>")
+    if content.valves:
+        body.append("<h2>Valves and recipe</h2>")
+        body.append("<p>" + "<br>".join(escape(line.strip()) for line in content.valves) + "</p>")
+    if content.reference is not None:
+        body += reference_html(content.reference)
     body.append("<h2>Figures</h2>")
     for n, key in enumerate(("mass", "gains", "half", "zooms"), start=1):
         if key in svgs:
@@ -126,6 +133,25 @@ def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence
                 "cycles.csv holds every number above at full precision; summary.json the analysis as "
                 "<code>qcm analyze --json</code> writes it.</footer>")
     return _page(f"{content.title} — {content.run_name}", body)
+
+
+def reference_html(ref: ReferenceComparison) -> list[str]:
+    """Our ΔM of every step beside the tool's own table."""
+    out = ["<h2>Beside the tool's own masses</h2>",
+           f"<p>{escape(ref.summary())} (tool table: {escape(Path(ref.source).name)}).</p>",
+           '<details><summary>Every step</summary><table class="cycles"><tr><th>tool step</th><th>precursor</th>'
+           "<th>start (s)</th><th>tool ΔM (ng/cm²)</th><th>ours (ng/cm²)</th><th>ours − tool</th></tr>"]
+    for p in ref.pairs:
+        ours = f"{p.ours_ng_cm2:.1f}" if math.isfinite(p.ours_ng_cm2) else "no pulse"
+        diff = f"{p.difference_ng_cm2:+.1f}" if math.isfinite(p.ours_ng_cm2) else DASH
+        out.append(f"<tr><td>{p.step}</td><td>{escape(p.precursor)}</td><td>{p.start_s:.1f}</td>"
+                   f"<td>{p.tool_ng_cm2:.0f}</td><td>{ours}</td><td>{diff}</td></tr>")
+    out.append("</table></details>")
+    if ref.unmatched_ours:
+        listed = ", ".join(f"{n} at {t:.1f} s" for t, n, _ in ref.unmatched_ours[:20])
+        out.append(f"<p>Pulses of ours with no tool dose: {escape(listed)}"
+                   f"{' …' if len(ref.unmatched_ours) > 20 else ''}.</p>")
+    return out
 
 
 @dataclass(frozen=True)

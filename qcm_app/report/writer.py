@@ -35,6 +35,7 @@ from qcm_app.report import figures
 from qcm_app.report.content import ReportContent, build_content, cycles_csv, initiation_text
 from qcm_app.report.html import IndexRow, index_html, report_html
 from qcm_app.report.pdf import write_pdf
+from qcm_app.report.reference import ReferenceComparison, compare, find_reference
 
 GENERATOR = "qcm-monitor report"
 REPORT_FILES = ("report.html", "report.pdf", "cycles.csv", "summary.json")
@@ -63,19 +64,22 @@ class ReportFiles:
     cycles: int
     pdf_pages: int
     html_bytes: int
+    #: one line comparing our per-step masses with the tool's table ("" without one)
+    reference_summary: str = ""
 
     def moved_to(self, folder: Path) -> ReportFiles:
         return replace(self, folder=folder, html=folder / self.html.name, pdf=folder / self.pdf.name,
                        csv=folder / self.csv.name, json=folder / self.json.name)
 
 
-def write_report(analyzed: AnalyzedRun, out_dir: str | Path, note: str = "", *, overwrite: bool = False) -> ReportFiles:
+def write_report(analyzed: AnalyzedRun, out_dir: str | Path, note: str = "", *, overwrite: bool = False,
+                 reference: str | Path | None = None) -> ReportFiles:
     """report.html, report.pdf, cycles.csv and summary.json of one analysed run in ``out_dir``,
     which must not exist yet (or be empty) unless ``overwrite``."""
     out_dir = Path(out_dir)
     inputs = [Path(analyzed.run.source)] if analyzed.run.source else []
     with _staged(out_dir, overwrite, inputs) as tmp:
-        files = write_report_into(tmp, analyzed, note)
+        files = write_report_into(tmp, analyzed, note, reference=reference)
     return files.moved_to(out_dir)
 
 
@@ -141,9 +145,12 @@ def folder_names(paths: Sequence[Path]) -> list[str]:
     return out
 
 
-def write_report_into(folder: Path, analyzed: AnalyzedRun, note: str = "", generated: str | None = None) -> ReportFiles:
-    """The four files of one report in an existing (staging) folder."""
+def write_report_into(folder: Path, analyzed: AnalyzedRun, note: str = "", generated: str | None = None,
+                      reference: str | Path | None = None) -> ReportFiles:
+    """The four files of one report in an existing (staging) folder; ``reference`` is the tool's dose
+    table (default: the one beside the tool's log, if any)."""
     content = build_content(analyzed, note, generated)
+    content.reference = _reference(analyzed, reference)
     with _DRAWING, matplotlib.rc_context(figures.STYLE):
         svgs = _html_figures(content)
         pages: list[int] = []
@@ -155,7 +162,8 @@ def write_report_into(folder: Path, analyzed: AnalyzedRun, note: str = "", gener
                                                           ensure_ascii=False, allow_nan=False) + "\n")
     return ReportFiles(folder=folder, html=folder / "report.html", pdf=folder / "report.pdf",
                        csv=folder / "cycles.csv", json=folder / "summary.json", source=content.source,
-                       cycles=len(content.cycles), pdf_pages=pages[0], html_bytes=len(html.encode("utf-8")))
+                       cycles=len(content.cycles), pdf_pages=pages[0], html_bytes=len(html.encode("utf-8")),
+                       reference_summary=content.reference.summary() if content.reference else "")
 
 
 def _html_figures(content: ReportContent) -> dict[str, str]:
@@ -175,6 +183,10 @@ def _summary(content: ReportContent, analyzed: AnalyzedRun) -> dict[str, Any]:
     """``qcm analyze --json``'s document plus what the report adds about itself."""
     run = analyzed.run
     doc = dict(content.json)
+    if content.reference is not None:
+        doc["tool_reference"] = content.reference.to_json()
+    if content.valves:
+        doc["valves"] = content.valves
     doc["report"] = {
         "generator": GENERATOR,
         "app_version": __version__,
@@ -193,6 +205,16 @@ def _summary(content: ReportContent, analyzed: AnalyzedRun) -> dict[str, Any]:
         "import_warnings": list(run.warnings),
     }
     return doc
+
+
+def _reference(analyzed: AnalyzedRun, given: str | Path | None) -> ReferenceComparison | None:
+    try:
+        doses = find_reference(analyzed, given)
+    except UserInputError:
+        if given is not None:
+            raise
+        return None  # a damaged table beside the log does not stop the report
+    return compare(analyzed, doses) if doses is not None else None
 
 
 def _json_num(v: float) -> float | None:

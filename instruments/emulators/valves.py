@@ -1,0 +1,43 @@
+"""A tool's valve-event line (``<t> <valve> <0|1>``), fed by the simulated reactor's schedule.
+
+``qcm simulate --protocol valves`` serves it on a pty beside the QCM emulator, so the live marker
+source has something real to connect to. The reactor arrives as a :class:`ValveSchedule`; times are
+the reactor's process seconds (the tool's own clock).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from instruments.emulators.base import EmulatedInstrument
+from instruments.valves import ValveEvent, format_event_line
+
+
+class ValveSchedule(Protocol):
+    sensor_count: int
+    speed: float
+
+    def valve_events(self, start_s: float, end_s: float) -> list[ValveEvent]:
+        """Events with ``start_s <= t < end_s`` on the process clock, in time order."""
+        ...
+
+
+class ValveEventEmulator(EmulatedInstrument):
+    """Streams the events that fell due since the last frame (several lines at once when needed)."""
+
+    def __init__(self, source: ValveSchedule, *, seed: int = 0, measurement_period_s: float = 0.05) -> None:
+        super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)  # type: ignore[arg-type]
+        self.schedule = source
+        self.stream_period_s = measurement_period_s
+        self._sent_until_s = 0.0
+
+    def handle(self, data: bytes) -> list[bytes]:
+        return []
+
+    def stream_frame(self) -> bytes | None:
+        now = self.elapsed_s() * self.schedule.speed
+        events = self.schedule.valve_events(self._sent_until_s, now)
+        self._sent_until_s = now
+        if not events:
+            return None
+        return "".join(format_event_line(e) for e in events).encode("ascii")
