@@ -84,7 +84,9 @@ def analyze_file(path: str | Path, recipe: str | None = None, crystal_mhz: float
     densities = {b.name: density_g_cm3 for b in rec.blocks} if (rec and density_g_cm3) else None
     # density: --density for every block, else the recipe's per block, else the log's film density
     log_density = run.metadata.density_g_cm3 if math.isfinite(run.metadata.density_g_cm3) else None
-    live = LiveAnalysis(rec, densities=densities, default_density_g_cm3=density_g_cm3 or log_density)
+    markers = [p for p in run.valve_pulses if p.precursor] if run.valve_pulses else []
+    live = LiveAnalysis(rec, densities=densities, default_density_g_cm3=density_g_cm3 or log_density,
+                        markers=markers)
     live.feed(run.time_s, mass)
     live.finish()
     return AnalyzedRun(run=run, recipe=rec, time_s=run.time_s, mass_ng_cm2=mass, result=live.result(str(path)),

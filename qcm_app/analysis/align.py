@@ -62,7 +62,8 @@ class Aligner:
     def _sigma(self, gap_s: float) -> float:
         return self.s.timing_sigma_abs_s + self.s.timing_sigma_rel * abs(gap_s)
 
-    def add(self, c: Candidate) -> None:
+    def add(self, c: Candidate, name: str = "") -> None:
+        """A candidate onset in time order; ``name`` (a valve's precursor) may only be that pulse."""
         i = len(self.times)
         w = min(c.z, self.s.candidate_weight_cap)
         self.times.append(c.time_s)
@@ -72,6 +73,8 @@ class Aligner:
         top = -math.inf
 
         def offer(j: int, score: float, back: tuple[int, int] | None, hold: bool) -> None:
+            if name and self.plan.pulse(j).name != name:
+                return
             score += self._likeness(j, size)
             old = best.get(j)
             if old is None or score > old.score:

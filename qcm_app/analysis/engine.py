@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from qcm_app.analysis.align import Aligner
 from qcm_app.analysis.buffer import GrowBuffer
+from qcm_app.analysis.marker_plan import recipe_from_valves
 from qcm_app.analysis.onsets import Candidate, OnsetDetector, quantum
 from qcm_app.analysis.plan import PulsePlan
 from qcm_app.analysis.regimes import BlockRegime, classify_block
 from qcm_app.analysis.result import AnalysisResult, AnalysisUpdate, CycleResult, RegimeSnapshot
 from qcm_app.analysis.settings import AnalysisSettings
 from qcm_app.analysis.steps import LevelReader, Window, difference, pooled_slope
+from qcm_app.markers import ValvePulse
 from qcm_app.physics import CrystalSettings, sauerbrey_mass_ng_cm2
 from qcm_app.recipes import Block, Recipe, Step, StepKind
 
@@ -52,7 +54,12 @@ class LiveAnalysis:
     """``densities`` (g/cm³ by block name) override the recipe's."""
 
     def __init__(self, recipe: Recipe | None = None, densities: Mapping[str, float] | None = None,
-                 default_density_g_cm3: float | None = None, settings: AnalysisSettings | None = None) -> None:
+                 default_density_g_cm3: float | None = None, settings: AnalysisSettings | None = None,
+                 markers: Sequence[ValvePulse] = ()) -> None:
+        #: the tool's valve pulses: when given, they are the timeline (the data only measures it)
+        self.markers = tuple(sorted(markers, key=lambda p: p.time_s))
+        if self.markers and recipe is None:
+            recipe = recipe_from_valves(self.markers)
         self.recipe = recipe
         self.densities = dict(densities or {})
         self.default_density_g_cm3 = default_density_g_cm3
@@ -74,6 +81,7 @@ class LiveAnalysis:
         self._block_names: dict[int, str] = {}
         self.notes: list[str] = []
         self._pattern_lead = 0
+        self._marker_emitted = False
         self.misfit = False
         self.finished = False
         self.snapshot = RegimeSnapshot((), False, "Waiting for the first pulse")
@@ -145,7 +153,8 @@ class LiveAnalysis:
         if t.size == 0:
             return None
         new = self.detector.feed(t, m, final=final)
-        changed_from: float = math.inf
+        changed_from: float = math.inf if self._marker_emitted or not self.markers else -math.inf
+        self._marker_emitted = True
         for c in new:
             self.candidates.append(c)
             self._cand_times.append(c.time_s)
@@ -172,6 +181,13 @@ class LiveAnalysis:
         if self.recipe is not None:
             plan = PulsePlan(list(self.recipe.blocks))
             self._segments.append(_Segment(plan, Aligner(plan, self.s, float(t[0])), 1, 0, inferred=False))
+            if self.markers:
+                seg = self._segments[0]
+                names = {s.name for b in self.recipe.blocks for s in b.pulses}
+                for p in self.markers:
+                    name = p.precursor if p.precursor in names else ""
+                    seg.aligner.add(Candidate(p.time_s, 1.0, self.s.candidate_weight_cap), name=name)
+                self._update_path(seg)
         return True
 
     # -- candidates into segments ---------------------------------------------------------------
@@ -179,6 +195,8 @@ class LiveAnalysis:
     def _absorb(self, ci: int) -> float:
         """A new candidate; returns the earliest time whose cycles may have changed."""
         c = self.candidates[ci]
+        if self.markers:
+            return math.inf  # the valves are the timeline; detected steps only cross-check them
         if self.recipe is not None and not self.misfit:
             seg = self._segments[0]
             seg.aligner.add(c)
@@ -577,9 +595,10 @@ _NOT_YET = CycleResult(index=0, block_index=0, block_name="", cycle_in_block=0, 
 
 def analyze_mass(time_s: np.ndarray, mass_ng_cm2: np.ndarray, recipe: Recipe | None = None,
                  densities: Mapping[str, float] | None = None, default_density_g_cm3: float | None = None,
-                 source: str = "", settings: AnalysisSettings | None = None) -> AnalysisResult:
+                 source: str = "", settings: AnalysisSettings | None = None,
+                 markers: Sequence[ValvePulse] = ()) -> AnalysisResult:
     """Offline analysis of a whole mass trace (same code path as live)."""
-    live = LiveAnalysis(recipe, densities, default_density_g_cm3, settings)
+    live = LiveAnalysis(recipe, densities, default_density_g_cm3, settings, markers)
     live.feed(time_s, mass_ng_cm2)
     live.finish()
     return live.result(source)
