@@ -141,6 +141,9 @@ class Aligner:
         p = self.plan.pulse(j)
         expected = self.plan.blocks[p.block_index].pulses[p.step].mass_ng_cm2
         if expected is not None and expected != 0:
+            if self.inferred and size / expected < self.s.inferred_size_ratio:
+                # an inferred pulse was seen at its typical size: a far smaller step is something else
+                return -self.s.candidate_weight_cap
             return self.s.likeness_bonus if (expected > 0) == (size > 0) else -self.s.likeness_bonus
         return self.s.likeness_bonus if p.step == 0 and size > 0 else 0.0
 

@@ -82,6 +82,7 @@ class LiveAnalysis:
         self.notes: list[str] = []
         self._pattern_lead = 0
         self._marker_emitted = False
+        self._final = False
         self.misfit = False
         self.finished = False
         self.snapshot = RegimeSnapshot((), False, "Waiting for the first pulse")
@@ -146,6 +147,7 @@ class LiveAnalysis:
     # -- driving --------------------------------------------------------------------------------
 
     def _advance(self, final: bool) -> AnalysisUpdate | None:
+        self._final = final
         if self.detector is None and not self._start(final):
             return None
         assert self.detector is not None
@@ -325,6 +327,8 @@ class LiveAnalysis:
         if not window:
             return None
         times = np.array([self.candidates[i].time_s for i in window])
+        if times.size < max(s.infer_repeats + 1, s.infer_min_candidates) and not self._final:
+            return None
         if times.size < s.infer_repeats + 1:
             return None
         gaps = np.diff(times)
@@ -380,12 +384,15 @@ class LiveAnalysis:
         means = [float(np.mean(phase[c])) for c in pulses]
         strength = [float(np.mean(sz[c])) for c in pulses]
         first = int(np.argmax(strength))  # the cycle starts with its largest gain
+        if len(pulses[first]) < s.infer_lead_support * cycles:
+            return "drop"
         rot = [(means[(first + k) % len(means)] - means[first]) % period for k in range(len(means))]
         steps: list[Step] = []
         for k, start in enumerate(rot):
             gap = (rot[k + 1] if k + 1 < len(rot) else period) - start
             pulse_s = min(1.0, 0.05 * gap)
-            steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s))
+            typical = float(np.median(sz[pulses[(first + k) % len(pulses)]]))
+            steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s, mass_ng_cm2=typical))
             steps.append(Step("purge", StepKind.PURGE, max(gap - pulse_s, 1e-3)))
         # the segment starts at the first candidate of the cycle's first pulse
         lead = span[next(k for k in range(at.size) if k in pulses[first])]

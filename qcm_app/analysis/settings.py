@@ -47,6 +47,8 @@ class AnalysisSettings:
     lead_cost_per_cycle: float = 0.02
     #: recipe-less plans: every pulse was seen when the pattern was inferred, so a skipped one costs
     inferred_miss_cost: float = 3.0
+    #: recipe-less: a step below this fraction of its pulse's typical size does not count as it
+    inferred_size_ratio: float = 0.05
     #: earlier candidates a new one may follow directly (false candidates in between are skipped)
     dp_sources: int = 16
     #: hypotheses kept per candidate, and how far below the best one they may score
@@ -66,6 +68,10 @@ class AnalysisSettings:
     infer_max_period_s: float = 900.0
     infer_score_fraction: float = 0.9
     infer_support: float = 0.2
+    #: strong onsets an inference waits for (unless the data end), and the share of cycles the
+    #: cycle's first pulse must show in
+    infer_min_candidates: int = 10
+    infer_lead_support: float = 0.5
     #: a gap this many times the typical spacing ends what an inference may look at
     infer_gap_factor: float = 6.0
     #: recipe-less: a gap of this many cycles without a pulse ends the inferred block
