@@ -43,10 +43,9 @@ def display_problem(environ: Mapping[str, str] | None = None, platform: str = sy
                 f"{OFFSCREEN_HINT}")
     elif env.get("WAYLAND_DISPLAY") and env.get("XDG_SESSION_TYPE") == "wayland":
         return None
-    problem = xcb_library_problem(_platform_plugin_dir(env) / "libqxcb.so")
-    if problem is None and env.get("DISPLAY"):
-        problem = x_server_problem(env["DISPLAY"])
-    return problem
+    if not env.get("DISPLAY"):
+        return f"QT_QPA_PLATFORM=xcb but DISPLAY is not set: start it in a desktop session, {OFFSCREEN_HINT}"
+    return xcb_library_problem(_platform_plugin_dir(env) / "libqxcb.so") or x_server_problem(env["DISPLAY"])
 
 
 def xcb_library_problem(plugin: Path) -> str | None:

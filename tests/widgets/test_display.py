@@ -94,6 +94,7 @@ def test_what_the_user_chose_is_respected() -> None:
     assert display_problem({}, platform="win32") is None
     assert display_problem({}, platform="darwin") is None
     assert "DISPLAY" in display_problem({})
+    assert "DISPLAY is not set" in display_problem({"QT_QPA_PLATFORM": "xcb"})
 
 
 def test_a_display_with_no_x_server_is_named() -> None:
