@@ -56,6 +56,29 @@ def test_a_broken_xcb_plugin_is_named_with_what_to_do(tmp_path: Path) -> None:
     assert "libQt6XcbQpa.so.6" in lines[0] and "reinstall PySide6-Essentials" in lines[0]
 
 
+def test_missing_system_libraries_are_all_named_with_their_packages(tmp_path: Path) -> None:
+    # the real plugin, with two of the X libraries it needs renamed to ones no system has (same
+    # length, so the ELF stays valid); Qt's own libraries are found through LD_LIBRARY_PATH
+    qt = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))
+    plugin = (qt / "platforms" / "libqxcb.so").read_bytes()
+    renames = {b"libxcb-icccm.so.4\0": b"libqcm-absnt.so.4\0", b"libxcb-keysyms.so.1\0": b"libqcm-absent2.so.1\0"}
+    for old, new in renames.items():
+        assert plugin.count(old) == 1 and len(old) == len(new)
+        plugin = plugin.replace(old, new)
+    (tmp_path / "platforms").mkdir()
+    (tmp_path / "platforms" / "libqxcb.so").write_bytes(plugin)
+    qt_libs = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.LibrariesPath))
+    proc = _start([sys.executable, "main.py"], _scrubbed_env(
+        DISPLAY=":0", QT_QPA_PLATFORM_PLUGIN_PATH=str(tmp_path / "platforms"), LD_LIBRARY_PATH=str(qt_libs)))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    # both named (Qt names only the first it trips on), with Debian's package names for them
+    assert "libqcm-absnt.so.4" in lines[0] and "libqcm-absent2.so.1" in lines[0]
+    assert "apt-get install" in lines[0] and "libqcm-absnt4" in lines[0] and "libqcm-absent2-1" in lines[0]
+    assert "QT_QPA_PLATFORM=offscreen" in lines[0]
+
+
 def test_every_missing_library_is_listed_once_not_only_the_first() -> None:
     # what ldd printed for the xcb plugin of PySide6 6.11 on a Debian 12 machine without two packages
     ldd = """\
