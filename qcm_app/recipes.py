@@ -28,13 +28,14 @@ from typing import Any
 
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import read_text
+from qcm_app.resources import resource_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "resources" / "recipes"
+PRESET_DIR = resource_dir("recipes")
 DEFAULT_PRESET = "ligl_on_al2o3"
 
 NUCLEATION_KINDS = ("none", "enhanced", "inhibited")

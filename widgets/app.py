@@ -14,6 +14,7 @@ from qcm_app.controller import AppController
 from qcm_app.errors import UserInputError
 from qcm_app.recipes import resolve_recipe
 from qcm_app.settings import load_settings
+from widgets.display import display_problem
 from widgets.main_window import MainWindow
 
 
@@ -54,6 +55,10 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    problem = None if QtWidgets.QApplication.instance() else display_problem()
+    if problem:  # Qt itself would abort with signal 6
+        print(f"qcm: cannot open a window: {problem}", file=sys.stderr)
+        return 2
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("qcm-monitor")
     app.setOrganizationName("qcm-monitor")
