@@ -102,8 +102,15 @@ class LiveSession:
         self.version += 1
 
     def add_analysis(self, update: Any) -> None:
-        """An analysis update: new cycles and the current regime snapshot."""
-        self.cycles.extend(update.new_cycles)
+        """An analysis update: revised cycles replace the shown ones of the same index, new ones
+        are added, and the regime snapshot is the current one."""
+        revised = {c.index: c for c in getattr(update, "revised", ())}
+        if revised:
+            self.cycles = [revised.pop(c.index, c) for c in self.cycles]
+        new = list(update.new_cycles) + list(revised.values())  # a revision of a cycle not yet shown
+        self.cycles.extend(new)
+        if revised:
+            self.cycles.sort(key=lambda c: c.index)
         self.regimes = update.regimes
         self.analysis_version += 1
         self.version += 1
@@ -192,10 +199,15 @@ class LiveSession:
         if c is None or sensor >= c.sensors:
             return Readouts()
         f = float(c.frequency_hz[-1, sensor])
+        thickness = float(c.thickness_ang[-1, sensor])
+        if sensor == 0:  # the analysed crystal: block by block at each block's density
+            per_block = self.thickness_ang()
+            if math.isfinite(per_block):
+                thickness = per_block
         return Readouts(frequency_hz=f, delta_frequency_hz=float(c.delta_frequency_hz[-1, sensor]),
                         mass_ng_cm2=float(c.mass_ng_cm2[-1, sensor]),
                         mass_rate_ng_cm2_s=self.mass_rate(sensor),
-                        thickness_ang=float(c.thickness_ang[-1, sensor]),
+                        thickness_ang=thickness,
                         life_pct=float(crystal_life_pct(f, self.crystal)))
 
     def mass_rate(self, sensor: int = 0, window_s: float = RATE_WINDOW_S) -> float:
