@@ -153,6 +153,19 @@ class WorkerBase(QObject):
     def set_density(self, block_name: str, density_g_cm3: float) -> None:
         self._commands.put(lambda: self._do_set_density(block_name, density_g_cm3))
 
+    def mark_event(self, kind: str, text: str = "") -> None:
+        """An event line in the run file (marker, note, alarm, crystal change) at the run time now."""
+        self._commands.put(lambda: self.recording.mark(kind, self._now_run_s(), text))
+
+    def new_crystal(self) -> None:
+        """The crystal was changed and reads now: its frequency is the new mass zero, and the run file
+        says so (the analysis keeps its own reference, so no cycle sees the swap as growth)."""
+        def do() -> None:
+            freq = " ".join(f"{f:.3f}" for f in self._last_frequency)
+            self.pipeline.tare(self._last_frequency)
+            self.recording.mark("crystal change", self._now_run_s(), f"new crystal at {freq} Hz; life reset")
+        self._commands.put(do)
+
     # -- worker-side --------------------------------------------------------------------------
 
     def _run_commands(self) -> None:
