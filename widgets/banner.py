@@ -11,6 +11,7 @@ _STYLES = {
     "warning": "background: #FFF3E0; border: 1px solid #FB8C00; border-radius: 4px;",
     "error": "background: #FFEBEE; border: 1px solid #E53935; border-radius: 4px;",
     "info": "background: #E3F2FD; border: 1px solid #1E88E5; border-radius: 4px;",
+    "success": "background: #E8F5E9; border: 2px solid #2E7D32; border-radius: 4px; color: #1B5E20;",
 }
 
 
