@@ -55,7 +55,9 @@ class BannerArea(QtWidgets.QWidget):
                     kind: str = "warning") -> Banner:
         self.remove(key)
         banner = Banner(text, actions, kind, self)
-        banner.destroyed.connect(lambda *_: self._banners.pop(key, None))
+        # only this banner's entry: a newer banner under the same key must stay
+        banner.destroyed.connect(lambda *_, b=banner: self._banners.pop(key) if self._banners.get(key) is b
+                                 else None)
         self._banners[key] = banner
         self._layout.addWidget(banner)
         return banner

@@ -246,6 +246,7 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.problem_label = QtWidgets.QLabel()
         self.problem_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.problem_label.setStyleSheet(f"color: {_ERROR_COLOUR};")
+        self.problem_label.setMinimumHeight(self.problem_label.fontMetrics().lineSpacing())
 
         self.button_box = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
                                                      | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
@@ -456,8 +457,7 @@ class ConnectionDialog(QtWidgets.QDialog):
 
     def _update_buttons(self) -> None:
         problem = self.problem()
-        self.problem_label.setText(problem)
-        self.problem_label.setVisible(bool(problem))
+        self.problem_label.setText(problem)  # its line stays when empty: nothing below moves
         self.ok_button.setEnabled(not problem)
         self.test_button.setEnabled(not problem and not self._probing)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyqtgraph.exporters as pg_exporters
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from qcm_app.fileio import atomic_write_bytes
 
@@ -38,8 +38,7 @@ def render_plots(window: QtWidgets.QMainWindow, suffix: str) -> bytes:
     """The window's plots as PNG or SVG bytes."""
     scene_item = window.plots.ci  # type: ignore[attr-defined]
     if suffix == ".svg":
-        data = pg_exporters.SVGExporter(scene_item).export(toBytes=True)
-        return bytes(data)
+        return _svg_of(window.plots)  # type: ignore[attr-defined]
     image = pg_exporters.ImageExporter(scene_item).export(toBytes=True)
     chart = window.cycle_chart.grab().toImage()  # type: ignore[attr-defined]
     width = max(image.width(), chart.width())
@@ -52,6 +51,22 @@ def render_plots(window: QtWidgets.QMainWindow, suffix: str) -> bytes:
     buffer = QtCore.QBuffer()
     buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
     both.save(buffer, "PNG")
+    return bytes(buffer.data())
+
+
+def _svg_of(view: QtWidgets.QGraphicsView) -> bytes:
+    """The view's scene painted into an SVG generator (vector curves and text)."""
+    buffer = QtCore.QBuffer()
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    generator = QtSvg.QSvgGenerator()
+    generator.setOutputDevice(buffer)
+    rect = view.scene().sceneRect()
+    generator.setSize(rect.size().toSize())
+    generator.setViewBox(QtCore.QRectF(0, 0, rect.width(), rect.height()))
+    generator.setTitle("qcm-monitor plots")
+    painter = QtGui.QPainter(generator)
+    view.scene().render(painter, QtCore.QRectF(0, 0, rect.width(), rect.height()), rect)
+    painter.end()
     return bytes(buffer.data())
 
 
