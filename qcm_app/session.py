@@ -74,6 +74,7 @@ class LiveSession:
         cols = ["time_s"]
         for s in range(sensors):
             cols += [column("frequency_hz", s), column("frequency_shift_hz", s), column("mass_ng_cm2", s)]
+        cols.append("run_mass_ng_cm2")  # the primary sensor's untared mass: growth across a tare
         #: each sensor's first frequency: several crystals are compared by their shifts
         self.reference_frequency_hz = np.full(sensors, np.nan)
         self.buffer = RingBuffer(capacity, cols)
@@ -97,6 +98,7 @@ class LiveSession:
             data[column("frequency_hz", s)] = f
             data[column("frequency_shift_hz", s)] = f - self.reference_frequency_hz[s]
             data[column("mass_ng_cm2", s)] = chunk.mass_ng_cm2[:, s]
+        data["run_mass_ng_cm2"] = chunk.run_mass_ng_cm2[:, 0]
         self.buffer.append(data)
         self._last_chunk = chunk
         self.version += 1
@@ -136,14 +138,23 @@ class LiveSession:
         return spans
 
     def thickness_ang(self) -> float:
-        """Film grown so far, block by block at each block's density."""
-        if self.regimes is None:
+        """Film grown so far, block by block at each block's density: the completed cycles of each
+        block, plus the growth since the last completed cycle at the current block's density."""
+        if self.regimes is None or not self.regimes.blocks:
             return math.nan
         total = 0.0
         for b in self.regimes.blocks:
             if not b.density_g_cm3:
                 return math.nan
             total += float(thickness_ang_from_mass(np.nansum(b.gains_ng_cm2), b.density_g_cm3))
+        t = self.buffer.view("time_s")
+        if t.size:
+            mass = self.buffer.view("run_mass_ng_cm2")
+            since = self.cycles[-1].end_s if self.cycles else t[0]
+            k = min(int(np.searchsorted(t, since)), t.size - 1)
+            partial = float(mass[-1] - mass[k])
+            if math.isfinite(partial):
+                total += float(thickness_ang_from_mass(partial, self.regimes.blocks[-1].density_g_cm3))
         return total
 
     def progress(self, recipe: Recipe | None, target_cycles: int | None = None,

@@ -54,6 +54,7 @@ class CycleChart(pg.PlotWidget):
         self.showGrid(x=False, y=True, alpha=0.2)
         self.getAxis("left").setWidth(70)
         self.getAxis("left").enableAutoSIPrefix(False)
+        self.getAxis("bottom").enableAutoSIPrefix(False)  # cycle 1000 is "1000", never "1 (x1000)"
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#9E9E9E", pen=pg.mkPen(None))
         self.addItem(self._bars)
         self._steady_lines: list[pg.PlotDataItem] = []

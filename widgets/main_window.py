@@ -121,6 +121,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.block_scale_combo.setToolTip("Scale the bars to one block (a 36 ng block beside a 500 ng one stays "
                                           "readable), or show all blocks")
         self.block_scale_combo.addItem("All blocks", ALL_BLOCKS)
+        self.block_scale_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.block_scale_combo.activated.connect(self._block_scale_chosen)
         scale_row.addWidget(self.block_scale_combo)
         scale_row.addStretch(1)

@@ -142,8 +142,8 @@ class TimePlots(pg.GraphicsLayoutWidget):
                                                                               style=QtCore.Qt.PenStyle.DashLine))
                 plot.addItem(line, ignoreBounds=True)
                 pair.append(line)
-            label = pg.InfLineLabel(pair[1], text="", position=0.92, rotateAxis=(1, 0), anchor=(1, 1),
-                                    color="#263238")
+            label = pg.InfLineLabel(pair[1], text="", position=0.95, anchor=(0, 0), color="#263238",
+                                    fill=pg.mkBrush(255, 255, 255, 200))
             pair[1].label = label
             self._markers.append((pair[0], pair[1]))
         for (top, bottom), (t, kind, text) in zip(self._markers, markers, strict=False):
@@ -153,7 +153,7 @@ class TimePlots(pg.GraphicsLayoutWidget):
                 line.setPen(pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
                 line.setVisible(True)
                 line.setToolTip(f"{kind}: {text}" if text else kind)
-            bottom.label.setText(f"{kind}: {text}"[:40] if text else kind)
+            bottom.label.setText(f"{kind}: {text}"[:28] if text else kind)
             bottom.label.setColor(colour)
         for top, bottom in self._markers[len(markers):]:
             top.setVisible(False)

@@ -36,6 +36,7 @@ class RecordDialog(QtWidgets.QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self.setMinimumWidth(520)
+        self.note_edit.setFocus()  # the name has a good default; the note is what people type
 
     def path(self) -> Path:
         name = self.name_edit.text().strip()

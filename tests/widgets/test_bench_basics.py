@@ -331,3 +331,17 @@ def test_plot_export_writes_the_file(qtbot, tmp_path, suffix) -> None:
     head = out.read_bytes()[:200]
     assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head or b"<?xml" in head
 
+
+
+def test_alarm_settings_round_trip_and_bad_values_fall_back() -> None:
+    from qcm_app.settings import settings_from_mapping, settings_to_mapping
+
+    settings, problems = settings_from_mapping({"alarm_rate_max_ng_cm2_s": "5", "alarm_cycle_mass_min_ng_cm2": "",
+                                                "alarm_crystal_life_min_pct": "15"})
+    assert not problems
+    assert settings.alarms.rate_max_ng_cm2_s == 5.0 and math.isnan(settings.alarms.cycle_mass_min_ng_cm2)
+    assert settings.alarms.crystal_life_min_pct == 15.0
+    again, problems = settings_from_mapping(settings_to_mapping(settings))
+    assert not problems and again.alarms.rate_max_ng_cm2_s == 5.0 and math.isnan(again.alarms.rate_min_ng_cm2_s)
+    _, problems = settings_from_mapping({"alarm_crystal_life_min_pct": "140"})
+    assert len(problems) == 1 and "alarm_crystal_life_min_pct" in problems[0]

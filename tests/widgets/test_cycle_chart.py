@@ -4,6 +4,7 @@ ticks, per-block scaling, half-reaction names, and per-block thickness in the re
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -112,17 +113,26 @@ def test_breakdown_names_come_from_the_shown_cycle_only(qtbot) -> None:
 def test_thickness_readout_is_per_block_at_each_density() -> None:
     session = LiveSession(1)
     pipe = Pipeline(1, film=FilmSettings(density_g_cm3=1.6))  # the last block's density, as before
-    t = np.arange(5.0)
-    session.add_chunk(pipe.process_arrays(t, np.array([6.0e6, 5.9999e6, 5.9998e6, 5.9990e6, 5.9980e6])))
+    t = np.arange(10.0)
+    freq = 6.0e6 - np.where(t > 5, (t - 5) * 1.0, 0.0)  # growing only after the last cycle ended (5 s)
+    chunk = pipe.process_arrays(t, freq)
+    session.add_chunk(chunk)
+    since_last_cycle = float(chunk.mass_ng_cm2[-1, 0] - chunk.mass_ng_cm2[5, 0])
+    assert since_last_cycle > 0
+    last = replace(cycle(3, 35.0), start_s=0.0, end_s=5.0)
+    session.add_analysis(AnalysisUpdate(new_cycles=(last,), regimes=snapshot()))
     al = BlockRegime(block_index=0, block_name="Al2O3", first_index=1, cycles=3, labels=("steady",) * 3,
                      density_g_cm3=3.0, gains_ng_cm2=(36.0, 37.0, 35.0))
     ligl = BlockRegime(block_index=1, block_name="LiGL", first_index=4, cycles=2, labels=("steady",) * 2,
                        density_g_cm3=1.6, gains_ng_cm2=(480.0, 520.0))
     session.add_analysis(AnalysisUpdate(new_cycles=(), regimes=snapshot(al)))
-    assert session.readouts().thickness_ang == pytest.approx(108.0 / 30.0)  # 108 ng at 3 g/cm³: 3.6 Å
+    # 108 ng at 3 g/cm³ is 3.6 Å; what grew since the last cycle counts at the current block's density
+    assert session.readouts().thickness_ang == pytest.approx((108.0 + since_last_cycle) / 30.0)
     session.add_analysis(AnalysisUpdate(new_cycles=(), regimes=snapshot(al, ligl)))
-    assert session.readouts().thickness_ang == pytest.approx(108.0 / 30.0 + 1000.0 / 16.0)
+    assert session.readouts().thickness_ang == pytest.approx(108.0 / 30.0 + (1000.0 + since_last_cycle) / 16.0)
+    # the instrument-style column (one density for the whole run) would say otherwise
+    assert abs(float(chunk.thickness_ang[-1, 0]) - session.readouts().thickness_ang) > 1.0
     # with no analysis yet, the instrument-style column is all there is
     fresh = LiveSession(1)
-    fresh.add_chunk(pipe.process_arrays(t + 10, np.full(5, 5.9980e6)))
+    fresh.add_chunk(pipe.process_arrays(t + 10, np.full(10, 5.9980e6)))
     assert math.isfinite(fresh.readouts().thickness_ang)
