@@ -69,9 +69,9 @@ def _outside(value: float, low: float, high: float) -> bool:
 
 
 def _band(low: float, high: float, unit: str) -> str:
-    lo = f"{low:g}" if math.isfinite(low) else "−∞"
-    hi = f"{high:g}" if math.isfinite(high) else "+∞"
-    return f"[{lo}, {hi}] {unit}"
+    if math.isfinite(low) and math.isfinite(high):
+        return f"outside {low:g} to {high:g} {unit}"
+    return f"above {high:g} {unit}" if math.isfinite(high) else f"below {low:g} {unit}"
 
 
 class AlarmMonitor:
@@ -94,7 +94,7 @@ class AlarmMonitor:
             AlarmKind.CRYSTAL_LIFE_LOW: (f"Crystal life {x.life_pct:.1f} % (below {s.crystal_life_min_pct:g} %): "
                                          "change the crystal soon")
             if math.isfinite(x.life_pct) and x.life_pct < s.crystal_life_min_pct else None,
-            AlarmKind.RATE_OUT_OF_BAND: (f"Mass rate {x.rate_ng_cm2_s:+.2f} ng/cm²/s outside "
+            AlarmKind.RATE_OUT_OF_BAND: (f"Mass rate {x.rate_ng_cm2_s:+.2f} ng/cm²/s "
                                          f"{_band(s.rate_min_ng_cm2_s, s.rate_max_ng_cm2_s, 'ng/cm²/s')}")
             if _outside(x.rate_ng_cm2_s, s.rate_min_ng_cm2_s, s.rate_max_ng_cm2_s) else None,
             AlarmKind.LINK_LOST: f"Link lost: {x.link_detail}" if x.link_lost else None,
@@ -112,7 +112,7 @@ class AlarmMonitor:
             self._checked_cycle = x.last_cycle_index
             if _outside(x.last_cycle_gain_ng_cm2, s.cycle_mass_min_ng_cm2, s.cycle_mass_max_ng_cm2):
                 alarm = Alarm(AlarmKind.CYCLE_MASS_OUT_OF_BAND,
-                              f"Cycle {x.last_cycle_index}: Δm {x.last_cycle_gain_ng_cm2:.1f} ng/cm² outside "
+                              f"Cycle {x.last_cycle_index}: Δm {x.last_cycle_gain_ng_cm2:.1f} ng/cm² "
                               f"{_band(s.cycle_mass_min_ng_cm2, s.cycle_mass_max_ng_cm2, 'ng/cm²')}")
                 self.active[AlarmKind.CYCLE_MASS_OUT_OF_BAND] = alarm
                 raised.append(alarm)

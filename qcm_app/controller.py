@@ -435,7 +435,7 @@ class AppController(QObject):
 
     def progress(self) -> Progress:
         """Cycle counter and ETA (no ETA when replaying: the run is already over)."""
-        scale = math.inf if self.is_replay else self.time_scale
+        scale = math.inf if self.is_replay or self.worker is None else self.time_scale  # nothing runs: no ETA
         return self.session.progress(self.recipe, self.target_cycles, self.target_thickness_ang, scale)
 
     @property

@@ -451,6 +451,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_state(self, state: str, detail: str) -> None:
         self.replay_controls.set_loading(state == "loading")
+        if state == "stopped" and self.controller.worker is None:
+            state = "idle"  # the user disconnected: not a stopped acquisition waiting to go on
         self.link_label.setText(_STATE_TEXT.get(state, state))
         self.link_label.setToolTip(detail)
         colour = {"connected": "#1b5e20", "lost": "#b71c1c", "reconnecting": "#e65100"}.get(state, "#333")

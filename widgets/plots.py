@@ -146,15 +146,17 @@ class TimePlots(pg.GraphicsLayoutWidget):
                                     fill=pg.mkBrush(255, 255, 255, 200))
             pair[1].label = label
             self._markers.append((pair[0], pair[1]))
-        for (top, bottom), (t, kind, text) in zip(self._markers, markers, strict=False):
+        for k, ((top, bottom), (t, kind, text)) in enumerate(zip(self._markers, markers, strict=False)):
             colour = {"tare": "#1565C0", "alarm": "#C62828", "crystal change": "#6A1B9A"}.get(kind, "#37474F")
             for line in (top, bottom):
                 line.setPos(t)
                 line.setPen(pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
                 line.setVisible(True)
                 line.setToolTip(f"{kind}: {text}" if text else kind)
-            bottom.label.setText(f"{kind}: {text}"[:28] if text else kind)
+            short = "⚠ alarm" if kind == "alarm" else (f"{kind}: {text}"[:28] if text else kind)
+            bottom.label.setText(short)  # the whole text is the line's tooltip
             bottom.label.setColor(colour)
+            bottom.label.setPosition((0.95, 0.8, 0.65)[k % 3])  # neighbours do not print over each other
         for top, bottom in self._markers[len(markers):]:
             top.setVisible(False)
             bottom.setVisible(False)

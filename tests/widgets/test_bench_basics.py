@@ -49,6 +49,9 @@ def test_after_disconnect_a_recipe_does_not_restart_the_demo(qtbot, tmp_path) ->
         assert controller.worker is None and controller.demo_server is None and not controller.is_demo
         assert controller.recipe is not None and controller.recipe.name == "Alucone (TMA/EG)"
         assert window.source_label.text() == "" and window.progress_label.text() == ""
+        window.show_analysis()  # the cycles stay on screen, the ETA does not
+        assert window.progress_label.text().startswith("Cycle") and "ETA" not in window.progress_label.text()
+        window.show_state("stopped", "")  # what the stopped worker reports, after the disconnect
         assert window.link_label.text() == "Not connected"
     finally:
         controller.stop()
