@@ -303,8 +303,9 @@ class AppController(QObject):
         self.link_state, self.link_detail = state, detail
 
     def check_alarms(self) -> list[Alarm]:
-        """Alarms newly raised by the current state; each is written to the run file."""
-        if self.worker is None:
+        """Alarms newly raised by the current state; each is written to the run file. A replay
+        raises none: the run is over, and its own alarms are among its events."""
+        if self.worker is None or self.is_replay:
             return []
         progress = self.progress()
         target_set = bool(progress.target_cycles or progress.target_thickness_ang)

@@ -42,6 +42,10 @@ class CycleAxisItem(pg.AxisItem):
         return [str(round(v)) for v in values]
 
 
+def _num(value: float, fmt: str = "{:.1f}") -> str:
+    return fmt.format(value) if math.isfinite(value) else "—"
+
+
 class CycleChart(pg.PlotWidget):
     """Bars of Δm per cycle; the steady level of each block as a line with its ± band."""
 
@@ -162,7 +166,7 @@ class CycleChart(pg.PlotWidget):
         c, label = self._cycles[k], self._labels[k] if k < len(self._labels) else ""
         sigma = (f" ± {c.mass_gain_sigma_ng_cm2:.1f} (1σ)" if math.isfinite(c.mass_gain_sigma_ng_cm2) else "")
         text = (f"Cycle {c.index} ({c.block_name} {c.cycle_in_block}, {label}): "
-                f"Δm = {c.mass_gain_ng_cm2:.1f}{sigma} ng/cm²")
+                f"Δm = {_num(c.mass_gain_ng_cm2)}{sigma} ng/cm²")
         if c.revised:
             text += f"; {REVISED_TIP}"
         return text
@@ -240,5 +244,5 @@ class BreakdownView(QtWidgets.QWidget):
         revised = f" — {REVISED_TIP}" if cycle.revised else ""
         self.title.setText(
             f"Cycle {cycle.index} ({cycle.block_name} {cycle.cycle_in_block}, {regime}): "
-            f"Δm = {cycle.mass_gain_ng_cm2:.1f} ng/cm²; Δm_{cycle.step_names[0] if cycle.step_names else 'A'}"
+            f"Δm = {_num(cycle.mass_gain_ng_cm2)} ng/cm²; Δm_{cycle.step_names[0] if cycle.step_names else 'A'}"
             f"/Δm_cycle = {ratio_text}{revised}")

@@ -121,6 +121,9 @@ class TimePlots(pg.GraphicsLayoutWidget):
     def reset_view(self) -> None:
         """The whole run, following again (also for a new source)."""
         self.set_following(True)
+        for line in self._cross:
+            line.setVisible(False)
+        self.crosshair_label.setText("Point at a plot to read time, frequency and mass")
 
     def set_wall_clock(self, origin_s: float | None, time_scale: float = 1.0) -> None:
         """Time of day on the time axis (origin: POSIX time of run time 0), or run time (None)."""

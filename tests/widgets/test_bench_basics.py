@@ -109,6 +109,8 @@ def test_tare_marker_and_note_are_drawn_and_written_then_replayed(qtbot, tmp_pat
         qtbot.waitUntil(lambda: len(controller.session.buffer) > 0, timeout=10_000)
         window.refresh()
         assert len(window.plots.marker_times()) >= 2
+        controller.set_target(1)
+        assert controller.check_alarms() == []  # a replay is a review: its alarms are its events
     finally:
         controller.stop()
 
