@@ -95,6 +95,7 @@ class AppController(QObject):
         #: (run time s, kind, text) of the events of what is shown: markers, notes, tares, alarms
         self.events: list[tuple[float, str, str]] = []
         self._wall_origin_s: float | None = None
+        self._wall_scale = 1.0
 
     # -- starting sources ---------------------------------------------------------------------
 
@@ -139,6 +140,7 @@ class AppController(QObject):
         if note and note not in self.description:
             self.description += f" — {note}"
         self.events = [(e.time_s, e.kind, e.text) for e in run.events if math.isfinite(e.time_s)]
+        self._wall_scale = run.metadata.time_scale if run.metadata.time_scale > 0 else 1.0
         try:
             self._wall_origin_s = datetime.fromisoformat(run.metadata.start_time).timestamp()
         except (TypeError, ValueError):
@@ -337,6 +339,10 @@ class AppController(QObject):
     def wall_clock_origin_s(self) -> float | None:
         """POSIX time of run time 0: when a live run's first sample came, or a file's start time."""
         return self._wall_origin_s
+
+    def wall_clock_scale(self) -> float:
+        """Process seconds per wall second of what is shown (a replayed file's own time scale)."""
+        return self._wall_scale if self.is_replay else (self.time_scale or 1.0)
 
     def start_recording(self, path: str | Path | None = None) -> Path:
         """Start a run file; by default a new time-stamped file in the runs folder."""

@@ -547,6 +547,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_alarm(alarm)
         if session.version == self._shown_version:
             return
+        if self.wall_clock_action.isChecked() and self.plots.time_axes[0].wall_origin_s is None:
+            self._apply_time_axis(True)  # a live run's clock is known from its first sample on
         if len(self.controller.events) != self._shown_events:
             self._shown_events = len(self.controller.events)
             self.plots.set_markers(self.controller.events)
@@ -642,7 +644,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _apply_time_axis(self, wall: bool) -> None:
         origin = self.controller.wall_clock_origin_s() if wall else None
-        self.plots.set_wall_clock(origin, self.controller.time_scale if not self.controller.is_replay else 1.0)
+        self.plots.set_wall_clock(origin, self.controller.wall_clock_scale())
 
     # -- alarms, markers, crystal -------------------------------------------------------------
 

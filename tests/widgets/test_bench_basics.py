@@ -350,3 +350,25 @@ def test_alarm_settings_round_trip_and_bad_values_fall_back() -> None:
     assert not problems and again.alarms.rate_max_ng_cm2_s == 5.0 and math.isnan(again.alarms.rate_min_ng_cm2_s)
     _, problems = settings_from_mapping({"alarm_crystal_life_min_pct": "140"})
     assert len(problems) == 1 and "alarm_crystal_life_min_pct" in problems[0]
+
+
+def test_wall_clock_axis_follows_a_live_run_and_a_replayed_files_start(qtbot, tmp_path) -> None:
+    from datetime import datetime
+
+    controller, window = make_window(qtbot, tmp_path)
+    window.wall_clock_action.setChecked(True)
+    try:
+        controller.start_demo(load_preset("al2o3"))
+        wait_samples(qtbot, controller)
+        window.refresh()
+        origin = window.plots.time_axes[0].wall_origin_s
+        assert origin is not None and abs(origin - controller.wall_clock_origin_s()) < 1e-6
+        assert window.plots.time_axes[0].time_scale == 20.0
+        path = _write_run(tmp_path / "run.csv", preset="al2o3")
+        window.open_run(str(path))
+        start = datetime.fromisoformat(read_run(path).metadata.start_time).timestamp()
+        qtbot.waitUntil(lambda: window.plots.time_axes[0].wall_origin_s == start, timeout=10_000)
+        assert window.plots.time_axes[0].tickStrings([60.0], 1, 1) == [
+            datetime.fromtimestamp(start + 60).strftime("%H:%M:%S")]
+    finally:
+        controller.stop()
