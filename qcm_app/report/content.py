@@ -82,6 +82,8 @@ class ReportContent:
     gain_ng_cm2: np.ndarray = field(repr=False)
     regime_code: np.ndarray = field(repr=False)
     density_g_cm3: np.ndarray = field(repr=False)
+    #: (time s, kind, text) of the operator's and the monitor's events: markers, notes, alarms, tares
+    events: list[tuple[float, str, str]] = field(default_factory=list)
 
     @property
     def thickness_gain_ang(self) -> np.ndarray:
@@ -130,7 +132,7 @@ def build_content(analyzed: AnalyzedRun, note: str = "", generated: str | None =
         headline=_headline(blocks, n) + _stopped_early(recipe.total_cycles if recipe else 0, n),
         blocks=blocks, cycles=cycles, labels=labels,
         time_s=np.asarray(analyzed.time_s, dtype=float), mass_ng_cm2=np.asarray(analyzed.mass_ng_cm2, dtype=float),
-        gaps=analyzed.run.gaps(), json=res.to_json_dict(), **arrays)
+        gaps=analyzed.run.gaps(), json=res.to_json_dict(), events=run_events(analyzed), **arrays)
     return content
 
 
@@ -258,6 +260,24 @@ def summary_columns() -> list[tuple[str, Any]]:
     ]
 
 
+#: run-file events the report lists (link gaps have their own row and shading)
+REPORTED_EVENTS = ("marker", "note", "alarm", "crystal change", "tare", "target", "recipe")
+EVENTS_LISTED_MAX = 12
+
+
+def run_events(a: AnalyzedRun) -> list[tuple[float, str, str]]:
+    return [(e.time_s, e.kind, e.text) for e in a.run.events
+            if e.kind in REPORTED_EVENTS and math.isfinite(e.time_s)]
+
+
+def _events_row(events: list[tuple[float, str, str]]) -> str:
+    parts = [f"{fmt_duration(t)} {kind}" + (f": {text}" if text else "") for t, kind, text in events]
+    shown = "; ".join(parts[:EVENTS_LISTED_MAX])
+    if len(parts) > EVENTS_LISTED_MAX:
+        shown += f"; … and {len(parts) - EVENTS_LISTED_MAX} more in the run file"
+    return shown
+
+
 def _stopped_early(planned_cycles: int, n_cycles: int) -> str:
     """A run that ended before its recipe did says so, in the first lines a reader sees."""
     if planned_cycles and 0 < n_cycles < planned_cycles:
@@ -340,6 +360,9 @@ def _metadata(a: AnalyzedRun, blocks: list[BlockSummary], note: str, generated: 
     rows.append(("Operator note", meta.operator_note or DASH))
     if note:
         rows.append(("Report note", note))
+    events = run_events(a)
+    if events:
+        rows.append((f"Events ({len(events)})", _events_row(events)))
     gaps = run.gaps()
     if gaps:
         lost = sum(b - a_ for a_, b in gaps)

@@ -33,6 +33,7 @@ STEP_COLOURS = ("#1565C0", "#6A1B9A", "#00838F", "#8D6E63", "#546E7A", "#AD1457"
 TRACE = "#263238"
 #: buckets of the min/max reduction of the mass trace (about two per output pixel)
 TRACE_BUCKETS = 2400
+EVENT_COLOUR = "#6A1B9A"
 #: the narrowest mass axis (ng/cm²) of the per-cycle figures
 MIN_MASS_SPAN_NG_CM2 = 4.0
 #: block labels on the mass figure closer than this share of the time axis are not printed
@@ -251,6 +252,11 @@ def draw_mass_time(container: FigureBase, content: ReportContent) -> None:
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.8})
     if content.gaps:
         handles.append(Patch(facecolor="0.6", alpha=0.35, label="no data (link gap)"))
+    marks = [t for t, kind, _ in content.events if kind in ("marker", "note", "alarm", "crystal change")]
+    if marks:
+        ax.vlines(np.array(marks) / axis.scale, 0, 1, transform=ax.get_xaxis_transform(), colors=EVENT_COLOUR,
+                  linestyles=(0, (1, 2)), lw=1.0, zorder=3)
+        handles.append(Line2D([], [], color=EVENT_COLOUR, ls=(0, (1, 2)), lw=1.0, label="marker / alarm"))
     if tt.size:
         lo, hi = float(np.nanmin(tt)), float(np.nanmax(tt))
         ax.set_xlim(lo / axis.scale, hi / axis.scale if hi > lo else lo / axis.scale + 1)

@@ -83,3 +83,26 @@ def test_pdf_export_does_not_log_font_subsetting(tmp_path, caplog) -> None:
         files = write_report(analyzed, tmp_path / "report")
     assert Path(files.html).exists()
     assert not [r for r in caplog.records if r.name.startswith("fontTools")]
+
+
+def test_markers_and_alarms_of_the_run_are_in_the_report(tmp_path) -> None:
+    from qcm_app.report import write_report
+
+    path = tmp_path / "marked.csv"
+    recipe = load_preset("al2o3")
+    sampled = sample_run(ProcessModel(recipe, ReactorSettings(seed=5)), 5.0)
+    n = sampled.time_s.size // 10
+    pipe = Pipeline(1)
+    meta = RunMetadata(start_time=RunMetadata.now_iso(), recipe_name=recipe.name, recipe_text=recipe.text)
+    writer = RunWriter.create(path, meta, in_progress_marker=False)
+    writer.write(pipe.process_arrays(sampled.time_s[:n], sampled.frequency_hz[:n]))
+    writer.mark("marker", float(sampled.time_s[n // 2]), "TMA bubbler refilled")
+    writer.mark("alarm", float(sampled.time_s[n // 2 + 5]), "Crystal life 9.5 % (below 10 %)")
+    writer.close()
+    content = build_content(analyze_file(path))
+    assert [kind for _, kind, _ in content.events] == ["marker", "alarm"]
+    row = dict(content.metadata)["Events (2)"]
+    assert "marker: TMA bubbler refilled" in row and "alarm: Crystal life 9.5 %" in row
+    files = write_report(analyze_file(path), tmp_path / "report")
+    html = Path(files.html).read_text(encoding="utf-8")
+    assert "TMA bubbler refilled" in html and "marker / alarm" in html
