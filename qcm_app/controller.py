@@ -201,10 +201,11 @@ class AppController(QObject):
     def _film_for(self, recipe: Recipe | None) -> FilmSettings:
         film = FilmSettings(self.settings.film.density_g_cm3, self.settings.film.z_ratio,
                             self.settings.film.tooling_pct)
-        if recipe is not None:
-            densities = [b.density_g_cm3 for b in recipe.blocks if b.density_g_cm3]
-            if densities:
-                film.density_g_cm3 = densities[-1]
+        if recipe is not None:  # the first block grows first; the worker follows the blocks from there
+            first = next((b for b in recipe.blocks if not b.is_wait), None)
+            density = (self.densities.get(first.name) or first.density_g_cm3) if first is not None else None
+            if density:
+                film.density_g_cm3 = density
         return film
 
     def _metadata(self, recipe: Recipe | None) -> RunMetadata:
@@ -218,8 +219,8 @@ class AppController(QObject):
             if any(d for _, d in densities):
                 meta.extra["Block densities"] = "; ".join(f"{name} {d:g} g/cm3" if d else f"{name} not set"
                                                           for name, d in densities)
-                meta.extra["Thickness"] = ("per block at each block's density in the analysis; the Thickness "
-                                           "column uses the Film density")
+                meta.extra["Thickness"] = ("per block: the Thickness column grows at each block's density from "
+                                           "the end of the previous block (Film density: the first block's)")
         return meta
 
     def _make_analyzer(self, recipe: Recipe | None) -> LiveAnalysis:

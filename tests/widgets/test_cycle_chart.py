@@ -136,3 +136,47 @@ def test_thickness_readout_is_per_block_at_each_density() -> None:
     fresh = LiveSession(1)
     fresh.add_chunk(pipe.process_arrays(t + 10, np.full(10, 5.9980e6)))
     assert math.isfinite(fresh.readouts().thickness_ang)
+
+
+def test_thickness_column_grows_at_each_blocks_density() -> None:
+    from qcm_app.physics import CrystalSettings, zmatch_thickness_ang
+    from qcm_app.pipeline import block_density_after
+    from qcm_app.recipes import load_preset
+
+    pipe = Pipeline(1, film=FilmSettings(density_g_cm3=3.0))
+    f0, f1, f2 = 6.0e6, 5.9990e6, 5.9900e6
+    pipe.process_arrays(np.array([0.0, 1.0]), np.array([f0, f1]))
+    pipe.converter.set_density(1.27)  # the LiGL block begins at f1
+    chunk = pipe.process_arrays(np.array([2.0]), np.array([f2]))
+    crystal = CrystalSettings()
+    expected = (zmatch_thickness_ang(f1, f0, 3.0, crystal=crystal)
+                + zmatch_thickness_ang(f2, f1, 1.27, crystal=crystal))
+    assert float(chunk.thickness_ang[0, 0]) == pytest.approx(float(expected), rel=1e-9)
+    one_density = float(zmatch_thickness_ang(f2, f0, 1.27, crystal=crystal))
+    assert abs(float(chunk.thickness_ang[0, 0]) - one_density) > 1.0  # what the old column said
+    pipe.tare([f2])
+    assert float(pipe.process_arrays(np.array([3.0]), np.array([f2])).thickness_ang[0, 0]) == pytest.approx(0.0)
+
+    recipe = load_preset("ligl_on_al2o3")
+    first, second = recipe.blocks[0], next(b for b in recipe.blocks[1:] if not b.is_wait)
+    assert block_density_after(recipe, {}, 0, first.repeat - 1) == first.density_g_cm3
+    assert block_density_after(recipe, {}, 0, first.repeat) == second.density_g_cm3  # the next block grows now
+    assert block_density_after(recipe, {second.name: 1.5}, 0, first.repeat) == 1.5
+    assert block_density_after(None, {}, 0, 1) is None
+
+
+def test_the_worker_switches_the_thickness_density_when_a_block_ends(qtbot) -> None:
+    from types import SimpleNamespace
+
+    from qcm_app.acquisition import WorkerBase
+    from qcm_app.recipes import load_preset
+
+    recipe = load_preset("ligl_on_al2o3")
+    first = recipe.blocks[0]
+    second = next(b for b in recipe.blocks[1:] if not b.is_wait)
+    worker = WorkerBase(Pipeline(1, film=FilmSettings(density_g_cm3=first.density_g_cm3)),
+                        analyzer=SimpleNamespace(recipe=recipe, densities={}))
+    worker._follow_block_density(SimpleNamespace(new_cycles=(cycle(39, 36.0, in_block=first.repeat - 1),)))
+    assert worker.pipeline.converter.film.density_g_cm3 == first.density_g_cm3
+    worker._follow_block_density(SimpleNamespace(new_cycles=(cycle(40, 36.0, in_block=first.repeat),)))
+    assert worker.pipeline.converter.film.density_g_cm3 == second.density_g_cm3
