@@ -585,8 +585,8 @@ class MainWindow(QtWidgets.QMainWindow):
                     steady.append((b.first_index, b.first_index + b.cycles - 1, b.steady_mass_ng_cm2,
                                    b.steady_std_ng_cm2))
             self.blocks_table.show_blocks(snapshot.blocks)
-            current = snapshot.current
-            regime = current.labels[-1] if current and current.labels else ""
+            # the colour of the newest cycle's label: the same state its bar shows
+            regime = labels[-1] if labels else ""
             colour = REGIME_COLOURS.get(regime, "#333333")
             self.regime_label.setText(snapshot.message)
             self.regime_label.setStyleSheet(f"color: {colour}")

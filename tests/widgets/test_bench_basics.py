@@ -71,6 +71,10 @@ def test_a_zoom_stops_following_and_reset_or_a_new_source_brings_it_back(qtbot, 
         assert vb.autoRangeEnabled() == [False, False]
         window.reset_view_action.trigger()
         assert window.follow_action.isChecked() and all(vb.autoRangeEnabled())
+        vb.sigRangeChangedManually.emit(vb.state["mouseEnabled"])
+        assert not window.follow_action.isChecked()
+        vb.menu.viewAll.trigger()  # right-click → View All follows again too
+        assert window.follow_action.isChecked() and all(vb.autoRangeEnabled())
         window.follow_action.trigger()  # F: stop following
         assert not any(vb.autoRangeEnabled())
         path = _write_run(tmp_path / "other.csv", preset="al2o3")
@@ -372,3 +376,17 @@ def test_wall_clock_axis_follows_a_live_run_and_a_replayed_files_start(qtbot, tm
             datetime.fromtimestamp(start + 60).strftime("%H:%M:%S")]
     finally:
         controller.stop()
+
+
+def test_the_blocks_table_says_what_the_bars_say() -> None:
+    from qcm_app.regimes import BlockRegime
+    from widgets.blocks_table import initiation_text
+
+    def block(labels: tuple[str, ...], **kw: object) -> BlockRegime:
+        return BlockRegime(block_index=0, block_name="Al2O3", first_index=1, cycles=len(labels), labels=labels,
+                           **kw)
+
+    assert initiation_text(block(("steady",))) == "none"  # a green bar is not "deciding…"
+    assert initiation_text(block(("nucleation", "nucleation"))) == "deciding…"
+    assert initiation_text(block(("nucleation",) * 3 + ("steady",), nucleation_kind="enhanced",
+                                 nucleation_cycles=3)) == "enhanced, 3"
