@@ -510,6 +510,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.record_label.setText("Not recording")
             self.record_label.setStyleSheet("")
             self.record_label.setToolTip("")
+            self._record_button_style(False)
             blocked = self.record_action.blockSignals(True)
             self.record_action.setChecked(False)
             self.record_action.blockSignals(blocked)
@@ -518,9 +519,16 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._recording_since = time.monotonic() if self._recording_since is None else self._recording_since
             self._recording_path = Path(str(path))
             self.record_label.setToolTip(str(path))
+            self._record_button_style(True)
             self.record_label.setStyleSheet("background: #C62828; color: white; font-weight: bold; "
                                             "border-radius: 3px; padding: 1px 6px")
             self._update_recording_indicator()
+
+    def _record_button_style(self, recording: bool) -> None:
+        button = self.toolbar.widgetForAction(self.record_action)
+        if button is not None:
+            button.setStyleSheet("background: #C62828; color: white; font-weight: bold; border-radius: 3px"
+                                 if recording else "")
 
     def _update_recording_indicator(self) -> None:
         """● REC, elapsed time and file size: unmistakable from across the lab."""

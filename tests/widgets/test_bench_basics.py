@@ -226,8 +226,10 @@ def test_recording_indicator_is_red_with_time_and_size(qtbot, tmp_path) -> None:
     text = window.record_label.text()
     assert text.startswith("● REC 0:0") and "5 kB" in text and "run.csv" in text
     assert "#C62828" in window.record_label.styleSheet()
+    assert "#C62828" in window.toolbar.widgetForAction(window.record_action).styleSheet()
     window.show_recording(None)
     assert window.record_label.text() == "Not recording" and window.record_label.styleSheet() == ""
+    assert window.toolbar.widgetForAction(window.record_action).styleSheet() == ""
 
 
 def test_shortcuts_and_help(qtbot, tmp_path) -> None:
@@ -390,3 +392,20 @@ def test_the_blocks_table_says_what_the_bars_say() -> None:
     assert initiation_text(block(("nucleation", "nucleation"))) == "deciding…"
     assert initiation_text(block(("nucleation",) * 3 + ("steady",), nucleation_kind="enhanced",
                                  nucleation_cycles=3)) == "enhanced, 3"
+
+
+def test_settings_dialog_edits_alarm_bounds(qtbot) -> None:
+    from widgets.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.life_min.setValue(15.0)
+    dialog.bounds["cycle_mass_min_ng_cm2"].setText("30")
+    dialog.bounds["cycle_mass_max_ng_cm2"].setText("45,5")
+    alarms = dialog.settings().alarms
+    assert alarms.crystal_life_min_pct == 15.0
+    assert (alarms.cycle_mass_min_ng_cm2, alarms.cycle_mass_max_ng_cm2) == (30.0, 45.5)
+    assert math.isnan(alarms.rate_min_ng_cm2_s)
+    dialog.bounds["rate_max_ng_cm2_s"].setText("fast")
+    dialog._accept()
+    assert "alarm bound" in dialog.problem.text() and dialog.result() != QtWidgets.QDialog.DialogCode.Accepted
