@@ -55,17 +55,19 @@ def render_plots(window: QtWidgets.QMainWindow, suffix: str) -> bytes:
 
 
 def _svg_of(view: QtWidgets.QGraphicsView) -> bytes:
-    """The view's scene painted into an SVG generator (vector curves and text)."""
+    """What the view shows, painted into an SVG generator (vector curves and text). The view's
+    own area, not the scene's: infinite marker lines make the scene's bounds meaningless."""
     buffer = QtCore.QBuffer()
     buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
     generator = QtSvg.QSvgGenerator()
     generator.setOutputDevice(buffer)
-    rect = view.scene().sceneRect()
-    generator.setSize(rect.size().toSize())
-    generator.setViewBox(QtCore.QRectF(0, 0, rect.width(), rect.height()))
+    size = view.viewport().size()
+    generator.setSize(size)
+    generator.setViewBox(QtCore.QRect(0, 0, size.width(), size.height()))
     generator.setTitle("qcm-monitor plots")
+    generator.setResolution(view.logicalDpiX())  # fonts and pens at the size the screen shows them
     painter = QtGui.QPainter(generator)
-    view.scene().render(painter, QtCore.QRectF(0, 0, rect.width(), rect.height()), rect)
+    view.render(painter, QtCore.QRectF(0, 0, size.width(), size.height()), view.viewport().rect())
     painter.end()
     return bytes(buffer.data())
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from instruments.base import ProtocolError, ReplyTimeout
 from qcm_app import __version__
@@ -339,8 +339,16 @@ def test_plot_export_writes_the_file(qtbot, tmp_path, suffix) -> None:
     out = tmp_path / f"plots{suffix}"
     window.export_plot(out)
     qtbot.waitUntil(lambda: out.exists() and "Plot written" in window.statusBar().currentMessage(), timeout=10_000)
-    head = out.read_bytes()[:200]
-    assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head or b"<?xml" in head
+    if suffix == ".png":
+        image = QtGui.QImage(str(out))
+        assert image.width() >= window.plots.width() and image.height() > window.plots.height()
+    else:
+        from PySide6 import QtSvg
+
+        renderer = QtSvg.QSvgRenderer(str(out))
+        assert renderer.isValid()
+        box = renderer.viewBox()  # the plots' own area, not the unbounded scene of the marker lines
+        assert (box.width(), box.height()) == (window.plots.viewport().width(), window.plots.viewport().height())
 
 
 
