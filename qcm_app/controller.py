@@ -323,7 +323,9 @@ class AppController(QObject):
                              link_detail=self.link_detail)
         raised = self.alarms.check(inputs)
         for alarm in raised:
-            if alarm.kind is not AlarmKind.LINK_LOST:  # the worker already writes link lost/restored
+            if alarm.kind is AlarmKind.LINK_LOST:  # the worker writes link lost/restored itself
+                self._note_event(AlarmKind.LINK_LOST.value, self.link_detail)
+            else:
                 self.log_event(EventKind.ALARM, alarm.text)
         return raised
 

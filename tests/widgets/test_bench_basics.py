@@ -417,3 +417,22 @@ def test_settings_dialog_edits_alarm_bounds(qtbot) -> None:
     dialog.bounds["rate_max_ng_cm2_s"].setText("fast")
     dialog._accept()
     assert "alarm bound" in dialog.problem.text() and dialog.result() != QtWidgets.QDialog.DialogCode.Accepted
+
+
+def test_a_lost_link_is_an_alarm_and_a_marker_but_not_written_twice(qtbot, tmp_path) -> None:
+    controller, window = make_window(qtbot, tmp_path)
+    beeps: list[int] = []
+    window.sound = lambda: beeps.append(1)
+    try:
+        controller.start_demo(load_preset("al2o3"))
+        wait_samples(qtbot, controller)
+        marks: list[tuple[str, str]] = []
+        controller.worker.mark_event = lambda kind, text="": marks.append((kind, text))
+        controller.state_changed.emit("lost", "the port vanished")
+        window.refresh()
+        banner = window.banners.get("alarm:LINK_LOST")
+        assert banner is not None and "the port vanished" in banner.label.text() and beeps
+        assert controller.events[-1][1:] == ("link lost", "the port vanished")
+        assert marks == []  # the worker writes "# Link lost" itself
+    finally:
+        controller.stop()
