@@ -28,7 +28,7 @@ from instruments import base as ib
 from instruments.registry import driver_class
 from instruments.transport import open_transport
 from qcm_app.errors import UserInputError
-from qcm_app.pipeline import Pipeline, SampleChunk
+from qcm_app.pipeline import Pipeline, SampleChunk, block_density_after
 from qcm_app.recipes import Recipe
 from qcm_app.recording import Recording
 from qcm_app.ringbuffer import GrowingColumns
@@ -153,6 +153,19 @@ class WorkerBase(QObject):
     def set_density(self, block_name: str, density_g_cm3: float) -> None:
         self._commands.put(lambda: self._do_set_density(block_name, density_g_cm3))
 
+    def mark_event(self, kind: str, text: str = "") -> None:
+        """An event line in the run file (marker, note, alarm, crystal change) at the run time now."""
+        self._commands.put(lambda: self.recording.mark(kind, self._now_run_s(), text))
+
+    def new_crystal(self) -> None:
+        """The crystal was changed and reads now: its frequency is the new mass zero, and the run file
+        says so (the analysis keeps its own reference, so no cycle sees the swap as growth)."""
+        def do() -> None:
+            freq = " ".join(f"{f:.3f}" for f in self._last_frequency)
+            self.pipeline.tare(self._last_frequency)
+            self.recording.mark("crystal change", self._now_run_s(), f"new crystal at {freq} Hz; life reset")
+        self._commands.put(do)
+
     # -- worker-side --------------------------------------------------------------------------
 
     def _run_commands(self) -> None:
@@ -186,7 +199,20 @@ class WorkerBase(QObject):
         if self.analyzer is not None:
             update = self.analyzer.feed(chunk.time_s, chunk.run_mass_ng_cm2[:, 0])
             if update is not None:
+                self._follow_block_density(update)
                 self.analysis_updated.emit(update)
+
+    def _follow_block_density(self, update: Any) -> None:
+        """The thickness column grows at the density of the block being deposited."""
+        cycles = getattr(update, "new_cycles", ())
+        if not cycles:
+            return
+        last = cycles[-1]
+        density = block_density_after(getattr(self.analyzer, "recipe", None),
+                                      getattr(self.analyzer, "densities", {}), last.block_index,
+                                      last.cycle_in_block)
+        if density:
+            self.pipeline.converter.set_density(density)
 
     def _finish_analysis(self) -> None:
         """End of data: the last cycle counts if its final purge was seen (as offline)."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -17,6 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from instruments.base import Driver
 from instruments.emulators.base import EmulatorServer
 from qcm_app.acquisition import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
+from qcm_app.alarms import Alarm, AlarmInputs, AlarmKind, AlarmMonitor, AlarmSettings, EventKind
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import FilmSettings, Pipeline, SampleChunk
@@ -44,6 +47,15 @@ class AppSettings:
     demo_speed: float = DEMO_SPEED
     demo_protocol: str = "sqm160"
     operator_note: str = ""
+    alarms: AlarmSettings = field(default_factory=AlarmSettings)
+
+
+def recorded_speed_note(meta: RunMetadata) -> str:
+    """'recorded from a simulator at 10×' for a run that was not taken in real time."""
+    simulated = "Simulated" in meta.extra or "Sped up" in meta.extra
+    if meta.time_scale != 1.0:
+        return f"recorded {'from a simulator ' if simulated else ''}at {meta.time_scale:g}× real time"
+    return "recorded from a simulator" if "Simulated" in meta.extra else ""
 
 
 class AppController(QObject):
@@ -76,6 +88,14 @@ class AppController(QObject):
         self.densities: dict[str, float] = {}
         self.target_cycles: int | None = None
         self.target_thickness_ang: float | None = None
+        self.alarms = AlarmMonitor(self.settings.alarms)
+        self.link_state = "idle"
+        self.link_detail = ""
+        self.state_changed.connect(self._remember_state)
+        #: (run time s, kind, text) of the events of what is shown: markers, notes, tares, alarms
+        self.events: list[tuple[float, str, str]] = []
+        self._wall_origin_s: float | None = None
+        self._wall_scale = 1.0
 
     # -- starting sources ---------------------------------------------------------------------
 
@@ -116,6 +136,15 @@ class AppController(QObject):
         self.session = LiveSession(run.sensors, crystal=run.metadata.crystal)
         if isinstance(worker, ReplayWorker):
             self.recipe = worker.recipe
+        note = recorded_speed_note(run.metadata)
+        if note and note not in self.description:
+            self.description += f" — {note}"
+        self.events = [(e.time_s, e.kind, e.text) for e in run.events if math.isfinite(e.time_s)]
+        self._wall_scale = run.metadata.time_scale if run.metadata.time_scale > 0 else 1.0
+        try:
+            self._wall_origin_s = datetime.fromisoformat(run.metadata.start_time).timestamp()
+        except (TypeError, ValueError):
+            self._wall_origin_s = None
         self.source_changed.emit(self.description)
         self.replay_loaded.emit(run)
 
@@ -129,13 +158,28 @@ class AppController(QObject):
             getattr(self.worker, name)(*args)
 
     def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None,
-                           opener: Callable[[ConnectionSpec], Driver] | None = None) -> None:
-        """Acquire from an instrument; ``opener`` replaces opening the port (scripts, benchmarks)."""
+                           opener: Callable[[ConnectionSpec], Driver] | None = None,
+                           time_scale: float = 1.0) -> None:
+        """Acquire from an instrument; ``opener`` replaces opening the port (scripts, benchmarks).
+        ``time_scale`` is 1 for a real instrument; a sped-up simulator's speed otherwise, so the
+        analysis sees process seconds and the run file says it was not real time."""
         self.stop()
         self.is_demo = False
         self.is_replay = False
-        self._start_instrument(spec, recipe, time_scale=1.0,
-                               description=f"{spec.protocol} on {spec.port}", opener=opener)
+        description = f"{spec.protocol} on {spec.port}"
+        if time_scale != 1.0:
+            description += f" at {time_scale:g}× (a sped-up simulator: process seconds, not real ones)"
+        self._start_instrument(spec, recipe, time_scale=time_scale, description=description, opener=opener)
+
+    def disconnect(self) -> None:
+        """The user's Disconnect: acquisition stops and nothing is shown as running any more
+        (choosing a recipe afterwards does not bring the demo back)."""
+        self.stop()
+        self.is_demo = False
+        self.is_replay = False
+        self.description = ""
+        self.state_changed.emit("idle", "")
+        self.source_changed.emit("")
 
     def _start_instrument(self, spec: ConnectionSpec, recipe: Recipe | None, time_scale: float,
                           description: str, opener: Callable[[ConnectionSpec], Driver] | None = None) -> None:
@@ -146,6 +190,9 @@ class AppController(QObject):
         meta = self._metadata(recipe)
         if self.is_demo:
             meta.extra["Simulated"] = f"yes: demo reactor at {time_scale:g}x"
+        elif time_scale != 1.0:
+            meta.extra["Sped up"] = (f"yes: {time_scale:g}x set when connecting (a simulator; a real instrument "
+                                     "runs at 1x)")
         worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta,
                                   analyzer_factory=self._make_analyzer, opener=opener)
         self.time_scale = time_scale
@@ -154,10 +201,11 @@ class AppController(QObject):
     def _film_for(self, recipe: Recipe | None) -> FilmSettings:
         film = FilmSettings(self.settings.film.density_g_cm3, self.settings.film.z_ratio,
                             self.settings.film.tooling_pct)
-        if recipe is not None:
-            densities = [b.density_g_cm3 for b in recipe.blocks if b.density_g_cm3]
-            if densities:
-                film.density_g_cm3 = densities[-1]
+        if recipe is not None:  # the first block grows first; the worker follows the blocks from there
+            first = next((b for b in recipe.blocks if not b.is_wait), None)
+            density = (self.densities.get(first.name) or first.density_g_cm3) if first is not None else None
+            if density:
+                film.density_g_cm3 = density
         return film
 
     def _metadata(self, recipe: Recipe | None) -> RunMetadata:
@@ -166,6 +214,13 @@ class AppController(QObject):
             meta.recipe_name = recipe.name
             meta.recipe_file = recipe.source
             meta.recipe_text = recipe.text
+            densities = [(b.name, self.densities.get(b.name, b.density_g_cm3)) for b in recipe.blocks
+                         if not b.is_wait]
+            if any(d for _, d in densities):
+                meta.extra["Block densities"] = "; ".join(f"{name} {d:g} g/cm3" if d else f"{name} not set"
+                                                          for name, d in densities)
+                meta.extra["Thickness"] = ("per block: the Thickness column grows at each block's density from "
+                                           "the end of the previous block (Film density: the first block's)")
         return meta
 
     def _make_analyzer(self, recipe: Recipe | None) -> LiveAnalysis:
@@ -173,6 +228,9 @@ class AppController(QObject):
 
     def _launch(self, worker: WorkerBase, sensors: int, description: str) -> None:
         self.session = LiveSession(sensors, crystal=self.settings.crystal)
+        self.alarms = AlarmMonitor(self.settings.alarms)
+        self.events = []
+        self._wall_origin_s = None
         thread = QThread()
         thread.setObjectName("acquisition")
         worker.moveToThread(thread)
@@ -211,14 +269,90 @@ class AppController(QObject):
     def tare(self) -> None:
         if self.worker is not None:
             self.worker.tare()
+            self._note_event(EventKind.TARE.value, "mass set to zero")
+
+    def _now_s(self) -> float:
+        t = self.session.buffer.view("time_s")
+        return float(t[-1]) if t.size else 0.0
+
+    def _note_event(self, kind: str, text: str) -> tuple[float, str, str]:
+        event = (self._now_s(), kind, text)
+        self.events.append(event)
+        return event
+
+    def log_event(self, kind: EventKind, text: str = "") -> tuple[float, str, str]:
+        """An event of the run now: kept for the view and written to the run file when recording."""
+        if self.worker is not None and not self.is_replay:
+            self.worker.mark_event(kind.value, text)
+        return self._note_event(kind.value, text)
+
+    def add_marker(self, note: str = "") -> tuple[float, str, str]:
+        """The user's marker (with an optional note) at the newest sample."""
+        return self.log_event(EventKind.MARKER, note)
+
+    def new_crystal(self) -> None:
+        """Crystal changed: the reading now is the new mass zero and 100 % life, and the run file says so."""
+        if self.worker is None or self.is_replay:
+            return
+        f = self.session.readouts(0).frequency_hz
+        if math.isfinite(f):
+            self.session.crystal = replace(self.session.crystal, fresh_frequency_hz=f)
+            self.session.reference_frequency_hz[:] = math.nan
+        self.worker.new_crystal()
+        text = f"new crystal at {f:.3f} Hz" if math.isfinite(f) else "new crystal"
+        self._note_event(EventKind.CRYSTAL_CHANGE.value, text)
+
+    def _remember_state(self, state: str, detail: str) -> None:
+        self.link_state, self.link_detail = state, detail
+
+    def check_alarms(self) -> list[Alarm]:
+        """Alarms newly raised by the current state; each is written to the run file. A replay
+        raises none: the run is over, and its own alarms are among its events."""
+        if self.worker is None or self.is_replay:
+            return []
+        progress = self.progress()
+        target_set = bool(progress.target_cycles or progress.target_thickness_ang)
+        reached = target_set and progress.cycles_done > 0 and progress.remaining_process_s == 0
+        r = self.session.readouts(0)
+        last = self.session.cycles[-1] if self.session.cycles else None
+        inputs = AlarmInputs(target_reached=reached, progress_text=progress.text(), life_pct=r.life_pct,
+                             rate_ng_cm2_s=r.mass_rate_ng_cm2_s,
+                             last_cycle_index=last.index if last is not None else None,
+                             last_cycle_gain_ng_cm2=last.mass_gain_ng_cm2 if last is not None else math.nan,
+                             link_lost=self.link_state in ("lost", "reconnecting") and not self.is_replay,
+                             link_detail=self.link_detail)
+        raised = self.alarms.check(inputs)
+        for alarm in raised:
+            if alarm.kind is AlarmKind.LINK_LOST:  # the worker writes link lost/restored itself
+                self._note_event(AlarmKind.LINK_LOST.value, self.link_detail)
+            else:
+                self.log_event(EventKind.ALARM, alarm.text)
+        return raised
+
+    def default_recording_path(self) -> Path:
+        """A new time-stamped file in the runs folder, named after the recipe."""
+        return self.settings.runs_folder / default_run_name(self.recipe.name if self.recipe else "")
+
+    def set_operator_note(self, note: str) -> None:
+        """The note for this run's header (asked when recording starts)."""
+        self.settings = replace(self.settings, operator_note=note)
+        if self.worker is not None:
+            self.worker.set_operator_note(note)
+
+    def wall_clock_origin_s(self) -> float | None:
+        """POSIX time of run time 0: when a live run's first sample came, or a file's start time."""
+        return self._wall_origin_s
+
+    def wall_clock_scale(self) -> float:
+        """Process seconds per wall second of what is shown (a replayed file's own time scale)."""
+        return self._wall_scale if self.is_replay else (self.time_scale or 1.0)
 
     def start_recording(self, path: str | Path | None = None) -> Path:
         """Start a run file; by default a new time-stamped file in the runs folder."""
         if self.worker is None:
             raise RuntimeError("nothing to record: no instrument connected")
         if path is None:
-            name = default_run_name(self.recipe.name if self.recipe else "")
-            path = self.settings.runs_folder / name
+            path = self.default_recording_path()
         self.worker.start_recording(path)
         self.current_file = Path(path)
         return Path(path)
@@ -274,6 +408,8 @@ class AppController(QObject):
         self.recording_changed.emit(path)
 
     def _on_chunk(self, chunk: SampleChunk) -> None:
+        if self._wall_origin_s is None and len(chunk) and not self.is_replay:
+            self._wall_origin_s = time.time() - float(chunk.time_s[-1]) / (self.time_scale or 1.0)
         self.session.add_chunk(chunk)
 
     def _on_analysis(self, update: AnalysisUpdate) -> None:
@@ -291,7 +427,7 @@ class AppController(QObject):
     def set_recipe(self, recipe: Recipe | None) -> None:
         """The demo restarts on the new recipe (the simulated reactor runs it); a live run is
         analysed again from its start with the new recipe."""
-        if self.is_demo and recipe is not None:
+        if self.is_demo and self.worker is not None and recipe is not None:
             self.start_demo(recipe)
             return
         self.recipe = recipe
@@ -309,7 +445,7 @@ class AppController(QObject):
 
     def progress(self) -> Progress:
         """Cycle counter and ETA (no ETA when replaying: the run is already over)."""
-        scale = math.inf if self.is_replay else self.time_scale
+        scale = math.inf if self.is_replay or self.worker is None else self.time_scale  # nothing runs: no ETA
         return self.session.progress(self.recipe, self.target_cycles, self.target_thickness_ang, scale)
 
     @property

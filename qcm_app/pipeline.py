@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -67,6 +67,27 @@ class MassConverter:
     def __post_init__(self) -> None:
         self.start_frequency_hz = np.full(self.sensors, np.nan)
         self.zero_frequency_hz = np.full(self.sensors, np.nan)
+        #: thickness grown at earlier densities (earlier blocks), and where the current density began
+        self.thickness_offset_ang = np.zeros(self.sensors)
+        self.density_from_hz = np.full(self.sensors, np.nan)
+        self._last_frequency_hz = np.full(self.sensors, np.nan)
+
+    def set_density(self, density_g_cm3: float) -> None:
+        """A new block begins: its film grows at its own density from the frequency now on, and the
+        thickness already grown keeps the density it grew at."""
+        if not density_g_cm3 > 0 or density_g_cm3 == self.film.density_g_cm3:
+            return
+        for s in range(self.sensors):
+            f_now = self._last_frequency_hz[s]
+            if math.isfinite(f_now):
+                self.thickness_offset_ang[s] = float(self._thickness(np.array([f_now]), s)[0])
+                self.density_from_hz[s] = f_now
+        self.film = replace(self.film, density_g_cm3=density_g_cm3)
+
+    def _thickness(self, frequency_hz: np.ndarray, s: int) -> np.ndarray:
+        origin = self.density_from_hz[s] if math.isfinite(self.density_from_hz[s]) else self.zero_frequency_hz[s]
+        return self.thickness_offset_ang[s] + zmatch_thickness_ang(
+            frequency_hz, origin, self.film.density_g_cm3, self.film.z_ratio, self.film.tooling_pct, self.crystal)
 
     def set_start(self, start_frequency_hz: Sequence[float]) -> None:
         """Use known start frequencies (e.g. from a run file's header) instead of the first reading."""
@@ -78,7 +99,11 @@ class MassConverter:
         return sauerbrey_factor_ng_cm2_per_hz(f0, self.crystal) if math.isfinite(f0) else math.nan
 
     def tare(self, frequency_hz: Sequence[float]) -> None:
-        self.zero_frequency_hz = np.where(np.isfinite(frequency_hz), frequency_hz, self.zero_frequency_hz)
+        """Mass and thickness start again from zero here (as an instrument's zero does)."""
+        f = np.asarray(frequency_hz, dtype=float)
+        self.zero_frequency_hz = np.where(np.isfinite(f), f, self.zero_frequency_hz)
+        self.thickness_offset_ang = np.where(np.isfinite(f), 0.0, self.thickness_offset_ang)
+        self.density_from_hz = np.where(np.isfinite(f), np.nan, self.density_from_hz)
 
     def convert(self, frequency_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(run mass, displayed mass, Δf, thickness Å) for a (samples, sensors) frequency array."""
@@ -101,10 +126,24 @@ class MassConverter:
             run_mass[:, s] = (f0 - frequency_hz[:, s]) * k
             delta[:, s] = frequency_hz[:, s] - self.zero_frequency_hz[s]
             mass[:, s] = -delta[:, s] * k
-            thick[:, s] = zmatch_thickness_ang(frequency_hz[:, s], self.zero_frequency_hz[s],
-                                               self.film.density_g_cm3, self.film.z_ratio,
-                                               self.film.tooling_pct, self.crystal)
+            thick[:, s] = self._thickness(frequency_hz[:, s], s)
+            valid = frequency_hz[:, s][np.isfinite(frequency_hz[:, s])]
+            if valid.size:
+                self._last_frequency_hz[s] = valid[-1]
         return run_mass, mass, delta, thick
+
+
+def block_density_after(recipe: object, overrides: dict[str, float], block_index: int, cycle_in_block: int
+                        ) -> float | None:
+    """The density of the film that grows after this cycle: the next block's once a block's last
+    cycle is done (waits skipped), else this block's; user overrides by block name win."""
+    blocks = getattr(recipe, "blocks", None)
+    if not blocks or not 0 <= block_index < len(blocks):
+        return None
+    k = block_index
+    if cycle_in_block >= blocks[k].repeat:
+        k = next((j for j in range(k + 1, len(blocks)) if not blocks[j].is_wait), k)
+    return overrides.get(blocks[k].name) or blocks[k].density_g_cm3
 
 
 class RunClock:

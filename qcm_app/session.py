@@ -74,6 +74,7 @@ class LiveSession:
         cols = ["time_s"]
         for s in range(sensors):
             cols += [column("frequency_hz", s), column("frequency_shift_hz", s), column("mass_ng_cm2", s)]
+        cols.append("run_mass_ng_cm2")  # the primary sensor's untared mass: growth across a tare
         #: each sensor's first frequency: several crystals are compared by their shifts
         self.reference_frequency_hz = np.full(sensors, np.nan)
         self.buffer = RingBuffer(capacity, cols)
@@ -97,13 +98,21 @@ class LiveSession:
             data[column("frequency_hz", s)] = f
             data[column("frequency_shift_hz", s)] = f - self.reference_frequency_hz[s]
             data[column("mass_ng_cm2", s)] = chunk.mass_ng_cm2[:, s]
+        data["run_mass_ng_cm2"] = chunk.run_mass_ng_cm2[:, 0]
         self.buffer.append(data)
         self._last_chunk = chunk
         self.version += 1
 
     def add_analysis(self, update: Any) -> None:
-        """An analysis update: new cycles and the current regime snapshot."""
-        self.cycles.extend(update.new_cycles)
+        """An analysis update: revised cycles replace the shown ones of the same index, new ones
+        are added, and the regime snapshot is the current one."""
+        revised = {c.index: c for c in getattr(update, "revised", ())}
+        if revised:
+            self.cycles = [revised.pop(c.index, c) for c in self.cycles]
+        new = list(update.new_cycles) + list(revised.values())  # a revision of a cycle not yet shown
+        self.cycles.extend(new)
+        if revised:
+            self.cycles.sort(key=lambda c: c.index)
         self.regimes = update.regimes
         self.analysis_version += 1
         self.version += 1
@@ -129,14 +138,23 @@ class LiveSession:
         return spans
 
     def thickness_ang(self) -> float:
-        """Film grown so far, block by block at each block's density."""
-        if self.regimes is None:
+        """Film grown so far, block by block at each block's density: the completed cycles of each
+        block, plus the growth since the last completed cycle at the current block's density."""
+        if self.regimes is None or not self.regimes.blocks:
             return math.nan
         total = 0.0
         for b in self.regimes.blocks:
             if not b.density_g_cm3:
                 return math.nan
             total += float(thickness_ang_from_mass(np.nansum(b.gains_ng_cm2), b.density_g_cm3))
+        t = self.buffer.view("time_s")
+        if t.size:
+            mass = self.buffer.view("run_mass_ng_cm2")
+            since = self.cycles[-1].end_s if self.cycles else t[0]
+            k = min(int(np.searchsorted(t, since)), t.size - 1)
+            partial = float(mass[-1] - mass[k])
+            if math.isfinite(partial):
+                total += float(thickness_ang_from_mass(partial, self.regimes.blocks[-1].density_g_cm3))
         return total
 
     def progress(self, recipe: Recipe | None, target_cycles: int | None = None,
@@ -192,10 +210,15 @@ class LiveSession:
         if c is None or sensor >= c.sensors:
             return Readouts()
         f = float(c.frequency_hz[-1, sensor])
+        thickness = float(c.thickness_ang[-1, sensor])
+        if sensor == 0:  # the analysed crystal: block by block at each block's density
+            per_block = self.thickness_ang()
+            if math.isfinite(per_block):
+                thickness = per_block
         return Readouts(frequency_hz=f, delta_frequency_hz=float(c.delta_frequency_hz[-1, sensor]),
                         mass_ng_cm2=float(c.mass_ng_cm2[-1, sensor]),
                         mass_rate_ng_cm2_s=self.mass_rate(sensor),
-                        thickness_ang=float(c.thickness_ang[-1, sensor]),
+                        thickness_ang=thickness,
                         life_pct=float(crystal_life_pct(f, self.crystal)))
 
     def mass_rate(self, sensor: int = 0, window_s: float = RATE_WINDOW_S) -> float:

@@ -50,6 +50,23 @@ def _protocol(value: Any) -> str:
     return text
 
 
+def _bound(value: Any) -> float:
+    """An alarm bound: a number, or empty/'nan' for off."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "nan", "off")):
+        return math.nan
+    number = float(value)
+    if math.isinf(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _percent(value: Any) -> float:
+    number = float(value)
+    if not 0 <= number <= 100:
+        raise ValueError("not a percentage from 0 to 100")
+    return number
+
+
 def _tooling(value: Any) -> float:
     number = _positive(value)
     if number > 1000:
@@ -70,6 +87,13 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], Callable[[AppSettings], Any],
     "film_tooling_pct": (_tooling, lambda s: s.film.tooling_pct,
                          lambda s, v: replace(s, film=replace(s.film, tooling_pct=v))),
 }
+_FIELDS["alarm_crystal_life_min_pct"] = (
+    _percent, lambda s: s.alarms.crystal_life_min_pct,
+    lambda s, v: replace(s, alarms=replace(s.alarms, crystal_life_min_pct=v)))
+for _name in ("rate_min_ng_cm2_s", "rate_max_ng_cm2_s", "cycle_mass_min_ng_cm2", "cycle_mass_max_ng_cm2"):
+    _FIELDS[f"alarm_{_name}"] = (
+        _bound, lambda s, n=_name: getattr(s.alarms, n),
+        lambda s, v, n=_name: replace(s, alarms=replace(s.alarms, **{n: v})))
 for _f in fields(CrystalSettings):
     _FIELDS[f"crystal_{_f.name}"] = (
         _positive, lambda s, n=_f.name: getattr(s.crystal, n),
@@ -99,8 +123,15 @@ def settings_from_mapping(values: Mapping[str, Any]) -> tuple[AppSettings, list[
 
 
 def settings_to_mapping(settings: AppSettings) -> dict[str, Any]:
-    return {key: (str(get(settings)) if isinstance(get(settings), Path) else get(settings))
-            for key, (_, get, _) in _FIELDS.items()}
+    out = {}
+    for key, (_, get, _) in _FIELDS.items():
+        value = get(settings)
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, float) and math.isnan(value):
+            value = ""  # an alarm bound that is off
+        out[key] = value
+    return out
 
 
 def load_settings(store: QSettings | None = None) -> tuple[AppSettings, list[str]]:

@@ -45,6 +45,7 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
     else:
         controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors))
     if getattr(args, "record", False):
+        window.ask_recording_details = False  # --record: the default name, no question
         window.record_action.setChecked(True)
     interrupted = controller.interrupted_runs()
     if interrupted:

@@ -11,6 +11,7 @@ _STYLES = {
     "warning": "background: #FFF3E0; border: 1px solid #FB8C00; border-radius: 4px;",
     "error": "background: #FFEBEE; border: 1px solid #E53935; border-radius: 4px;",
     "info": "background: #E3F2FD; border: 1px solid #1E88E5; border-radius: 4px;",
+    "success": "background: #E8F5E9; border: 2px solid #2E7D32; border-radius: 4px; color: #1B5E20;",
 }
 
 
@@ -54,7 +55,9 @@ class BannerArea(QtWidgets.QWidget):
                     kind: str = "warning") -> Banner:
         self.remove(key)
         banner = Banner(text, actions, kind, self)
-        banner.destroyed.connect(lambda *_: self._banners.pop(key, None))
+        # only this banner's entry: a newer banner under the same key must stay
+        banner.destroyed.connect(lambda *_, b=banner: self._banners.pop(key) if self._banners.get(key) is b
+                                 else None)
         self._banners[key] = banner
         self._layout.addWidget(banner)
         return banner

@@ -13,6 +13,15 @@ _HEADERS = ("Block", "Cycles", "Initiation", "Steady\n(ng/cm²/cyc)", "GPC\n(Å/
 DENSITY_COLUMN = 5
 
 
+def initiation_text(b: BlockRegime) -> str:
+    """From the block's own state and its cycles' labels, so the table never contradicts the bars."""
+    if b.nucleation_kind != "none":
+        return f"{b.nucleation_kind}, {b.nucleation_cycles}"
+    if b.labels and all(label == "steady" for label in b.labels):
+        return "none"
+    return "none" if b.has_steady else "deciding…"
+
+
 class BlocksTable(QtWidgets.QTableWidget):
     density_edited = QtCore.Signal(str, float)  # block name, g/cm³
 
@@ -34,11 +43,7 @@ class BlocksTable(QtWidgets.QTableWidget):
         try:
             self.setRowCount(len(blocks))
             for row, b in enumerate(blocks):
-                init = "none"
-                if b.nucleation_kind != "none":
-                    init = f"{b.nucleation_kind}, {b.nucleation_cycles}"
-                elif not b.has_steady:
-                    init = "deciding…"
+                init = initiation_text(b)
                 steady = (f"{b.steady_mass_ng_cm2:.1f} ± {b.steady_std_ng_cm2:.1f}" if b.has_steady else "—")
                 gpc = f"{b.gpc_ang:.2f}" if math.isfinite(b.gpc_ang) else "—"
                 density = f"{b.density_g_cm3:g}" if b.density_g_cm3 else ""

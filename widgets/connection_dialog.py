@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Signal, Slot
 
 from instruments import registry
-from instruments.base import DriverInfo, InstrumentError
+from instruments.base import DriverInfo, InstrumentError, ProtocolError, ReplyTimeout
 from instruments.ports import PortInfo, describe_port, list_ports
 from qcm_app.acquisition import ConnectionSpec
 
@@ -53,6 +53,18 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def human_reason(exc: InstrumentError, spec: ConnectionSpec) -> str:
+    """What a person can act on, not the driver's byte counts."""
+    if isinstance(exc, ReplyTimeout):
+        return (f"the instrument on {spec.port} did not answer within {spec.timeout_s:g} s. Check that it is "
+                "switched on, that the cable is plugged in, and the baud rate and instrument type")
+    if isinstance(exc, ProtocolError):
+        return (f"the instrument on {spec.port} did not answer in the chosen protocol (something else came "
+                "back). Check the instrument type and the baud rate")
+    text = _one_line(exc)
+    return text.replace(" b''", "")
+
+
 def probe(spec: ConnectionSpec) -> tuple[bool, str]:
     """Open the port, ask for the identity and close again.
 
@@ -63,14 +75,15 @@ def probe(spec: ConnectionSpec) -> tuple[bool, str]:
     try:
         driver = spec.open()
     except InstrumentError as exc:
-        return False, _one_line(exc)
+        return False, human_reason(exc, spec)
     except Exception as exc:  # a bad option or a driver bug: report it instead of losing it
         log.exception("connection test: opening %s failed", spec.port)
         return False, _one_line(f"{type(exc).__name__}: {exc}")
     try:
         return True, _one_line(driver.identify()) or "(empty identity string)"
     except InstrumentError as exc:
-        return False, f"the port opened but the instrument did not answer: {_one_line(exc)}"
+        log.info("connection test on %s: %s", spec.port, exc)
+        return False, human_reason(exc, spec)
     except Exception as exc:
         log.exception("connection test: identify on %s failed", spec.port)
         return False, _one_line(f"{type(exc).__name__}: {exc}")
@@ -165,6 +178,9 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.port_hint_label.setWordWrap(True)
         self.port_hint_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.port_hint_label.setForegroundRole(QtGui.QPalette.ColorRole.PlaceholderText)
+        # always there, two lines tall: a hint appearing or going never moves the fields below
+        self.port_hint_label.setMinimumHeight(2 * self.port_hint_label.fontMetrics().lineSpacing())
+        self.port_hint_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
 
         self.protocol_combo = QtWidgets.QComboBox()
         self.baud_combo = QtWidgets.QComboBox()
@@ -183,6 +199,14 @@ class ConnectionDialog(QtWidgets.QDialog):
         form.addRow("&Instrument:", self.protocol_combo)
         form.addRow("&Baud rate:", self.baud_combo)
         form.addRow("Sensors:", sensors)
+        self.time_scale_spin = QtWidgets.QDoubleSpinBox()
+        self.time_scale_spin.setRange(0.01, 1000.0)
+        self.time_scale_spin.setDecimals(2)
+        self.time_scale_spin.setValue(1.0)
+        self.time_scale_spin.setSuffix(" ×")
+        self.time_scale_spin.setToolTip("Process seconds per real second. 1× for a real instrument; the speed of "
+                                        "`qcm simulate --speed N` when the port is a sped-up simulator")
+        form.addRow("&Time scale:", self.time_scale_spin)
 
         self.line_group = QtWidgets.QGroupBox("Line format (one reading per line; columns count from 1)")
         self.delimiter_combo = QtWidgets.QComboBox()
@@ -222,6 +246,7 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.problem_label = QtWidgets.QLabel()
         self.problem_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.problem_label.setStyleSheet(f"color: {_ERROR_COLOUR};")
+        self.problem_label.setMinimumHeight(self.problem_label.fontMetrics().lineSpacing())
 
         self.button_box = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
                                                      | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
@@ -281,6 +306,10 @@ class ConnectionDialog(QtWidgets.QDialog):
             "time_column": time_column - 1 if time_column else None,
             "decimal_comma": self.decimal_comma_check.isChecked(),
         }
+
+    def time_scale(self) -> float:
+        """Process seconds per real second (1 for a real instrument)."""
+        return float(self.time_scale_spin.value())
 
     def problem(self) -> str:
         """Why the current choice cannot be used yet (empty when it can)."""
@@ -425,12 +454,10 @@ class ConnectionDialog(QtWidgets.QDialog):
         if port is None:
             port = describe_port(text, self._ports) if text else PortInfo("")
         self.port_hint_label.setText(" · ".join(filter(None, (port.description, port.hint, port.usb_id))))
-        self.port_hint_label.setVisible(bool(self.port_hint_label.text()))
 
     def _update_buttons(self) -> None:
         problem = self.problem()
-        self.problem_label.setText(problem)
-        self.problem_label.setVisible(bool(problem))
+        self.problem_label.setText(problem)  # its line stays when empty: nothing below moves
         self.ok_button.setEnabled(not problem)
         self.test_button.setEnabled(not problem and not self._probing)
 

@@ -1,28 +1,46 @@
 """The main window: a passive view over the controller's session.
 
 Buttons call controller slots; a timer (15 Hz) reads the session and points the persistent
-curves at the newest history; link statistics arrive as signals.
+curves at the newest history; link statistics arrive as signals. Alarms are worked out by the
+controller; the window shows them in banners and sounds them. The layout (window, toolbars,
+splitters) is kept in QSettings between launches.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from qcm_app import __version__
 from qcm_app.acquisition import LinkStats
+from qcm_app.alarms import Alarm, AlarmKind
 from qcm_app.controller import AppController
 from qcm_app.errors import UserInputError
 from qcm_app.recipes import Recipe, load_recipe, preset_paths
 from qcm_app.session import column
 from widgets.banner import BannerArea
 from widgets.blocks_table import BlocksTable
-from widgets.cycle_chart import REGIME_COLOURS, BreakdownView, CycleChart
+from widgets.cycle_chart import ALL_BLOCKS, REGIME_COLOURS, BreakdownView, CycleChart
 from widgets.plots import TimePlots
 from widgets.readouts import ReadoutPanel, format_value
 from widgets.replay_controls import ReplayControls
 
 REFRESH_HZ = 15
+LAYOUT_GROUP = "window"
+#: (action attribute, shortcut, what it does): the Help → Keyboard shortcuts list is built from it
+SHORTCUTS: tuple[tuple[str, str, str], ...] = (
+    ("tare_action", "Ctrl+T", "Tare: set the displayed mass to zero"),
+    ("record_action", "Ctrl+R", "Start or stop recording"),
+    ("follow_action", "F", "Follow the newest data (or keep the current zoom)"),
+    ("reset_view_action", "Ctrl+0", "Reset the view: the whole run, following"),
+    ("marker_action", "M", "Put a marker (with a note) at the newest sample"),
+    ("open_action", "Ctrl+O", "Open a recorded run or instrument log"),
+    ("report_action", "Ctrl+E", "Export the report of the shown run"),
+    ("export_plot_action", "Ctrl+Shift+E", "Export the plots as PNG or SVG"),
+)
 
 _STATE_TEXT = {
     "idle": "Not connected",
@@ -38,6 +56,12 @@ _STATE_TEXT = {
 }
 
 
+def layout_settings() -> QtCore.QSettings:
+    """The default format and path, so tests keep their own (see tests/conftest.py)."""
+    return QtCore.QSettings(QtCore.QSettings.defaultFormat(), QtCore.QSettings.Scope.UserScope,
+                            "qcm-monitor", "qcm-monitor")
+
+
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, controller: AppController) -> None:
         super().__init__()
@@ -45,7 +69,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("qcm-monitor")
         self.resize(1400, 860)
         self._shown_version = -1
-
+        self._shown_events = -1
+        #: ask for a file name and note before recording (off for --record and scripted runs)
+        self.ask_recording_details = True
+        #: the sound of an alarm (a test replaces it to count beeps)
+        self.sound: Callable[[], None] = QtWidgets.QApplication.beep
+        self._recording_since: float | None = None
+        self._recording_path: Path | None = None
         self._shown_analysis = -1
         self._selected_cycle: int | None = None
 
@@ -80,17 +110,39 @@ class MainWindow(QtWidgets.QMainWindow):
         self.side_layout = side_layout
         side.setMinimumWidth(440)
 
+        chart_panel = QtWidgets.QWidget()
+        chart_layout = QtWidgets.QVBoxLayout(chart_panel)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        chart_layout.setSpacing(2)
+        scale_row = QtWidgets.QHBoxLayout()
+        scale_row.setContentsMargins(6, 0, 6, 0)
+        scale_row.addWidget(QtWidgets.QLabel("Scale to:"))
+        self.block_scale_combo = QtWidgets.QComboBox()
+        self.block_scale_combo.setToolTip("Scale the bars to one block (a 36 ng block beside a 500 ng one stays "
+                                          "readable), or show all blocks")
+        self.block_scale_combo.addItem("All blocks", ALL_BLOCKS)
+        self.block_scale_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.block_scale_combo.activated.connect(self._block_scale_chosen)
+        scale_row.addWidget(self.block_scale_combo)
+        scale_row.addStretch(1)
+        chart_layout.addLayout(scale_row)
+        chart_layout.addWidget(self.cycle_chart, 1)
         bottom = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        bottom.addWidget(self.cycle_chart)
+        bottom.setObjectName("bottom_split")
+        bottom.addWidget(chart_panel)
         bottom.addWidget(self.breakdown)
         bottom.setStretchFactor(0, 3)
         bottom.setStretchFactor(1, 1)
+        self.bottom_split = bottom
         self.main_split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self.main_split.setObjectName("main_split")
         self.main_split.addWidget(self.plots)
         self.main_split.addWidget(bottom)
         self.main_split.setStretchFactor(0, 3)
         self.main_split.setStretchFactor(1, 2)
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        split.setObjectName("side_split")
+        self.side_split = split
         split.addWidget(self.main_split)
         split.addWidget(side)
         split.setStretchFactor(0, 4)
@@ -107,6 +159,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_toolbar()
         self._build_statusbar()
         self._wire(controller)
+        self.restore_layout()
 
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(int(1000 / REFRESH_HZ))
@@ -126,13 +179,28 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tare_action.setToolTip("Set the displayed mass to zero (the analysis is not affected)")
         self.record_action = QtGui.QAction("Record", self)
         self.record_action.setCheckable(True)
-        self.record_action.setToolTip("Start/stop writing a run file")
+        self.record_action.setToolTip("Start/stop writing a run file (Ctrl+R)")
+        self.follow_action = QtGui.QAction("Follow", self)
+        self.follow_action.setCheckable(True)
+        self.follow_action.setChecked(True)
+        self.follow_action.setToolTip("Follow the newest data; off after a zoom or pan (F)")
+        self.reset_view_action = QtGui.QAction("Reset view", self)
+        self.reset_view_action.setToolTip("Show the whole run and follow it again (Ctrl+0)")
+        self.marker_action = QtGui.QAction("Marker", self)
+        self.marker_action.setToolTip("Put a marker with a note at the newest sample; written to the run file (M)")
+        for name, key, _ in SHORTCUTS:
+            if name in ("open_action", "report_action", "export_plot_action"):
+                continue
+            getattr(self, name).setShortcut(QtGui.QKeySequence(key))
         self.connect_action = QtGui.QAction("Connect…", self)
         self.connect_action.setToolTip("Choose a port and an instrument")
         for a in (self.connect_action, self.demo_action, self.disconnect_action):
             tb.addAction(a)
         tb.addSeparator()
-        for a in (self.tare_action, self.record_action):
+        for a in (self.tare_action, self.record_action, self.marker_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        for a in (self.follow_action, self.reset_view_action):
             tb.addAction(a)
         tb.addSeparator()
         tb.addWidget(QtWidgets.QLabel(" Recipe: "))
@@ -155,8 +223,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.toolbar = tb
         self.connect_action.triggered.connect(self.open_connection_dialog)
         self.demo_action.triggered.connect(lambda: self.controller.start_demo(self.controller.recipe))
-        self.disconnect_action.triggered.connect(self.controller.stop)
+        self.disconnect_action.triggered.connect(self.controller.disconnect)
         self.tare_action.triggered.connect(self.controller.tare)
+        self.follow_action.toggled.connect(self.plots.set_following)
+        self.reset_view_action.triggered.connect(self.reset_view)
+        self.marker_action.triggered.connect(self.add_marker_dialog)
         self.record_action.toggled.connect(self._toggle_recording)
         self.recipe_combo.activated.connect(self._recipe_chosen)
         self.target_spin.valueChanged.connect(self._target_changed)
@@ -169,6 +240,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.report_action = file_menu.addAction("&Export report…")
         self.report_action.setShortcut("Ctrl+E")
         self.report_action.triggered.connect(self.export_report_dialog)
+        self.export_plot_action = file_menu.addAction("Export &plot (PNG/SVG)…")
+        self.export_plot_action.setShortcut("Ctrl+Shift+E")
+        self.export_plot_action.triggered.connect(self.export_plot_dialog)
         file_menu.addSeparator()
         self.settings_action = file_menu.addAction("&Settings…")
         self.settings_action.triggered.connect(self.open_settings_dialog)
@@ -192,15 +266,40 @@ class MainWindow(QtWidgets.QMainWindow):
             menu.addAction(a)
         zero = menu.addAction("Zero instrument thickness")
         zero.triggered.connect(self.controller.zero_instrument)
+        self.new_crystal_action = menu.addAction("New crystal…")
+        self.new_crystal_action.setToolTip("After changing the crystal: its frequency now is the new mass zero "
+                                           "and 100 % life; the run file notes the change")
+        self.new_crystal_action.triggered.connect(self.new_crystal_dialog)
+
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.follow_action)
+        view.addAction(self.reset_view_action)
+        self.wall_clock_action = view.addAction("Wall-clock time axis")
+        self.wall_clock_action.setCheckable(True)
+        self.wall_clock_action.setToolTip("Time of day on the time axis instead of the run's clock")
+        self.wall_clock_action.toggled.connect(self._apply_time_axis)
+        run_menu = self.menuBar().addMenu("&Run")
+        run_menu.addAction(self.tare_action)
+        run_menu.addAction(self.record_action)
+        run_menu.addAction(self.marker_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = help_menu.addAction("&Keyboard shortcuts")
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.about_action = help_menu.addAction("&About qcm-monitor")
+        self.about_action.triggered.connect(self.show_about)
 
     def _fill_recipes(self) -> None:
         self.recipe_combo.clear()
+        #: combo data (a preset's path) → that recipe's TOML text, to recognise it inside a run file
+        self._preset_texts: dict[str, str] = {}
         for _stem, path in preset_paths().items():
             try:
-                name = load_recipe(path).name
+                recipe = load_recipe(path)
             except UserInputError:
                 continue
-            self.recipe_combo.addItem(name, str(path))
+            self.recipe_combo.addItem(recipe.name, str(path))
+            self._preset_texts[str(path)] = recipe.text
         self.recipe_combo.addItem("No recipe (infer the pattern)", "")
         self.recipe_combo.addItem("Open recipe file…", "?")
 
@@ -211,8 +310,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.recipe_combo.setCurrentIndex(self.recipe_combo.findData(""))
         else:
             k = self.recipe_combo.findData(recipe.source)
+            if k < 0:  # a run's embedded recipe that is one of the presets: that entry, not a second one
+                k = next((self.recipe_combo.findData(p) for p, text in self._preset_texts.items()
+                          if text.strip() == recipe.text.strip()), -1)
             if k < 0:
-                self.recipe_combo.insertItem(0, recipe.name, recipe.source)
+                embedded = "(embedded" in recipe.source
+                self.recipe_combo.insertItem(0, recipe.name + (" (from the run file)" if embedded else ""),
+                                             recipe.source)
                 k = 0
             self.recipe_combo.setCurrentIndex(k)
         self.recipe_combo.blockSignals(blocked)
@@ -273,7 +377,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         dialog = ConnectionDialog(self)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
-            self.controller.connect_instrument(dialog.spec(), self.controller.recipe)
+            self.controller.connect_instrument(dialog.spec(), self.controller.recipe,
+                                               time_scale=dialog.time_scale())
 
     def _build_statusbar(self) -> None:
         sb = self.statusBar()
@@ -296,6 +401,7 @@ class MainWindow(QtWidgets.QMainWindow):
         c.recording_failed.connect(self.show_write_failure)
         c.source_changed.connect(lambda _: self.show_recipe(c.recipe))
         self.cycle_chart.cycle_selected.connect(self._cycle_clicked)
+        self.plots.follow_changed.connect(self._follow_changed)
         self.blocks_table.density_edited.connect(c.set_density)
 
     # -- slots ----------------------------------------------------------------------------------
@@ -306,26 +412,55 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_warning("Connect an instrument (or start the demo) before recording.")
             return
         if on:
-            path = self.controller.start_recording()
-            self.record_label.setText(f"Recording → {path.name}")
+            path: Path | None = None
+            if self.ask_recording_details:
+                from widgets.record_dialog import RecordDialog
+
+                dialog = RecordDialog(self.controller.default_recording_path(), self.controller.settings.operator_note,
+                                      self)
+                if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+                    self.show_recording(None)
+                    return
+                path = dialog.path()
+                self.controller.set_operator_note(dialog.note())
+            path = self.controller.start_recording(path)
+            self.record_label.setText(f"Starting → {path.name}")
         else:
             self.controller.stop_recording()
 
-    def _source_changed(self, _: str) -> None:
+    def _source_changed(self, description: str) -> None:
         replay = self.controller.is_replay
         self.replay_bar.setVisible(replay)
         self.record_action.setEnabled(not replay)
         self.tare_action.setEnabled(True)
-        self._shown_version = self._shown_analysis = -1
+        self.marker_action.setEnabled(not replay)
+        self.new_crystal_action.setEnabled(not replay)
+        self._shown_version = self._shown_analysis = self._shown_events = -1
+        self._selected_cycle = None
+        for key in self.banners.keys():  # noqa: SIM118 - a method returning a list
+            if key.startswith(("alarm:", "target")):
+                self.banners.remove(key)
+        self.reset_view()
+        self._apply_time_axis(self.wall_clock_action.isChecked())
+        if not description:  # disconnected: nothing is running, so no demo line, progress or ETA
+            self.progress_label.setText("")
+            self.regime_label.setText("Not connected")
+            self.regime_label.setStyleSheet("")
+            self.statusBar().clearMessage()
+            self.plots.set_markers([])
 
     def show_state(self, state: str, detail: str) -> None:
         self.replay_controls.set_loading(state == "loading")
+        if state == "stopped" and self.controller.worker is None:
+            state = "idle"  # the user disconnected: not a stopped acquisition waiting to go on
         self.link_label.setText(_STATE_TEXT.get(state, state))
         self.link_label.setToolTip(detail)
         colour = {"connected": "#1b5e20", "lost": "#b71c1c", "reconnecting": "#e65100"}.get(state, "#333")
         self.link_label.setStyleSheet(f"color: {colour}; font-weight: bold")
         if state in ("lost", "reconnecting") and detail:
             self.statusBar().showMessage(detail, 8000)
+        elif state == "connected":  # an error from before the link came back is no longer true
+            self.statusBar().clearMessage()
 
     def show_stats(self, s: LinkStats) -> None:
         self.rate_label.setText(f"{s.sample_rate_hz:.1f} samples/s" if s.sample_rate_hz else "— samples/s")
@@ -370,13 +505,44 @@ class MainWindow(QtWidgets.QMainWindow):
         if path is not None:
             self.banners.remove("write")
         if path is None:
+            self._recording_since = None
+            self._recording_path = None
             self.record_label.setText("Not recording")
+            self.record_label.setStyleSheet("")
+            self.record_label.setToolTip("")
+            self._record_button_style(False)
             blocked = self.record_action.blockSignals(True)
             self.record_action.setChecked(False)
             self.record_action.blockSignals(blocked)
         else:
-            self.record_label.setText(f"Recording → {Path(str(path)).name}")
+            if self._recording_since is None or Path(str(path)) != self._recording_path:
+                self._recording_since = time.monotonic() if self._recording_since is None else self._recording_since
+            self._recording_path = Path(str(path))
             self.record_label.setToolTip(str(path))
+            self._record_button_style(True)
+            self.record_label.setStyleSheet("background: #C62828; color: white; font-weight: bold; "
+                                            "border-radius: 3px; padding: 1px 6px")
+            self._update_recording_indicator()
+
+    def _record_button_style(self, recording: bool) -> None:
+        button = self.toolbar.widgetForAction(self.record_action)
+        if button is not None:
+            button.setStyleSheet("background: #C62828; color: white; font-weight: bold; border-radius: 3px"
+                                 if recording else "")
+
+    def _update_recording_indicator(self) -> None:
+        """● REC, elapsed time and file size: unmistakable from across the lab."""
+        if self._recording_since is None or self._recording_path is None:
+            return
+        from qcm_app.session import format_duration
+
+        elapsed = format_duration(time.monotonic() - self._recording_since)
+        try:
+            size = self._recording_path.stat().st_size
+        except OSError:
+            size = 0
+        shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+        self.record_label.setText(f"● REC {elapsed} · {shown} · {self._recording_path.name}")
 
     def show_warning(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)
@@ -384,8 +550,16 @@ class MainWindow(QtWidgets.QMainWindow):
     def refresh(self) -> None:
         """Timer tick: redraw only if the session changed since the last tick."""
         session = self.controller.session
+        self._update_recording_indicator()
+        for alarm in self.controller.check_alarms():  # every tick: a lost link brings no new data
+            self.show_alarm(alarm)
         if session.version == self._shown_version:
             return
+        if self.wall_clock_action.isChecked() and self.plots.time_axes[0].wall_origin_s is None:
+            self._apply_time_axis(True)  # a live run's clock is known from its first sample on
+        if len(self.controller.events) != self._shown_events:
+            self._shown_events = len(self.controller.events)
+            self.plots.set_markers(self.controller.events)
         self._shown_version = session.version
         buf = session.buffer
         if len(self.plots.freq_curves) != session.sensors:
@@ -419,8 +593,8 @@ class MainWindow(QtWidgets.QMainWindow):
                     steady.append((b.first_index, b.first_index + b.cycles - 1, b.steady_mass_ng_cm2,
                                    b.steady_std_ng_cm2))
             self.blocks_table.show_blocks(snapshot.blocks)
-            current = snapshot.current
-            regime = current.labels[-1] if current and current.labels else ""
+            # the colour of the newest cycle's label: the same state its bar shows
+            regime = labels[-1] if labels else ""
             colour = REGIME_COLOURS.get(regime, "#333333")
             self.regime_label.setText(snapshot.message)
             self.regime_label.setStyleSheet(f"color: {colour}")
@@ -429,6 +603,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.regime_label.setText("Waiting for the first pulse")
             self.regime_label.setStyleSheet("")
         self.cycle_chart.show_cycles(session.cycles, labels, steady)
+        self._fill_block_scale()
         self.plots.set_regions(session.regime_spans())
         self.progress_label.setText(self.controller.progress().text())
         by_index = {c.index: (c, lab) for c, lab in zip(session.cycles, labels, strict=True)}
@@ -439,11 +614,160 @@ class MainWindow(QtWidgets.QMainWindow):
         self.breakdown.show_cycle(cycle, label)
         self.cycle_chart.select(chosen)
 
+    def _fill_block_scale(self) -> None:
+        blocks = self.cycle_chart.blocks()
+        wanted = [("All blocks", ALL_BLOCKS)] + [(f"{name} (#{first}–{last})", k)
+                                                  for k, (name, first, last) in sorted(blocks.items())]
+        current = [(self.block_scale_combo.itemText(i), self.block_scale_combo.itemData(i))
+                   for i in range(self.block_scale_combo.count())]
+        if [d for _, d in current] == [d for _, d in wanted]:
+            for i, (text, _) in enumerate(wanted):
+                if self.block_scale_combo.itemText(i) != text:
+                    self.block_scale_combo.setItemText(i, text)
+            return
+        chosen = self.block_scale_combo.currentData()
+        with QtCore.QSignalBlocker(self.block_scale_combo):
+            self.block_scale_combo.clear()
+            for text, data in wanted:
+                self.block_scale_combo.addItem(text, data)
+            self.block_scale_combo.setCurrentIndex(max(self.block_scale_combo.findData(chosen), 0))
+        if self.block_scale_combo.currentData() != self.cycle_chart.block_shown:
+            self.cycle_chart.show_block(ALL_BLOCKS)
+
+    def _block_scale_chosen(self, index: int) -> None:
+        self.cycle_chart.show_block(self.block_scale_combo.itemData(index))
+
+    # -- view -------------------------------------------------------------------------------------
+
+    def reset_view(self) -> None:
+        """The whole run, following again; the cycle chart shows every block."""
+        self.plots.reset_view()
+        self.cycle_chart.show_block(ALL_BLOCKS)
+        self.block_scale_combo.setCurrentIndex(0)
+
+    def _follow_changed(self, on: bool) -> None:
+        if self.follow_action.isChecked() != on:
+            with QtCore.QSignalBlocker(self.follow_action):
+                self.follow_action.setChecked(on)
+
+    def _apply_time_axis(self, wall: bool) -> None:
+        origin = self.controller.wall_clock_origin_s() if wall else None
+        self.plots.set_wall_clock(origin, self.controller.wall_clock_scale())
+
+    # -- alarms, markers, crystal -------------------------------------------------------------
+
+    def show_alarm(self, alarm: Alarm) -> None:
+        """Visible (a banner that stays until dismissed) and audible (the system bell)."""
+        if alarm.kind is AlarmKind.TARGET_REACHED:
+            banner = self.banners.show_banner("target", f"✔ {alarm.text}", kind="success")
+            font = banner.label.font()
+            font.setPointSizeF(font.pointSizeF() * 1.5)
+            font.setBold(True)
+            banner.label.setFont(font)
+        else:
+            self.banners.show_banner(f"alarm:{alarm.kind.name}", f"⚠ Alarm: {alarm.text}", kind="error")
+        self.sound()
+
+    def add_marker_dialog(self) -> None:
+        if self.controller.worker is None or self.controller.is_replay:
+            self.show_warning("Markers are put on a live run (connect or start the demo first).")
+            return
+        n = sum(1 for _, kind, _ in self.controller.events if kind == "marker") + 1
+        note, ok = QtWidgets.QInputDialog.getText(self, "Marker", "Note for this marker (written to the run file):",
+                                                  text=f"marker {n}")
+        if ok:
+            self.controller.add_marker(note.strip())
+            self._shown_version = -1
+
+    def new_crystal_dialog(self) -> None:
+        if self.controller.worker is None or self.controller.is_replay:
+            self.show_warning("Connect the instrument with the new crystal first.")
+            return
+        answer = QtWidgets.QMessageBox.question(
+            self, "New crystal", "Has the crystal been changed, and does the instrument read the new one now?\n\n"
+            "Its frequency now becomes the mass zero and 100 % crystal life; the run file notes the change.")
+        if answer == QtWidgets.QMessageBox.StandardButton.Yes:
+            self.controller.new_crystal()
+            self._shown_version = -1
+
+    # -- export -----------------------------------------------------------------------------------
+
+    def export_plot_dialog(self) -> None:
+        folder = self.controller.settings.runs_folder
+        path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export plots", str(folder / "plots.png"), "PNG image (*.png);;SVG drawing (*.svg)")
+        if path:
+            if not Path(path).suffix:
+                path += ".svg" if "svg" in chosen.lower() else ".png"
+            self.export_plot(Path(path))
+
+    def export_plot(self, path: Path) -> None:
+        """Render on the GUI thread (Qt painting must), write the bytes in a pool thread."""
+        from widgets.plot_export import export_plots
+
+        export_plots(self, path)
+
+    # -- help -------------------------------------------------------------------------------------
+
+    def shortcuts_text(self) -> str:
+        return "\n".join(f"{key:<14} {what}" for _, key, what in SHORTCUTS)
+
+    def show_shortcuts(self) -> None:
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText("<table>" + "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>"
+                                         for _, key, what in SHORTCUTS) + "</table>")
+        box.open()
+
+    def about_text(self) -> str:
+        return (f"<b>qcm-monitor {__version__}</b><br>QCM monitoring of ALD/MLD reactors: instrument drivers, "
+                "live per-cycle mass analysis, replay and reports.<br><br>Licence: GPL-3.0-or-later "
+                "(GNU General Public License, version 3 or any later version). This program comes with "
+                "ABSOLUTELY NO WARRANTY.")
+
+    def show_about(self) -> None:
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("About qcm-monitor")
+        box.setText(self.about_text())
+        box.open()
+
+    # -- layout -------------------------------------------------------------------------------------
+
+    def save_layout(self) -> None:
+        store = layout_settings()
+        store.beginGroup(LAYOUT_GROUP)
+        store.setValue("geometry", self.saveGeometry())
+        store.setValue("state", self.saveState())
+        for split in (self.side_split, self.main_split, self.bottom_split):
+            store.setValue(split.objectName(), split.saveState())
+        store.setValue("wall_clock", self.wall_clock_action.isChecked())
+        store.endGroup()
+        store.sync()
+
+    def restore_layout(self) -> None:
+        store = layout_settings()
+        store.beginGroup(LAYOUT_GROUP)
+        try:
+            geometry = store.value("geometry")
+            if isinstance(geometry, QtCore.QByteArray):
+                self.restoreGeometry(geometry)
+            state = store.value("state")
+            if isinstance(state, QtCore.QByteArray):
+                self.restoreState(state)
+            for split in (self.side_split, self.main_split, self.bottom_split):
+                value = store.value(split.objectName())
+                if isinstance(value, QtCore.QByteArray):
+                    split.restoreState(value)
+            self.wall_clock_action.setChecked(str(store.value("wall_clock", "false")).lower() == "true")
+        finally:
+            store.endGroup()
+
     def _cycle_clicked(self, index: int) -> None:
         self._selected_cycle = None if index == self._selected_cycle else index
         self.show_analysis()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.save_layout()
         self._timer.stop()
         self.controller.stop()
         super().closeEvent(event)

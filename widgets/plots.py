@@ -3,9 +3,16 @@
 Curves are created once and fed with ``setData`` from the window's timer; peak downsampling and
 clip-to-view keep a day of history smooth. Regime shading is a handful of persistent region
 items that are moved, not re-created.
+
+Following: the plots follow the newest data until the user zooms or pans (wheel, drag); then
+``follow_changed(False)`` tells the window, which shows it on its Follow toggle. ``reset_view``
+(and a new source) brings the whole run back and follows again.
 """
 
 from __future__ import annotations
+
+import math
+from datetime import datetime
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,9 +27,17 @@ REGIME_BRUSHES = {
 
 
 class TimeAxisItem(pg.AxisItem):
-    """Seconds shown as m:ss or h:mm:ss, which is how people read a run's clock."""
+    """Seconds shown as m:ss or h:mm:ss, which is how people read a run's clock; or, with a
+    wall-clock origin, the time of day (HH:MM:SS) at which each sample was taken."""
+
+    #: POSIX time of run time 0 and process seconds per wall second; None: run time
+    wall_origin_s: float | None = None
+    time_scale: float = 1.0
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.wall_origin_s is not None:
+            scale_ = self.time_scale or 1.0
+            return [datetime.fromtimestamp(self.wall_origin_s + v / scale_).strftime("%H:%M:%S") for v in values]
         out = []
         for v in values:
             sign = "-" if v < 0 else ""
@@ -42,12 +57,17 @@ class FrequencyAxisItem(pg.AxisItem):
 
 
 class TimePlots(pg.GraphicsLayoutWidget):
+    follow_changed = QtCore.Signal(bool)
+
     def __init__(self, sensors: int = 1, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent=parent)
         self.setBackground("w")
-        self.freq_plot = self.addPlot(row=0, col=0, axisItems={"bottom": TimeAxisItem("bottom"),
+        self.crosshair_label = pg.LabelItem(justify="left", color="#333", size="9pt")
+        self.addItem(self.crosshair_label, row=0, col=0)
+        self.time_axes = (TimeAxisItem("bottom"), TimeAxisItem("bottom"))
+        self.freq_plot = self.addPlot(row=1, col=0, axisItems={"bottom": self.time_axes[0],
                                                                "left": FrequencyAxisItem("left")})
-        self.mass_plot = self.addPlot(row=1, col=0, axisItems={"bottom": TimeAxisItem("bottom")})
+        self.mass_plot = self.addPlot(row=2, col=0, axisItems={"bottom": self.time_axes[1]})
         self.mass_plot.setXLink(self.freq_plot)
         self.freq_plot.setLabel("left", "Frequency", units="Hz")
         self.mass_plot.setLabel("left", "Areal mass (ng/cm²)")
@@ -63,6 +83,117 @@ class TimePlots(pg.GraphicsLayoutWidget):
         self.mass_curves: list[pg.PlotDataItem] = []
         self.set_sensor_count(sensors)
         self._regions: list[pg.LinearRegionItem] = []
+        self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
+        self.following = True
+        for plot in (self.freq_plot, self.mass_plot):
+            plot.getViewBox().sigRangeChangedManually.connect(self._zoomed_by_user)
+            # View All in the context menu follows again too
+            plot.getViewBox().menu.viewAll.triggered.connect(self.reset_view)
+        self._cross = []
+        for plot in (self.freq_plot, self.mass_plot):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#90A4AE", width=1,
+                                                                          style=QtCore.Qt.PenStyle.DotLine))
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self._cross.append(line)
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.crosshair_label.setText("Point at a plot to read time, frequency and mass")
+
+    # -- following and the view -----------------------------------------------------------------
+
+    def _zoomed_by_user(self, *_: object) -> None:
+        if self.following:
+            self.following = False
+            self.follow_changed.emit(False)
+
+    def set_following(self, on: bool) -> None:
+        """Follow the newest data (auto-range) or keep the user's view."""
+        changed = on != self.following
+        self.following = on
+        for plot in (self.freq_plot, self.mass_plot):
+            if on:
+                plot.enableAutoRange()
+            else:
+                plot.disableAutoRange()
+        if changed:
+            self.follow_changed.emit(on)
+
+    def reset_view(self) -> None:
+        """The whole run, following again (also for a new source)."""
+        self.set_following(True)
+        for line in self._cross:
+            line.setVisible(False)
+        self.crosshair_label.setText("Point at a plot to read time, frequency and mass")
+
+    def set_wall_clock(self, origin_s: float | None, time_scale: float = 1.0) -> None:
+        """Time of day on the time axis (origin: POSIX time of run time 0), or run time (None)."""
+        for axis in self.time_axes:
+            axis.wall_origin_s, axis.time_scale = origin_s, time_scale
+            axis.picture = None
+            axis.update()
+        label = "Time of day (wall clock)" if origin_s is not None else "Run time (process clock)"
+        self.mass_plot.setLabel("bottom", label)
+
+    # -- markers --------------------------------------------------------------------------------
+
+    def set_markers(self, markers: list[tuple[float, str, str]]) -> None:
+        """Vertical lines at (time, kind, text) events; reused, never re-created per tick."""
+        while len(self._markers) < len(markers):
+            pair = []
+            for plot in (self.freq_plot, self.mass_plot):
+                line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#37474F", width=1,
+                                                                              style=QtCore.Qt.PenStyle.DashLine))
+                plot.addItem(line, ignoreBounds=True)
+                pair.append(line)
+            label = pg.InfLineLabel(pair[1], text="", position=0.95, anchor=(0, 0), color="#263238",
+                                    fill=pg.mkBrush(255, 255, 255, 200))
+            pair[1].label = label
+            self._markers.append((pair[0], pair[1]))
+        for k, ((top, bottom), (t, kind, text)) in enumerate(zip(self._markers, markers, strict=False)):
+            colour = {"tare": "#1565C0", "alarm": "#C62828", "crystal change": "#6A1B9A"}.get(kind, "#37474F")
+            for line in (top, bottom):
+                line.setPos(t)
+                line.setPen(pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
+                line.setVisible(True)
+                line.setToolTip(f"{kind}: {text}" if text else kind)
+            short = "⚠ alarm" if kind == "alarm" else (f"{kind}: {text}"[:28] if text else kind)
+            bottom.label.setText(short)  # the whole text is the line's tooltip
+            bottom.label.setColor(colour)
+            bottom.label.setPosition((0.95, 0.8, 0.65)[k % 3])  # neighbours do not print over each other
+        for top, bottom in self._markers[len(markers):]:
+            top.setVisible(False)
+            bottom.setVisible(False)
+
+    def marker_times(self) -> list[float]:
+        return [float(bottom.value()) for _, bottom in self._markers if bottom.isVisible()]
+
+    # -- crosshair ------------------------------------------------------------------------------
+
+    def readout_at(self, x: float) -> str:
+        """Time, frequency and mass of the primary sensor at run time ``x`` (nearest sample)."""
+        if not self.freq_curves or self.freq_curves[0].xData is None or not len(self.freq_curves[0].xData):
+            return ""
+        t = np.asarray(self.freq_curves[0].xData)
+        k = int(np.clip(np.searchsorted(t, x), 0, t.size - 1))
+        if k > 0 and abs(t[k - 1] - x) < abs(t[k] - x):
+            k -= 1
+        f = float(np.asarray(self.freq_curves[0].yData)[k])
+        m = float(np.asarray(self.mass_curves[0].yData)[k]) if self.mass_curves[0].yData is not None else math.nan
+        when = self.time_axes[0].tickStrings([float(t[k])], 1.0, 1.0)[0]
+        name = "Δf" if getattr(self, "_shift", False) else "f"
+        return (f"t {when} ({t[k]:.1f} s) · {name} {f:,.2f} Hz · mass {m:,.1f} ng/cm²").replace(",", " ")
+
+    def _mouse_moved(self, pos: QtCore.QPointF) -> None:
+        for plot in (self.freq_plot, self.mass_plot):
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.getViewBox().mapSceneToView(pos).x()
+                text = self.readout_at(x)
+                for line in self._cross:
+                    line.setPos(x)
+                    line.setVisible(bool(text))
+                if text:
+                    self.crosshair_label.setText(text)
+                return
 
     def set_sensor_count(self, sensors: int) -> None:
         for curve in self.freq_curves:
@@ -112,6 +243,5 @@ class TimePlots(pg.GraphicsLayoutWidget):
 
     def mouseDoubleClickEvent(self, ev: QtGui.QMouseEvent) -> None:
         """Double-click returns to following the newest data."""
-        self.freq_plot.enableAutoRange()
-        self.mass_plot.enableAutoRange()
+        self.reset_view()
         super().mouseDoubleClickEvent(ev)

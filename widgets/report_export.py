@@ -37,6 +37,18 @@ class _ReportJob(QtCore.QRunnable):
         self.signals.done.emit(str(files.html))
 
 
+def report_recipe_argument(controller: AppController) -> str | None:
+    """The recipe the report is analysed with: the one chosen by file, else (None) the one
+    embedded in the run file. An embedded recipe's source names the run, not a file or preset."""
+    recipe = controller.recipe
+    if recipe is None or not recipe.source:
+        return None
+    source = Path(recipe.source)
+    if source.suffix.lower() == ".toml" and source.is_file():
+        return str(source)
+    return None
+
+
 def export_report(parent: QtWidgets.QWidget, controller: AppController) -> None:
     source = controller.current_file
     if source is None or not source.exists():
@@ -56,12 +68,18 @@ def export_report(parent: QtWidgets.QWidget, controller: AppController) -> None:
         if answer != QtWidgets.QMessageBox.StandardButton.Yes:
             return
         overwrite = True
-    recipe = controller.recipe.source if controller.recipe and controller.recipe.source else None
+    recipe = report_recipe_argument(controller)
     job = _ReportJob(source, Path(folder), recipe, controller.settings.operator_note, overwrite)
     status = parent.statusBar() if isinstance(parent, QtWidgets.QMainWindow) else None
     if status is not None:
         status.showMessage(f"Writing the report of {source.name}…")
     job.signals.done.connect(lambda path: status.showMessage(f"Report written: {path}", 20000) if status else None)
-    job.signals.failed.connect(lambda text: QtWidgets.QMessageBox.warning(parent, "Export report", text))
+
+    def failed(text: str) -> None:
+        if status is not None:  # "Writing the report…" is no longer true
+            status.showMessage(f"The report was not written: {text}", 20000)
+        QtWidgets.QMessageBox.warning(parent, "Export report", text)
+
+    job.signals.failed.connect(failed)
     parent._report_job = job  # keep the signals alive until the job reports
     QtCore.QThreadPool.globalInstance().start(job)

@@ -3,6 +3,7 @@ instrument-style thickness column, the demo, and the operator's note for run hea
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,20 @@ def _spin(value: float, low: float, high: float, decimals: int, suffix: str = ""
     if suffix:
         box.setSuffix(f" {suffix}")
     return box
+
+
+def _bound_edit(value: float) -> QtWidgets.QLineEdit:
+    edit = QtWidgets.QLineEdit("" if math.isnan(value) else f"{value:g}")
+    edit.setPlaceholderText("off")
+    return edit
+
+
+def _bound_value(text: str) -> float:
+    try:
+        value = float(text.replace(",", ".")) if text.strip() else math.nan
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
 
 
 class SettingsDialog(QtWidgets.QDialog):
@@ -58,6 +73,17 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow("Tooling", self.tooling)
         self.speed = _spin(settings.demo_speed, 1.0, 1000.0, 1, "×")
         form.addRow("Demo reactor speed", self.speed)
+        a = settings.alarms
+        self.life_min = _spin(a.crystal_life_min_pct, 0.0, 100.0, 1, "%")
+        self.bounds = {name: _bound_edit(getattr(a, name)) for name in
+                       ("rate_min_ng_cm2_s", "rate_max_ng_cm2_s", "cycle_mass_min_ng_cm2", "cycle_mass_max_ng_cm2")}
+        form.addRow(QtWidgets.QLabel("<b>Alarms</b> (shown, sounded and written to the run file; empty: off)"))
+        form.addRow("Crystal life below", self.life_min)
+        for name, title in (("rate_min_ng_cm2_s", "Mass rate below (ng/cm²/s)"),
+                            ("rate_max_ng_cm2_s", "Mass rate above (ng/cm²/s)"),
+                            ("cycle_mass_min_ng_cm2", "Δm per cycle below (ng/cm²)"),
+                            ("cycle_mass_max_ng_cm2", "Δm per cycle above (ng/cm²)")):
+            form.addRow(title, self.bounds[name])
         self.note = QtWidgets.QLineEdit(settings.operator_note)
         self.note.setPlaceholderText("e.g. sample LiGL-90, run by A. Scientist")
         form.addRow("Operator note (run headers)", self.note)
@@ -82,10 +108,17 @@ class SettingsDialog(QtWidgets.QDialog):
                                   quartz_density_g_cm3=self._original.crystal.quartz_density_g_cm3,
                                   quartz_shear_modulus_g_cm_s2=self._original.crystal.quartz_shear_modulus_g_cm_s2)
         film = FilmSettings(self.density.value(), self.z_ratio.value(), self.tooling.value())
+        alarms = replace(self._original.alarms, crystal_life_min_pct=self.life_min.value(),
+                         **{name: _bound_value(edit.text()) for name, edit in self.bounds.items()})
         return replace(self._original, runs_folder=Path(self.runs_folder.text().strip()).expanduser(),
-                       crystal=crystal, film=film, demo_speed=self.speed.value(), operator_note=self.note.text())
+                       crystal=crystal, film=film, demo_speed=self.speed.value(), operator_note=self.note.text(),
+                       alarms=alarms)
 
     def _accept(self) -> None:
+        for edit in self.bounds.values():
+            if math.isnan(_bound_value(edit.text())) and edit.text().strip():
+                self.problem.setText(f"An alarm bound is a number or empty (off), not {edit.text()!r}.")
+                return
         if not self.minimum.value() < self.fresh.value():
             self.problem.setText("The minimum usable frequency must be below the fresh crystal's.")
             return

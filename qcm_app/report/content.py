@@ -88,6 +88,8 @@ class ReportContent:
     reference: ReferenceComparison | None = None
     #: the valve pulses the log carries, and where they and the recipe disagree (lines for a person)
     valves: list[str] = field(default_factory=list)
+    #: (time s, kind, text) of the operator's and the monitor's events: markers, notes, alarms, tares
+    events: list[tuple[float, str, str]] = field(default_factory=list)
 
     @property
     def thickness_gain_ang(self) -> np.ndarray:
@@ -132,11 +134,13 @@ def build_content(analyzed: AnalyzedRun, note: str = "", generated: str | None =
     title = f"QCM mass-gain report: {recipe.name}" if recipe else "QCM mass-gain report"
     content = ReportContent(
         title=title, run_name=run_name, source=source, generated=generated, note=note,
-        metadata=_metadata(analyzed, blocks, note, generated), headline=_headline(blocks, n),
+        metadata=_metadata(analyzed, blocks, note, generated),
+        headline=_headline(blocks, n) + _stopped_early(recipe.total_cycles if recipe else 0, n),
         blocks=blocks, cycles=cycles, labels=labels,
         time_s=np.asarray(analyzed.time_s, dtype=float), mass_ng_cm2=np.asarray(analyzed.mass_ng_cm2, dtype=float),
         gaps=analyzed.run.gaps(), json=res.to_json_dict(),
-        valves=valves_vs_recipe_text(analyzed.run.valve_pulses, recipe, limit=50), **arrays)
+        valves=valves_vs_recipe_text(analyzed.run.valve_pulses, recipe, limit=50), events=run_events(analyzed),
+        **arrays)
     return content
 
 
@@ -264,6 +268,31 @@ def summary_columns() -> list[tuple[str, Any]]:
     ]
 
 
+#: run-file events the report lists (link gaps have their own row and shading)
+REPORTED_EVENTS = ("marker", "note", "alarm", "crystal change", "tare", "target", "recipe")
+EVENTS_LISTED_MAX = 12
+
+
+def run_events(a: AnalyzedRun) -> list[tuple[float, str, str]]:
+    return [(e.time_s, e.kind, e.text) for e in a.run.events
+            if e.kind in REPORTED_EVENTS and math.isfinite(e.time_s)]
+
+
+def _events_row(events: list[tuple[float, str, str]]) -> str:
+    parts = [f"{fmt_duration(t)} {kind}" + (f": {text}" if text else "") for t, kind, text in events]
+    shown = "; ".join(parts[:EVENTS_LISTED_MAX])
+    if len(parts) > EVENTS_LISTED_MAX:
+        shown += f"; … and {len(parts) - EVENTS_LISTED_MAX} more in the run file"
+    return shown
+
+
+def _stopped_early(planned_cycles: int, n_cycles: int) -> str:
+    """A run that ended before its recipe did says so, in the first lines a reader sees."""
+    if planned_cycles and 0 < n_cycles < planned_cycles:
+        return f" The run stopped at cycle {n_cycles} of {planned_cycles}."
+    return ""
+
+
 def _headline(blocks: list[BlockSummary], n_cycles: int) -> str:
     if n_cycles == 0:
         return ("No deposition cycles were found in this run: no pulse pattern could be followed through "
@@ -284,6 +313,22 @@ def _headline(blocks: list[BlockSummary], n_cycles: int) -> str:
             text += f"; {k} anomalous cycle{'s' if k != 1 else ''}"
         text += "."
     return text
+
+
+def _film_settings(meta: Any, blocks: list[BlockSummary]) -> str:
+    """Thickness is per block at each block's density; the file's single density is only what its
+    own thickness column used."""
+    tail = f"Z-ratio {meta.z_ratio:g}, tooling {meta.tooling_pct:g} %"
+    per_block = [(s.name, s.regime.density_g_cm3, s.total_thickness_ang) for s in blocks]
+    if any(d for _, d, _ in per_block):
+        parts = [f"{name} {d:g} g/cm³ ({fmt(t)} Å)" if d else f"{name}: density not set"
+                 for name, d, t in per_block]
+        text = "per block: " + "; ".join(parts)
+        if math.isfinite(meta.density_g_cm3):
+            text += f" (the file's thickness column used {meta.density_g_cm3:g} g/cm³)"
+        return f"{text}; {tail}"
+    density = f"{meta.density_g_cm3:g} g/cm³" if math.isfinite(meta.density_g_cm3) else "not given"
+    return f"density {density}; {tail}"
 
 
 def _metadata(a: AnalyzedRun, blocks: list[BlockSummary], note: str, generated: str) -> list[tuple[str, str]]:
@@ -307,8 +352,7 @@ def _metadata(a: AnalyzedRun, blocks: list[BlockSummary], note: str, generated: 
                     f"shear modulus {crystal.quartz_shear_modulus_g_cm_s2:.4g} g/(cm·s²)"),
         ("Start frequency", f"{a.start_frequency_hz:.3f} Hz (primary sensor)"),
         ("Sauerbrey factor", f"{a.factor_ng_cm2_per_hz:.4f} ng/cm² per Hz (f0 = {f0_used:.0f} Hz)"),
-        ("Film settings in the file", "density " + (f"{meta.density_g_cm3:g} g/cm³" if math.isfinite(
-            meta.density_g_cm3) else "not given") + f", Z-ratio {meta.z_ratio:g}, tooling {meta.tooling_pct:g} %"),
+        ("Film settings", _film_settings(meta, blocks)),
     ]
     if a.recipe is not None:
         rows.append(("Recipe", a.recipe.name + (f" ({a.recipe.source})" if a.recipe.source else "")))
@@ -324,6 +368,9 @@ def _metadata(a: AnalyzedRun, blocks: list[BlockSummary], note: str, generated: 
     rows.append(("Operator note", meta.operator_note or DASH))
     if note:
         rows.append(("Report note", note))
+    events = run_events(a)
+    if events:
+        rows.append((f"Events ({len(events)})", _events_row(events)))
     gaps = run.gaps()
     if gaps:
         lost = sum(b - a_ for a_, b in gaps)
@@ -391,10 +438,12 @@ def table_rows(content: ReportContent, block: BlockSummary) -> list[list[str]]:
         c = content.cycles[k]
         rows.append([str(c.index), str(c.cycle_in_block), fmt(c.start_s), fmt(c.end_s),
                      *(fmt(v) for v in _padded(c.steps_ng_cm2, len(block.step_names))),
-                     fmt(c.mass_gain_ng_cm2), fmt(c.ratio_a, 3), fmt(float(thickness[k]), 2), content.labels[k]])
+                     fmt(c.ratio_a, 3), fmt(c.mass_gain_ng_cm2), fmt(float(thickness[k]), 2), content.labels[k]])
     return rows
 
 
 def table_header(block: BlockSummary) -> list[str]:
-    return ["#", "in block", "start (s)", "end (s)", *(f"Δm {n}" for n in block.step_names), "Δm cycle",
-            "A/cycle", "Δd (Å)", "regime"]
+    first = block.step_names[0] if block.step_names else "A"
+    # the ratio is a share of the cycle's mass, next to the masses it divides, away from Δd (Å)
+    return ["#", "in block", "start (s)", "end (s)", *(f"Δm {n}" for n in block.step_names),
+            f"{first} share", "Δm cycle", "Δd (Å)", "regime"]

@@ -33,6 +33,11 @@ STEP_COLOURS = ("#1565C0", "#6A1B9A", "#00838F", "#8D6E63", "#546E7A", "#AD1457"
 TRACE = "#263238"
 #: buckets of the min/max reduction of the mass trace (about two per output pixel)
 TRACE_BUCKETS = 2400
+EVENT_COLOUR = "#6A1B9A"
+#: the narrowest mass axis (ng/cm²) of the per-cycle figures
+MIN_MASS_SPAN_NG_CM2 = 4.0
+#: block labels on the mass figure closer than this share of the time axis are not printed
+LABEL_GAP = 0.06
 #: at most this many blocks get a panel each; more share one panel
 MAX_BLOCK_PANELS = 4
 
@@ -234,12 +239,24 @@ def draw_mass_time(container: FigureBase, content: ReportContent) -> None:
         ax.vlines(x, 0, 1, transform=ax.get_xaxis_transform(), colors="0.2", linestyles=(0, (4, 3)), lw=0.9,
                   zorder=3)
         handles.append(Line2D([], [], color="0.2", ls=(0, (4, 3)), lw=0.9, label="block start"))
+    # a label per block, unless it would print over the previous one (short blocks side by side)
+    t_span = (span or 1.0) / axis.scale
+    last_x = -math.inf
     for b in content.blocks:
-        ax.text(b.start_s / axis.scale, 0.985, f" {b.name}", transform=ax.get_xaxis_transform(), ha="left",
+        x_label = b.start_s / axis.scale
+        if x_label - last_x < LABEL_GAP * t_span:
+            continue
+        last_x = x_label
+        ax.text(x_label, 0.985, f" {b.name}", transform=ax.get_xaxis_transform(), ha="left",
                 va="top", fontsize=7.5, color="0.15", zorder=4,
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.8})
     if content.gaps:
         handles.append(Patch(facecolor="0.6", alpha=0.35, label="no data (link gap)"))
+    marks = [t for t, kind, _ in content.events if kind in ("marker", "note", "alarm", "crystal change")]
+    if marks:
+        ax.vlines(np.array(marks) / axis.scale, 0, 1, transform=ax.get_xaxis_transform(), colors=EVENT_COLOUR,
+                  linestyles=(0, (1, 2)), lw=1.0, zorder=3)
+        handles.append(Line2D([], [], color=EVENT_COLOUR, ls=(0, (1, 2)), lw=1.0, label="marker / alarm"))
     if tt.size:
         lo, hi = float(np.nanmin(tt)), float(np.nanmax(tt))
         ax.set_xlim(lo / axis.scale, hi / axis.scale if hi > lo else lo / axis.scale + 1)
@@ -269,6 +286,7 @@ def draw_cycle_gains(container: FigureBase, content: ReportContent) -> None:
             ax.set_title(_panel_title(block), loc="left")
         _mark_blocks(ax, content, block)
         _cycle_xlim(ax, x)
+        _readable_ylim(ax)
         ax.set_xlabel("Cycle #")
         if first:
             ax.set_ylabel("Mass gain per cycle (ng/cm²)")
@@ -316,6 +334,7 @@ def draw_half_cycles(container: FigureBase, content: ReportContent) -> None:
         _stacked_bars(ax_bar, x, steps, [colour_of.get(n, STEP_COLOURS[j % len(STEP_COLOURS)])
                                          for j, n in enumerate(names)], names)
         ax_bar.axhline(0, color="0.3", lw=0.6)
+        _readable_ylim(ax_bar)
         top = ax_bar.get_ylim()
         ax_bar.set_ylim(top[0], top[1] + 0.28 * (top[1] - top[0]))  # room for the legend
         ax_bar.legend(loc="upper right", ncols=min(width, 3), framealpha=0.9)
@@ -381,6 +400,15 @@ def _stacked_bars(ax, x: np.ndarray, steps: np.ndarray, colours: Sequence[str], 
     hi = float(max(np.max(top_pos[:, -1]) if v.size else 1.0, 0.0))
     pad = 0.05 * (hi - lo or 1.0)
     ax.set_ylim(lo - pad, hi + pad)
+
+
+def _readable_ylim(ax, minimum_span: float = MIN_MASS_SPAN_NG_CM2) -> None:
+    """A mass axis never narrower than a couple of ng/cm² (about the QCM's noise): zero or flat gains
+    then read as zero, not as a ±0.04 scale that makes nothing look like something."""
+    lo, hi = ax.get_ylim()
+    if hi - lo < minimum_span:
+        middle = (lo + hi) / 2
+        ax.set_ylim(middle - minimum_span / 2, middle + minimum_span / 2)
 
 
 def _robust_ylim(ax, values: np.ndarray) -> None:

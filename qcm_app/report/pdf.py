@@ -10,6 +10,7 @@ about a second rather than ten. The rows are ASCII, which those fonts cover.
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,9 @@ from qcm_app import __version__
 from qcm_app.report import figures
 from qcm_app.report.content import REGIMES, ReportContent, summary_columns, table_header, table_rows
 from qcm_app.report.figures import CAPTIONS, FILL, new_figure
+
+# fontTools logs every subsetting step at INFO (~300 lines per PDF); only its warnings matter here
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 A4_IN = (8.27, 11.69)
 MARGIN_IN = 0.6
@@ -210,7 +214,7 @@ def _cycle_table_pages(pdf: PdfPages, content: ReportContent) -> None:
         top = MARGIN_IN + 0.55
         per_page = int((A4_IN[1] - MARGIN_IN - 0.2 - top) / line)
         head = _mono_row(header, widths)
-        regimes = [r[-1] for r in rows]
+        regimes = [r[-1] for r in rows]  # the regime is the last column
         for first in range(0, max(len(rows), 1), per_page):
             page = new_figure(*A4_IN, layout=None)
             _furniture(page, content, pdf.get_pagecount() + 1)

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def demo(qtbot, tmp_path):
     controller = AppController(AppSettings(runs_folder=tmp_path / "runs", demo_speed=20.0))
     window = MainWindow(controller)
+    window.ask_recording_details = False
     qtbot.addWidget(window)
     controller.start_demo(load_preset("al2o3"))
     yield controller, window
