@@ -47,6 +47,7 @@ class Aligner:
         self.states: list[list[_State]] = []
         self._offsets: dict[int, float] = {}
         self._period = plan.blocks[0].cycle_duration_s if plan.blocks else 1.0
+        self._expected: dict[tuple[int, int], float | None] = {}
         self._best_key = -math.inf
         self._best_end: tuple[int, int] | None = None
 
@@ -75,7 +76,10 @@ class Aligner:
         def offer(j: int, score: float, back: tuple[int, int] | None, hold: bool) -> None:
             if name and self.plan.pulse(j).name != name:
                 return
-            score += self._likeness(j, size)
+            like = self._likeness(j, size)
+            if like == -math.inf:
+                return
+            score += like
             old = best.get(j)
             if old is None or score > old.score:
                 best[j] = _State(j, score, back, hold)
@@ -139,17 +143,28 @@ class Aligner:
         whose sign agrees with the recipe's expected mass for that pulse, or else, without one,
         a gain on the cycle's first pulse (the metal precursor, which brings most of the mass)."""
         p = self.plan.pulse(j)
-        expected = self.plan.blocks[p.block_index].pulses[p.step].mass_ng_cm2
+        key = (p.block_index, p.step)
+        expected = self._expected.get(key, 0.0)
+        if expected == 0.0 and key not in self._expected:
+            expected = self._expected[key] = self.plan.blocks[p.block_index].pulses[p.step].mass_ng_cm2
         if expected is not None and expected != 0:
             if self.inferred and size / expected < self.s.inferred_size_ratio:
                 # an inferred pulse was seen at its typical size: a far smaller step is something else
-                return -self.s.candidate_weight_cap
+                return -math.inf
             return self.s.likeness_bonus if (expected > 0) == (size > 0) else -self.s.likeness_bonus
         return self.s.likeness_bonus if p.step == 0 and size > 0 else 0.0
 
     def _index_near(self, offset: float, after: int) -> int:
-        j = self.plan.index_near(offset)
-        return max(j, after + 1)
+        """The pulse after ``after`` nearest ``offset``: a short walk forward (the usual case: the
+        next pulse or two), a binary search over the plan for long gaps."""
+        j = after + 1
+        for _ in range(8):
+            if not self.plan.exists(j + 1) or self.offset(j + 1) > offset:
+                if self.plan.exists(j + 1) and abs(self.offset(j + 1) - offset) < abs(self.offset(j) - offset):
+                    return j + 1
+                return j
+            j += 1
+        return max(self.plan.index_near(offset), after + 1)
 
     def _hold_reach(self, j: int) -> int:
         p = self.plan.pulse(j + 1) if self.plan.exists(j + 1) else self.plan.pulse(j)

@@ -53,7 +53,7 @@ class AnalysisSettings:
     dp_sources: int = 16
     #: hypotheses kept per candidate, and how far below the best one they may score
     dp_states: int = 12
-    dp_margin: float = 24.0
+    dp_margin: float = 10.0
     #: the recipe does not fit when fewer than this fraction of strong candidates match it
     misfit_fraction: float = 0.5
     misfit_min_candidates: int = 8
