@@ -51,6 +51,12 @@ MAX_DURATION_S = 1e7
 class StepKind(str, Enum):
     """A step either doses a precursor or purges; the value is the TOML spelling."""
 
+    def __str__(self) -> str:  # printed as its value, as in TOML, JSON and messages
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
     PULSE = "pulse"
     PURGE = "purge"
 

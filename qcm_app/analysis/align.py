@@ -148,9 +148,11 @@ class Aligner:
         if expected == 0.0 and key not in self._expected:
             expected = self._expected[key] = self.plan.blocks[p.block_index].pulses[p.step].mass_ng_cm2
         if expected is not None and expected != 0:
-            if self.inferred and size / expected < self.s.inferred_size_ratio:
-                # an inferred pulse was seen at its typical size: a far smaller step is something else
-                return -math.inf
+            if size / expected < self.s.inferred_size_ratio:
+                # an inferred pulse was seen at its typical size: a far smaller step is something
+                # else; a recipe's expected mass is only a hint (a start can be inhibited), so there
+                # it costs more than leaving the step unmatched
+                return -math.inf if self.inferred else -2.0 * self.s.candidate_weight_cap
             return self.s.likeness_bonus if (expected > 0) == (size > 0) else -self.s.likeness_bonus
         return self.s.likeness_bonus if p.step == 0 and size > 0 else 0.0
 

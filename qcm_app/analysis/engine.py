@@ -311,6 +311,12 @@ class LiveAnalysis:
                     self._pending = [first + i for i in range(last + 1, len(aligner.times))]
                     self._pending += [p for p in pending if p > first + len(aligner.times) - 1]
                     break
+            if seg.closed and not seg.path:
+                # the pattern did not hold beyond its own evidence: forget it, move past its lead
+                self._segments.pop()
+                self._inferred_blocks.pop()
+                self._pending = [p for p in pending if p > first]
+                continue
             changed = min(changed, t_first)
             if not seg.closed:
                 break

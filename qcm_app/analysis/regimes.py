@@ -28,6 +28,12 @@ from qcm_app.physics import thickness_ang_from_mass
 class Regime(str, Enum):
     """The one state of a cycle, shown the same in every view."""
 
+    def __str__(self) -> str:  # printed as its value, as in TOML, JSON and messages
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
     UNDECIDED = "deciding"
     NUCLEATION = "nucleation"
     STEADY = "steady"
@@ -35,6 +41,12 @@ class Regime(str, Enum):
 
 
 class NucleationKind(str, Enum):
+
+    def __str__(self) -> str:  # printed as its value, as in TOML, JSON and messages
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
     NONE = "none"
     ENHANCED = "enhanced"
     INHIBITED = "inhibited"

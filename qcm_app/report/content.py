@@ -406,8 +406,10 @@ def cycles_csv(content: ReportContent) -> str:
         step_cols = [f"dm {name} (ng/cm2)" for name in named]
     else:
         step_cols = [f"dm step {k + 1} (ng/cm2)" for k in range(width)] + ["step names"]
-    header = ["index", "block", "cycle_in_block", "start (s)", "end (s)", "mass gain (ng/cm2)", *step_cols,
-              "ratio A/cycle", "regime", "thickness gain (A)", "density (g/cm3)", "pulses observed"]
+    sigma_cols = [c.replace("dm ", "sigma dm ", 1) for c in step_cols if c.startswith("dm ")]
+    header = ["index", "block", "cycle_in_block", "start (s)", "end (s)", "mass gain (ng/cm2)",
+              "sigma mass gain (ng/cm2)", *step_cols, *sigma_cols,
+              "ratio A/cycle", "regime", "thickness gain (A)", "density (g/cm3)", "pulses observed", "revised"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -416,10 +418,11 @@ def cycles_csv(content: ReportContent) -> str:
         steps = [_csv_num(v) for v in _padded(c.steps_ng_cm2, width)]
         if named is None:
             steps.append(";".join(c.step_names))
+        sigmas = [_csv_num(v) for v in _padded(c.steps_sigma_ng_cm2, width)]
         w.writerow([c.index, c.block_name, c.cycle_in_block, _csv_num(c.start_s), _csv_num(c.end_s),
-                    _csv_num(c.mass_gain_ng_cm2), *steps, _csv_num(c.ratio_a), label,
-                    _csv_num(float(thickness[k])), _csv_num(float(content.density_g_cm3[k])),
-                    sum(c.pulses_observed)])
+                    _csv_num(c.mass_gain_ng_cm2), _csv_num(c.mass_gain_sigma_ng_cm2), *steps, *sigmas,
+                    _csv_num(c.ratio_a), label, _csv_num(float(thickness[k])),
+                    _csv_num(float(content.density_g_cm3[k])), sum(c.pulses_observed), int(c.revised)])
     return buf.getvalue()
 
 
