@@ -400,6 +400,13 @@ def write_docs(doc: dict[str, Any]) -> None:
         + ". Rows meeting every target: " + ", ".join(f"{m} {v}" for m, v in
                                                      doc["summary"]["rows_meeting_targets"].items()) + ".",
         "",
+        "Notes on the baselines: PELT (l2) and KernelCPD (linear kernel) minimise the same penalised cost "
+        "exactly, so they find the same change points; PELT (pure Python, run on overlapping windows of "
+        f"{PELT_WINDOW} bins) only costs more time. Their steps are differences of segment medians, which on "
+        "0.1 Hz prints snap to the rounding grid (a bias of about 1 % per cycle in the 0.1 Hz rows), and they "
+        "do not correct drift. Grouping from the first detected step shifts every later cycle when the first "
+        "cycles gain nothing (the real run, the inhibited rows).",
+        "",
         "## The real run (Boise State TMA/H2O, 2019-05-24)",
         "",
         "Targets with a recipe: 80/80, ≥ 95 % of starts within 2.5 s of the valve times, ≥ 90 % of cycle and of "
