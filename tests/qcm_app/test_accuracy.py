@@ -111,6 +111,21 @@ def test_generator_noise_matches_the_step_to_noise_ratio() -> None:
     resid = noisy.mass_ng_cm2() - (clean.mass_ng_cm2() + (noisy.mass_ng_cm2()[0] - clean.mass_ng_cm2()[0]))
     assert float(np.std(resid)) == pytest.approx(38.0 / 10.0, rel=0.05)  # the main step (TMA, 38) over 10
     assert noisy.noise_ng_cm2 == pytest.approx(3.8)
+    # the floor: an ideal estimator's cycle error, from whole-purge means of the noise on either side
+    t = noisy.time_s
+    means = []
+    for c in noisy.cycles:
+        a, b = np.searchsorted(t, [c.pulse_times_s[-1] + 0.1, c.end_s])
+        means.append(float(np.mean(resid[a:b])))
+    err_pct = np.diff(means) / noisy.blocks[-1].steady_mass_ng_cm2 * 100
+    assert float(np.std(err_pct)) == pytest.approx(noisy.floor_sigma_pct, rel=0.3)
+
+
+def test_the_tested_scenarios_are_attainable() -> None:
+    """The 1 % / 3 % targets are asserted only where the noise floor leaves room for them."""
+    for name in {*WITH_RECIPE, *WITHOUT_RECIPE}:
+        assert tg.generate(tg.scenarios()[name], 1).floor_sigma_pct < 0.6, name
+    assert tg.generate(tg.scenarios()["al2o3_20hz_snr3"], 1).floor_sigma_pct > 2.0
 
 
 def test_generator_timeline_clock_holds_faults_and_rows() -> None:

@@ -10,7 +10,8 @@ Found cycles are matched one-to-one to true cycles by start time, nearest first,
   cycle's gain, so a near-zero half-reaction does not blow the ratio up);
 - steady error: the found steady gain of the last process block against the true one;
 - nucleation: found length and kind per process block; the found block is the one most of the
-  block's matched cycles were assigned to (so it works with and without a recipe);
+  block's matched cycles were assigned to (so it works with and without a recipe), or with a recipe
+  and no matched cycle, the block with the recipe's index;
 - start error: |found start - true start| over all matched cycles.
 """
 
@@ -239,8 +240,8 @@ def score(cycles: Sequence[CycleTruth], blocks: Sequence[BlockTruth], found: Fou
 
     def found_block(block_index: int) -> FoundBlock | None:
         votes = assigned.get(block_index)
-        if not votes:
-            return None
+        if not votes:  # with a recipe, block indices are the recipe's
+            return by_index.get(block_index) if with_recipe else None
         return by_index.get(votes.most_common(1)[0][0])
 
     nucleation = []
