@@ -46,7 +46,8 @@ class Aligner:
         self._prefix = [0.0]  # prefix sums of the weights (the cost of skipping candidates)
         self.states: list[list[_State]] = []
         self._offsets: dict[int, float] = {}
-        self._period = plan.blocks[0].cycle_duration_s if plan.blocks else 1.0
+        process = [b for b in plan.blocks if not b.is_wait]
+        self._period = process[0].cycle_duration_s if process else 1.0
         self._expected: dict[tuple[int, int], float | None] = {}
         self._best_key = -math.inf
         self._best_end: tuple[int, int] | None = None

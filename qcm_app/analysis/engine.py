@@ -244,11 +244,13 @@ class LiveAnalysis:
         return seg.aligner.times[old[k - 1][0]]
 
     def _recipe_misfits(self, seg: _Segment) -> bool:
-        strong = [i for i, c in enumerate(seg.aligner.times)]
+        """The recipe does not fit when most clear steps in the data match none of its pulses."""
+        al = seg.aligner
+        strong = [i for i, w in enumerate(al.weights) if w >= self.s.infer_strong_z]
         if len(strong) < self.s.misfit_min_candidates * 2:
             return False
-        matched = len(seg.path)
-        return matched < self.s.misfit_fraction * len(strong)
+        matched = {i for i, _, _ in seg.path}
+        return sum(i in matched for i in strong) < self.s.misfit_fraction * len(strong)
 
     def _fall_back(self) -> None:
         """The recipe's timing does not fit: analyse without it from the start."""

@@ -44,7 +44,7 @@ class AnalysisSettings:
     #: per matched pulse: a step of the expected sign (or a gain on a cycle's first pulse)
     likeness_bonus: float = 0.05
     #: cost per cycle of the recipe starting later than the data (a tie-breaker only)
-    lead_cost_per_cycle: float = 0.02
+    lead_cost_per_cycle: float = 0.1
     #: recipe-less plans: every pulse was seen when the pattern was inferred, so a skipped one costs
     inferred_miss_cost: float = 3.0
     #: recipe-less: a step below this fraction of its pulse's typical size does not count as it
