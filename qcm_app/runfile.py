@@ -421,7 +421,16 @@ def read_run(path: str | Path) -> RunData:
         if line.startswith("#"):
             m = _EVENT_RE.match(line)
             if m:
-                events.append(RunEvent(float(m.group(2)), m.group(1).strip().lower(), m.group(3) or ""))
+                try:
+                    event_time_s = float(m.group(2))
+                except ValueError:
+                    event_time_s = math.inf
+                if math.isfinite(event_time_s):
+                    events.append(RunEvent(event_time_s, m.group(1).strip().lower(), m.group(3) or ""))
+                else:  # "# Tare: e s": kept as a note so nothing is lost, and said
+                    warnings.append(f"line {j + 1}: event {m.group(1).strip()!r} without a time in seconds "
+                                    f"({m.group(2)!r}), kept as a note")
+                    events.append(RunEvent(math.nan, "note", line.lstrip("# ").strip()))
             elif line.startswith("# Note:"):
                 events.append(RunEvent(math.nan, "note", line[7:].strip()))
             continue

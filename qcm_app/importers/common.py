@@ -25,11 +25,16 @@ import numpy as np
 
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import read_bytes
+from qcm_app.physics import MIN_CRYSTAL_FREQUENCY_HZ, valid_frequencies
 from qcm_app.runfile import RunData, RunEvent, RunMetadata
 
 SECONDS_PER_DAY = 86400.0
 #: a backwards jump of wall-clock time larger than this is a midnight rollover, not disorder
 ROLLOVER_THRESHOLD_S = SECONDS_PER_DAY / 2
+#: a few rows out of order are a glitch, dropped with a warning; more and the file is not one run in
+#: time order, and dropping them would lose most of it without a word
+MAX_BACKWARD_ROWS = 10
+MAX_BACKWARD_FRACTION = 0.01
 #: no log's clock reads beyond ~year 5000 in seconds since 1970 (nor elapsed time that long)
 MAX_TIME_S = 1e11
 
@@ -518,6 +523,11 @@ class RowOrder:
                                 f"(the first reading at each time is kept)")
             if back:
                 first = int(table.linenos[dropped[t[dropped] < before[dropped]][0]])
+                if back > max(MAX_BACKWARD_ROWS, MAX_BACKWARD_FRACTION * t.size):
+                    raise table.source.error(
+                        f"time goes backwards in {back} of {t.size} rows in column {label!r} (several runs in one "
+                        "file, or a time column that is not one?); not dropping them: split the file or give "
+                        "the time column (--time-column)", first)
                 warnings.append(f"{back} rows going back in time dropped (first at line {first})")
         kept = t[keep]
         return cls(keep=keep, time_s=kept - kept[0], origin_s=float(kept[0]), warnings=warnings)
@@ -536,7 +546,7 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
         thick = np.asarray(instrument_thickness_ang, dtype=float).reshape(len(order.keep), -1)[order.keep]
         thick[~np.isfinite(thick)] = np.nan
     warnings = [*table.warnings, *order.warnings]
-    invalid = ~(np.isfinite(freq) & (freq > 0))
+    invalid = ~valid_frequencies(freq)
     numbers = list(sensor_numbers) if sensor_numbers is not None else list(range(1, freq.shape[1] + 1))
     labels = list(frequency_labels)
     if invalid.any():
@@ -553,7 +563,8 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
         numbers = [n for n, u in zip(numbers, used.tolist(), strict=True) if u]
         gaps = int(invalid[:, used].sum())
         if gaps:
-            warnings.append(f"{gaps} readings without a valid frequency (blank, zero or negative) kept as gaps")
+            warnings.append(f"{gaps} readings without a valid frequency (blank, zero, negative or below "
+                            f"{MIN_CRYSTAL_FREQUENCY_HZ:g} Hz) kept as gaps")
     starts = []
     for s in range(freq.shape[1]):
         valid = freq[:, s][np.isfinite(freq[:, s])]
