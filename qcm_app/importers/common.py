@@ -52,6 +52,7 @@ def _may_skip(joined: str) -> bool:
         return True
     first = joined[: joined.find("\n")] if "\n" in joined else joined
     return not first.strip() or _BLANKISH_LINE.search(joined) is not None
+_QUOTED_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:[eE][-+]?\d+)?$")
 _NUMBER_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
 
@@ -282,10 +283,21 @@ class Table:
         out = np.empty((len(self.rows), len(columns)))
         labels = [self.label(c) for c in columns]
         for i, row in enumerate(self.rows):
+            if self.delimiter == "," and '"' in row:
+                self._refuse_quoted_decimal_comma(row, int(self.linenos[i]))
             fields = self.split(row)
             for j, c in enumerate(columns):
                 out[i, j] = self.to_float(fields[c] if c < len(fields) else "", labels[j], int(self.linenos[i]))
         return out
+
+    def _refuse_quoted_decimal_comma(self, row: str, lineno: int) -> None:
+        """``"9,5"`` in a comma file would split into two wrong numbers: say so instead."""
+        import csv
+
+        for value in next(csv.reader([row]), []):
+            if _QUOTED_DECIMAL_COMMA.match(value.strip()):
+                raise self.source.error(f"a number with a decimal comma ({value.strip()!r}) in a comma-separated "
+                                        "file; it cannot be read as one number", lineno)
 
     def to_float(self, text: str, label: str, lineno: int) -> float:
         text = text.strip().strip('"').strip()

@@ -85,6 +85,9 @@ def _write_rows(writer: RunWriter, run: RunData) -> None:
     if len(meta.start_frequency_hz) == run.sensors and all(map(math.isfinite, meta.start_frequency_hz)):
         pipeline.converter.set_start(meta.start_frequency_hz)
     thick_kang = None if run.instrument_thickness_ang is None else run.instrument_thickness_ang / 1000.0
+    for event in run.events:  # notes without a time (``# Note: ...``) go first, so none is lost
+        if not math.isfinite(event.time_s):
+            writer.write_raw(f"# {event.kind.capitalize()}: {' '.join(event.text.split())}\n")
     events = sorted((e for e in run.events if math.isfinite(e.time_s)), key=lambda e: e.time_s)
     cuts = np.searchsorted(run.time_s, [e.time_s for e in events], side="left").tolist()
     n = int(run.time_s.size)

@@ -11,6 +11,8 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -137,7 +139,7 @@ def build(root: Path) -> list[Case]:
     # run-file event lines whose time is not a number
     for i, text in enumerate(("# Tare: e s", "# Tare: . s", "# Link lost: 1e999 s (x)", "# Note: -e s")):
         warn_files.append((_edit_lines(good_run, bad / f"event_time_{i}.csv",
-                                       lambda ls, t=text: ls[: _data_start(ls) + 5] + [t] + ls[_data_start(ls) + 5:]),
+                                       lambda ls, t=text: [*ls[:_data_start(ls) + 5], t, *ls[_data_start(ls) + 5:]]),
                            ("event", "time")))
     # start frequency zero, negative, tiny; negative or zero quartz constants
     for tag, value in (("zero", "0"), ("negative", "-5975830"), ("tiny", "1e-300"), ("huge", "1e300")):
@@ -166,11 +168,11 @@ def build(root: Path) -> list[Case]:
     # malformed tables
     files.append(_edit_lines(good_csv, bad / "inf_time_everywhere.csv",
                              lambda ls: [ls[0]] + [f"inf,{r.split(',')[1]}" for r in ls[1:] if r]))
-    files.append(_edit_lines(good_csv, bad / "text_in_numbers.csv", lambda ls: ls[:5] + ["1.0,abc"] + ls[5:]))
-    warn_files.append((_edit_lines(good_csv, bad / "too_many_columns.csv", lambda ls: ls[:5] + ["1,2,3,4"] + ls[5:]),
+    files.append(_edit_lines(good_csv, bad / "text_in_numbers.csv", lambda ls: [*ls[:5], "1.0,abc", *ls[5:]]))
+    warn_files.append((_edit_lines(good_csv, bad / "too_many_columns.csv", lambda ls: [*ls[:5], "1,2,3,4", *ls[5:]]),
                        ("row",)))
     files.append(_edit_lines(good_run, bad / "run_text_row.csv",
-                             lambda ls: ls[: _data_start(ls) + 3] + ["x,y,z"] + ls[_data_start(ls) + 3:]))
+                             lambda ls: [*ls[:_data_start(ls) + 3], "x,y,z", *ls[_data_start(ls) + 3:]]))
     files.append(_edit_lines(good_run, bad / "run_no_rows.csv", lambda ls: ls[: _data_start(ls)]))
     files.append(_edit_lines(good_run, bad / "run_bad_header_number.csv",
                              lambda ls: _header_value(ls, "Quartz density", "heavy g/cm3")))
@@ -185,23 +187,24 @@ def build(root: Path) -> list[Case]:
     files.append(bad / "latin1_garbage.csv")
     # rows the importer must not lose silently: drop only the bad ones with a warning, or refuse
     warn_files.append((_edit_lines(good_csv, bad / "inf_time_near_top.csv",
-                                   lambda ls: ls[:3] + [f"inf,{ls[3].split(',')[1]}"] + ls[4:]),
+                                   lambda ls: [*ls[:3], f"inf,{ls[3].split(',')[1]}", *ls[4:]]),
                        ("time", "row", "inf")))
+    last_s = (PLAIN_ROWS - 1) * 0.5
     warn_files.append((_edit_lines(good_csv, bad / "time_goes_backwards.csv",
-                                   lambda ls: [ls[0]] + [f"{(PLAIN_ROWS - 1) * 0.5 - float(r.split(',')[0]):.1f},{r.split(',')[1]}"
-                                                         for r in ls[1:] if r]),
+                                   lambda ls: [ls[0], *(f"{last_s - float(r.split(',')[0]):.1f},{r.split(',')[1]}"
+                                                        for r in ls[1:] if r)]),
                        ("backwards", "row", "order", "time")))
     warn_files.append((_edit_lines(good_csv, bad / "time_resets_midway.csv",
                                    lambda ls: ls[:300] + [f"{float(r.split(',')[0]) - 140:.1f},{r.split(',')[1]}"
                                                           for r in ls[300:] if r]),
                        ("backwards", "row", "order", "time")))
     warn_files.append((_edit_lines(good_csv, bad / "decimal_comma_row.csv",
-                                   lambda ls: ls[:20] + ['"9,5","5975830,120"'] + ls[20:]),
+                                   lambda ls: [*ls[:20], '"9,5","5975830,120"', *ls[20:]]),
                        ("comma", "row", "number", "line")))
     warn_files.append((_edit_lines(good_run, bad / "run_inf_time_near_top.csv",
-                                   lambda ls: ls[: _data_start(ls) + 2] + [
-                                       "inf," + ",".join(ls[_data_start(ls) + 2].split(",")[1:])]
-                                   + ls[_data_start(ls) + 3:]),
+                                   lambda ls: [*ls[:_data_start(ls) + 2],
+                                               "inf," + ",".join(ls[_data_start(ls) + 2].split(",")[1:]),
+                                               *ls[_data_start(ls) + 3:]]),
                        ("time", "row")))
     # FIFOs and devices as input must not hang
     fifo = bad / "fifo.csv"
@@ -376,6 +379,29 @@ def snapshot(root: Path, skip: tuple[str, ...] = ("out",)) -> dict[str, tuple[st
     return out
 
 
+@dataclass
+class Changes:
+    """What a case changed: inputs whose bytes differ, entries of the shared tree that appeared,
+    changed or vanished, and outputs it named (under ``out/``) that exist afterwards."""
+
+    inputs: list[str] = field(default_factory=list)
+    entries: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def changes(root: Path, argv: list[str], inputs: list[Path]) -> Iterator[Changes]:
+    before_inputs = {str(p): digest(p) for p in inputs}
+    before = snapshot(root)
+    seen = Changes()
+    yield seen
+    seen.inputs = [p for p, d in before_inputs.items() if digest(Path(p)) != d]
+    after = snapshot(root)
+    seen.entries = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    outs = str(root / "out") + os.sep
+    seen.outputs = [a for a in argv if a.startswith(outs) and os.path.lexists(a)]
+
+
 def digest(path: Path) -> str:
     import hashlib
 
@@ -384,4 +410,4 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-__all__ = ["Case", "Expect", "build", "digest", "snapshot"]
+__all__ = ["Case", "Changes", "Expect", "build", "changes", "digest", "snapshot"]
