@@ -264,6 +264,9 @@ class RunWriter:
         self.sensors = sensors
         self._last_flush = time.monotonic()
         self.rows = 0
+        #: successful flushes, and the file's size after the last one: what the disk surely holds
+        self.flushes = 0
+        self.flushed_bytes = fh.tell()
         self._marker: Path | None = None
         if in_progress_marker:  # live recordings only: lets the next launch offer recovery
             self._marker = path.with_name(path.name + IN_PROGRESS_SUFFIX)
@@ -323,6 +326,8 @@ class RunWriter:
     def flush(self) -> None:
         self._fh.flush()
         self._last_flush = time.monotonic()
+        self.flushes += 1
+        self.flushed_bytes = self._fh.tell()
 
     def close(self) -> None:
         try:

@@ -20,7 +20,6 @@ from qcm_app.cli import main
 from tests.qcm_app.harness.corpus import Expect, build
 from tests.qcm_app.harness.runner import counts, run_all
 
-
 #: the corpus takes ~45 s on a busy 2-core machine; the default 120 s would be too tight under heavy load
 pytestmark = pytest.mark.timeout(400)
 
