@@ -20,6 +20,7 @@ import math
 import os
 import secrets
 import shutil
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,10 +124,20 @@ def staged(out_dir: Path, overwrite: bool, inputs: Sequence[Path]) -> Iterator[P
         yield tmp
         check_destination(out_dir, overwrite, inputs)  # it may have appeared while we worked
         _publish(tmp, out_dir)
-    except OSError as exc:
-        raise UserInputError(f"cannot write the report: {exc.strerror or exc}", out_dir) from None
+    except (OSError, zlib.error) as exc:  # a full disk surfaces from the PDF's compressor as zlib.error
+        raise UserInputError(f"cannot write the report: {_reason(exc)}", out_dir) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """The operating system's word for a failed write, also when a library wrapped it in its own error."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen.strerror or str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)
 
 
 def _publish(tmp: Path, out_dir: Path) -> None:

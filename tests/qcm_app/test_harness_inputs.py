@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qcm_app.cli import main
-from tests.qcm_app.harness.corpus import Expect, build
+from tests.qcm_app.harness.corpus import Expect, build, unmount_all
 from tests.qcm_app.harness.runner import counts, run_all
 
 #: the corpus takes ~45 s on a busy 2-core machine; the default 120 s would be too tight under heavy load
@@ -27,8 +27,11 @@ pytestmark = pytest.mark.timeout(400)
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     root = tmp_path_factory.mktemp("harness")
-    cases = build(root)
-    return run_all(cases, root)
+    try:
+        cases = build(root)
+        yield run_all(cases, root)
+    finally:
+        unmount_all()
 
 
 def test_every_case_keeps_every_promise(outcomes) -> None:

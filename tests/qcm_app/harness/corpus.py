@@ -7,6 +7,7 @@ A case is data, not code: ``argv`` for ``python -m qcm_app``, the files that mus
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -292,6 +293,10 @@ def build(root: Path) -> list[Case]:
         "/dev/null": Path("/dev/null"),
         "/dev/full": Path("/dev/full"),
     }
+    for tag, read_only in (("full disk", False), ("read-only folder", True)):
+        folder = _small_mount(out / tag.replace(" ", "_"), read_only)  # under out/: cases write there at once
+        if folder is not None:  # only where this machine lets us mount a tmpfs (else see the recording suite)
+            targets[f"a {tag}"] = folder / "out.json"
     for what, target in targets.items():
         cases.append(Case(f"analyze --json {what}", ["analyze", str(victim), "--json", str(target)], protected))
         cases.append(Case(f"convert --out {what}", ["convert", str(victim), "--out", str(target)], protected))
@@ -305,9 +310,12 @@ def build(root: Path) -> list[Case]:
     user_folder.mkdir()
     (user_folder / "thesis.docx").write_text("years of work\n", encoding="utf-8")
     protected.append(user_folder / "thesis.docx")
-    for what, target in {"an existing file": old_json, "under a file": old_txt / "rep", "the input": victim,
-                         "a folder of the user's": user_folder, "/dev/null": Path("/dev/null"),
-                         "the root": Path("/")}.items():
+    report_targets = {"an existing file": old_json, "under a file": old_txt / "rep", "the input": victim,
+                      "a folder of the user's": user_folder, "/dev/null": Path("/dev/null"), "the root": Path("/")}
+    for what in ("a full disk", "a read-only folder"):
+        if what in targets:
+            report_targets[what] = targets[what].parent / "report"
+    for what, target in report_targets.items():
         cases.append(Case(f"report --out {what}", ["report", str(victim), "--out", str(target)], protected))
     cases.append(Case("report --out a folder of the user's, --overwrite",
                       ["report", str(victim), "--out", str(user_folder), "--overwrite"], protected))
@@ -359,6 +367,34 @@ def build(root: Path) -> list[Case]:
     return cases
 
 
+#: tmpfs mounts made by :func:`build`, for :func:`unmount_all`
+MOUNTS: list[Path] = []
+
+
+def _small_mount(folder: Path, read_only: bool) -> Path | None:
+    """A tiny tmpfs at ``folder``: full (a file takes all its room) or read-only; None if not allowed."""
+    import subprocess
+
+    folder.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(folder)], capture_output=True)
+    if made.returncode != 0:
+        return None
+    MOUNTS.append(folder)
+    if read_only:
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True, check=True)
+    else:
+        with contextlib.suppress(OSError), open(folder / "filler", "wb") as fh:
+            fh.write(b"x" * 64 * 1024)
+    return folder
+
+
+def unmount_all() -> None:
+    import subprocess
+
+    while MOUNTS:
+        subprocess.run(["umount", "-l", str(MOUNTS.pop())], capture_output=True)
+
+
 def snapshot(root: Path, skip: tuple[str, ...] = ("out",)) -> dict[str, tuple[str, str]]:
     """Every entry under ``root`` but the ``skip`` folders: its kind and, for files, a digest."""
     import hashlib
@@ -399,7 +435,11 @@ def changes(root: Path, argv: list[str], inputs: list[Path]) -> Iterator[Changes
     after = snapshot(root)
     seen.entries = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     outs = str(root / "out") + os.sep
-    seen.outputs = [a for a in argv if a.startswith(outs) and os.path.lexists(a)]
+    named = [Path(a) for a in argv if a.startswith(outs)]
+    seen.outputs = [str(p) for p in named if os.path.lexists(p)]
+    # and no temporary file or staging folder of ours left next to where the output would have gone
+    seen.outputs += [str(q) for p in named if p.parent.is_dir() for q in p.parent.iterdir()
+                     if q.name.startswith(f".{p.name}.")]
 
 
 def digest(path: Path) -> str:
@@ -410,4 +450,4 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-__all__ = ["Case", "Changes", "Expect", "build", "changes", "digest", "snapshot"]
+__all__ = ["Case", "Changes", "Expect", "build", "changes", "digest", "snapshot", "unmount_all"]

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.qcm_app.harness.corpus import Case, Expect, build, changes
+from tests.qcm_app.harness.corpus import Case, Expect, build, changes, unmount_all
 
 ROOT = Path(__file__).resolve().parents[3]
 #: a case that has not finished by then is a hang (generous: the machine may be busy)
@@ -32,7 +32,8 @@ HEADLINE = ("analyze event_time_0.csv", "analyze start_frequency_zero.csv", "rep
             "convert quartz_density_-2.648.csv", "analyze tiny_first_sqm160.txt", "analyze --recipe nested.toml",
             "simulate --recipe repeat_1e12.toml", "report --recipe repeat_2_63.toml",
             "analyze --json the input itself", "analyze --json an existing file", "analyze --json /dev/full",
-            "analyze --json a folder", "analyze --json under a file", "convert --out existing.txt/c.csv",
+            "analyze --json a folder", "analyze --json under a file", "analyze --json a full disk",
+            "report --out a read-only folder", "convert --out existing.txt/c.csv",
             "report --out under a file", "report --out a folder of the user's, --overwrite",
             "simulate --seed -1", "simulate --link existing", "simulate --link x", "simulate --sensors 0",
             "simulate --speed nan", "gui --speed -5 --quit-after 1", "analyze fifo.csv", "convert fifo.csv",
@@ -153,9 +154,12 @@ def counts(outcomes: list[Outcome]) -> dict[str, int]:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        cases = build(root)
-        start = time.monotonic()
-        outcomes = run_all(cases, root)
+        try:
+            cases = build(root)
+            start = time.monotonic()
+            outcomes = run_all(cases, root)
+        finally:
+            unmount_all()
         result: dict[str, object] = dict(counts(outcomes))
         result["wall_s"] = round(time.monotonic() - start, 1)
         result["slowest"] = [f"{o.duration_s:.1f} s {o.how} {o.case.name}"
