@@ -25,7 +25,7 @@ import numpy as np
 
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import read_bytes
-from qcm_app.physics import MIN_CRYSTAL_FREQUENCY_HZ, valid_frequencies
+from qcm_app.physics import MAX_CRYSTAL_FREQUENCY_HZ, MIN_CRYSTAL_FREQUENCY_HZ, valid_frequencies
 from qcm_app.runfile import RunData, RunEvent, RunMetadata
 
 SECONDS_PER_DAY = 86400.0
@@ -575,8 +575,8 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
         numbers = [n for n, u in zip(numbers, used.tolist(), strict=True) if u]
         gaps = int(invalid[:, used].sum())
         if gaps:
-            warnings.append(f"{gaps} readings without a valid frequency (blank, zero, negative or below "
-                            f"{MIN_CRYSTAL_FREQUENCY_HZ:g} Hz) kept as gaps")
+            warnings.append(f"{gaps} readings without a valid frequency (blank, not a number, or outside "
+                            f"{MIN_CRYSTAL_FREQUENCY_HZ:g}–{MAX_CRYSTAL_FREQUENCY_HZ:g} Hz) kept as gaps")
     starts = []
     for s in range(freq.shape[1]):
         valid = freq[:, s][np.isfinite(freq[:, s])]

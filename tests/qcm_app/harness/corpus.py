@@ -281,11 +281,14 @@ def build(root: Path) -> list[Case]:
     dangling.symlink_to(existing / "nowhere" / "x.json")
     victim = base / "victim.csv"
     shutil.copy(good_csv, victim)
+    hard_link = existing / "hard_link_to_input.json"
+    os.link(victim, hard_link)  # another name, the same inode
     protected = [good_csv, good_run, victim, old_json, old_txt]
     targets = {
         "the input itself": victim,
         "an existing file": old_json,
         "a symlink to the input": link_to_input,
+        "a hard link to the input": hard_link,
         "a dangling symlink": dangling,
         "a folder": existing,
         "under a file": old_txt / "c.json",
