@@ -137,13 +137,14 @@ def test_unwritable_location_keeps_samples_in_memory_until_a_folder_is_chosen(qt
     qtbot.waitUntil(lambda: c.session.buffer.total > n1 + 20, timeout=10_000)
     c.stop()
     run = read_run(next(good.glob("*.csv")))
-    # chunks still queued for the view arrive: wait until it has seen the last recorded sample
-    qtbot.waitUntil(lambda: c.session.buffer.view("time_s")[-1] >= run.time_s[-1] - 1e-6, timeout=10_000)
-    # every sample since recording was asked for is in the new file, none twice
+    # every sample the view saw since recording was asked for is in the new file, in order, none twice;
+    # the file may hold a few more: chunks recorded just before the stop whose signal the view never got
     session_t = c.session.buffer.view("time_s")
     expected = session_t[session_t >= run.time_s[0] - 1e-6]
     assert run.time_s[0] <= session_t[n0] + 1e-3
-    assert run.time_s == pytest.approx(expected, abs=1e-3)
+    assert expected.size > n0 and run.time_s.size >= expected.size
+    assert run.time_s[: expected.size] == pytest.approx(expected, abs=1e-3)
+    assert np.all(np.diff(run.time_s) > 0)
 
 
 def test_disk_full_mid_recording(qtbot, pty_controller, tmp_path, monkeypatch) -> None:
@@ -169,12 +170,14 @@ def test_disk_full_mid_recording(qtbot, pty_controller, tmp_path, monkeypatch) -
     qtbot.waitUntil(lambda: any(rescue.glob("*.csv")), timeout=5000)
     c.stop()
     saved = read_run(next(rescue.glob("*.csv")))
-    qtbot.waitUntil(lambda: c.session.buffer.view("time_s")[-1] >= saved.time_s[-1] - 1e-6, timeout=10_000)
     t = c.session.buffer.view("time_s")
     first_recorded = read_run(path).time_s[0]
     expected = t[t >= first_recorded - 1e-6]
-    assert saved.time_s.size == expected.size  # what reached the first file + what waited in memory
-    assert saved.time_s == pytest.approx(expected, abs=1e-3)
+    # what reached the first file + what waited in memory: every sample the view saw, once, in order
+    # (the file may end with a few the view never got: recorded just before the stop)
+    assert saved.time_s.size >= expected.size
+    assert saved.time_s[: expected.size] == pytest.approx(expected, abs=1e-3)
+    assert np.all(np.diff(saved.time_s) > 0)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
