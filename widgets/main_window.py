@@ -492,7 +492,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        if not getattr(self, "_force_close", False) and not self._may_close():
+        # a hidden window has nobody to answer (a script, a test closing it): as if closed by a signal
+        asking = self.isVisible() and not getattr(self, "_force_close", False)
+        if asking and not self._may_close():
             event.ignore()
             return
         self._timer.stop()

@@ -172,11 +172,14 @@ def live(qtbot, tmp_path):
     window = MainWindow(controller)
     qtbot.addWidget(window)
     window.show()
+    # pytest-qt closes the window before this fixture ends: a question then must not wait for a click
+    window.ask = lambda title, text, buttons: MainWindow.DISCARD if MainWindow.DISCARD in buttons \
+        else MainWindow.STOP_AND_QUIT
     controller.connect_instrument(ConnectionSpec(protocol="sqm160", port=server.port, poll_interval_s=0.02,
                                                  timeout_s=2.0))
     yield controller, window
-    window.ask = lambda *a: MainWindow.DISCARD  # whatever is left, the test is over
-    controller.stop()
+    controller.discard_unsaved()  # whatever is left, the test is over
+    window.hide()
     server.stop()
 
 
