@@ -66,7 +66,9 @@ def test_paced_replay_and_seek_backwards_start_over(qtbot, controller, tmp_path)
     qtbot.wait(300)  # absence takes a while to show: nothing may arrive while paused
     assert controller.session.buffer.total == n  # paused
     controller.replay_command("seek", 100.0)
-    qtbot.waitUntil(lambda: len(controller.session.cycles) < 5, timeout=5000)
+    # the reset empties the view before the samples up to the seek point arrive: wait for those too
+    qtbot.waitUntil(lambda: len(controller.session.cycles) < 5 and controller.session.buffer.total > 0
+                    and controller.session.buffer.view("time_s")[-1] >= 99.0, timeout=10_000)
     t = controller.session.buffer.view("time_s")
     assert t[-1] <= 100.1 and np.all(np.diff(t) > 0)
     controller.replay_command("set_paused", False)
