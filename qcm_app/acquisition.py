@@ -228,7 +228,7 @@ class WorkerBase(QObject):
         self.metadata.recipe_name = recipe.name if recipe else ""
         self.metadata.recipe_file = recipe.source if recipe else ""
         self.metadata.recipe_text = recipe.text if recipe else ""
-        self.recording.mark("recipe", self._now_run_s(), recipe.name if recipe else "none")
+        self.recording.mark("recipe changed", self._now_run_s(), recipe.name if recipe else "none")
         self.analyzer.feed(self.history.view("time_s"), self.history.view("run_mass_ng_cm2"))
         self.analysis_reset.emit(getattr(self.analyzer, "full_update", lambda: None)())
 
@@ -236,6 +236,10 @@ class WorkerBase(QObject):
         setter = getattr(self.analyzer, "set_density", None)
         if setter is not None:
             self.analysis_updated.emit(setter(block_name, density_g_cm3))
+
+    def run_metadata(self) -> RunMetadata:
+        """The header a run file of this worker gets (also for samples saved after it stopped)."""
+        return self._run_metadata()
 
     def _run_metadata(self) -> RunMetadata:
         conv = self.pipeline.converter

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -112,7 +113,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UserInputError(f"{name} must be a positive number, not {value:g}")
+
+
+def check_gui_args(args: argparse.Namespace) -> None:
+    """What the app would otherwise find out only after its window opened (or never: --speed -5)."""
+    _positive("--speed", args.speed)
+    if args.poll_interval is not None and not (math.isfinite(args.poll_interval) and args.poll_interval >= 0):
+        raise UserInputError(f"--poll-interval must be 0 or more seconds, not {args.poll_interval:g}")
+    if args.baud is not None and args.baud <= 0:
+        raise UserInputError(f"--baud must be a positive number, not {args.baud}")
+    if args.quit_after is not None and not (math.isfinite(args.quit_after) and args.quit_after >= 0):
+        raise UserInputError("--quit-after must be 0 or more seconds")
+    if args.sensors:
+        try:
+            numbers = [int(s) for s in str(args.sensors).split(",")]
+        except ValueError:
+            raise UserInputError(f"--sensors takes sensor numbers like 1,2, not {args.sensors!r}") from None
+        if any(n < 1 for n in numbers) or len(set(numbers)) != len(numbers):
+            raise UserInputError(f"--sensors takes distinct sensor numbers from 1, like 1,2, not {args.sensors!r}")
+    if args.recipe:
+        from qcm_app.recipes import resolve_recipe
+
+        resolve_recipe(args.recipe)  # a broken recipe is one line here, not a dialog later
+
+
 def _run_gui(args: argparse.Namespace) -> int:
+    check_gui_args(args)
     # the one place the core hands over to the GUI package, imported only when asked for
     from widgets.app import run
 
@@ -149,6 +178,22 @@ def _run_simulate(args: argparse.Namespace) -> int:
         raise UserInputError(str(exc)) from None
     if transport is ServerTransport.TCP and args.link is not None:
         raise UserInputError("--link needs a pty; over TCP the port (--tcp-port) is already stable")
+    for name in ("corrupt_checksum", "noise_bytes", "drop_reply", "empty_reply"):
+        if not 0.0 <= getattr(faults, name) <= 1.0:
+            raise UserInputError(f"--faults: a probability must be from 0 to 1, not {getattr(faults, name):g}")
+    if not (math.isfinite(faults.stall_s) and faults.stall_s >= 0):
+        raise UserInputError(f"--faults: stall must be 0 or more seconds, not {faults.stall_s:g}")
+    from instruments.registry import driver_class
+    from qcm_app.fileio import check_link
+
+    _positive("--speed", args.speed)
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise UserInputError(f"--seed must be a whole number from 0 to {2**32 - 1}, not {args.seed}")
+    most = driver_class(args.protocol).info.max_sensors
+    if not 1 <= args.sensors <= most:
+        raise UserInputError(f"--sensors must be from 1 to {most} for {args.protocol}, not {args.sensors}")
+    if args.link is not None:
+        args.link = check_link(args.link)
     recipe = resolve_recipe(args.recipe)
     try:
         server = build_server(args.protocol, recipe, speed=args.speed, seed=args.seed, sensors=args.sensors,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import FilmSettings, Pipeline, SampleChunk
 from qcm_app.recipes import Recipe, load_preset, parse_recipe
+from qcm_app.recording import Recording
 from qcm_app.replay import ReplayWorker
 from qcm_app.runfile import (
     RunData,
@@ -96,6 +98,9 @@ class AppController(QObject):
         self.events: list[tuple[float, str, str]] = []
         self._wall_origin_s: float | None = None
         self._wall_scale = 1.0
+        #: recordings of stopped workers whose samples are only in memory (the disk refused them), with
+        #: their header: kept until saved elsewhere or discarded on purpose
+        self._unsaved: list[tuple[Recording, Callable[[], RunMetadata]]] = []
 
     # -- starting sources ---------------------------------------------------------------------
 
@@ -103,7 +108,7 @@ class AppController(QObject):
                    protocol: str | None = None, sensors: int = 1) -> None:
         """Simulated instrument on a simulated reactor, reached through the real driver over a pty.
         A second sensor is a reference crystal that sees drift and transients but no film."""
-        self.stop()
+        self.stop(reason="the source changed (the demo started)")
         self.is_replay = False
         recipe = recipe or load_preset()
         speed = speed or self.settings.demo_speed
@@ -119,7 +124,7 @@ class AppController(QObject):
     def open_run(self, path: str | Path, speed: float = 100.0, recipe: Recipe | None = None) -> None:
         """Replay a recorded run or vendor log through the live pipeline (its embedded recipe,
         unless one is given)."""
-        self.stop()
+        self.stop(reason="the source changed (a run was opened for replay)")
         self.is_demo = False
         self.is_replay = True
         self.time_scale = 1.0
@@ -163,7 +168,7 @@ class AppController(QObject):
         """Acquire from an instrument; ``opener`` replaces opening the port (scripts, benchmarks).
         ``time_scale`` is 1 for a real instrument; a sped-up simulator's speed otherwise, so the
         analysis sees process seconds and the run file says it was not real time."""
-        self.stop()
+        self.stop(reason=f"the source changed (connecting to {spec.port})")
         self.is_demo = False
         self.is_replay = False
         description = f"{spec.protocol} on {spec.port}"
@@ -252,10 +257,14 @@ class AppController(QObject):
 
     # -- commands -----------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Stop acquisition (closing the run file) and the demo emulator."""
-        if self.worker is not None:
-            self.worker.request_stop()
+    def stop(self, reason: str | None = None) -> None:
+        """Stop acquisition (closing the run file) and the demo emulator. A recording that was on is
+        said to be off (``recording_changed(None)``, and with ``reason`` a warning naming its file);
+        samples the disk refused stay here (:attr:`unsaved_rows`) until saved or discarded."""
+        worker = self.worker
+        recording = worker.recording.path if worker is not None and worker.recording.active else None
+        if worker is not None:
+            worker.request_stop()
         if self._thread is not None:
             self._thread.quit()
             if not self._thread.wait(5000):
@@ -265,6 +274,54 @@ class AppController(QObject):
         if self.demo_server is not None:
             self.demo_server.stop()
             self.demo_server = None
+        if worker is not None and worker.recording.memory_rows:
+            self._unsaved.append((worker.recording, worker.run_metadata))
+        if recording is not None:
+            self.recording_changed.emit(None)
+            if reason:
+                self.warning_raised.emit(f"Recording stopped: {reason}. The run so far is in {recording}; "
+                                         "press Record to start a new run.")
+
+    @property
+    def recording_active(self) -> bool:
+        return self.worker is not None and self.worker.recording.active
+
+    @property
+    def recording_path(self) -> Path | None:
+        return self.worker.recording.path if self.worker is not None else None
+
+    @property
+    def unsaved_rows(self) -> int:
+        """Samples held only in memory, by the running worker and by stopped ones."""
+        running = self.worker.recording.memory_rows if self.worker is not None else 0
+        return running + sum(rec.memory_rows for rec, _ in self._unsaved)
+
+    def save_unsaved(self, folder: str | Path) -> list[Path]:
+        """Stop, then write every in-memory recording into ``folder`` (on a worker thread; the GUI
+        waits, it is quitting). Returns the files written; what could not be saved stays held."""
+        self.stop()
+        saved: list[Path] = []
+
+        def save() -> None:
+            for rec, metadata in list(self._unsaved):
+                rec.relocate(Path(folder), metadata)
+                if not rec.memory_rows:
+                    if rec.path is not None:
+                        saved.append(rec.path)
+                    rec.stop()
+                    self._unsaved.remove((rec, metadata))
+
+        thread = threading.Thread(target=save, name="save-unsaved")
+        thread.start()
+        thread.join()
+        return saved
+
+    def discard_unsaved(self) -> int:
+        """Drop the samples held in memory, because the user chose to; returns how many."""
+        self.stop()
+        rows = sum(rec.discard() for rec, _ in self._unsaved)
+        self._unsaved.clear()
+        return rows
 
     def tare(self) -> None:
         if self.worker is not None:
@@ -425,10 +482,15 @@ class AppController(QObject):
     # -- analysis settings --------------------------------------------------------------------
 
     def set_recipe(self, recipe: Recipe | None) -> None:
-        """The demo restarts on the new recipe (the simulated reactor runs it); a live run is
-        analysed again from its start with the new recipe."""
+        """The demo restarts on the new recipe (the simulated reactor runs it), which stops a recording
+        visibly; a live run is analysed again from its start with the new recipe, and a recording goes
+        on with a ``# Recipe changed`` line. After Disconnect nothing restarts."""
         if self.is_demo and self.worker is not None and recipe is not None:
+            recording = self.recording_path if self.recording_active else None
             self.start_demo(recipe)
+            if recording is not None:  # a new reactor starts from zero: the old run file cannot go on
+                self.warning_raised.emit(f"Recording stopped: the demo restarted with the recipe {recipe.name}. "
+                                         f"The run so far is in {recording}; press Record to start a new run.")
             return
         self.recipe = recipe
         if self.worker is not None:

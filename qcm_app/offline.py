@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qcm_app.analysis import AnalysisResult, LiveAnalysis
+from qcm_app.analysis import AnalysisResult, LiveAnalysis, json_text
 from qcm_app.errors import UserInputError
+from qcm_app.fileio import check_output, write_output_text
 from qcm_app.physics import CrystalSettings, sauerbrey_factor_ng_cm2_per_hz
 from qcm_app.recipes import Recipe, parse_recipe, resolve_recipe
 from qcm_app.runfile import RunData
@@ -59,7 +60,10 @@ def run_mass(run: RunData, crystal_mhz: float | None = None) -> tuple[np.ndarray
         start = float(valid[0])
     crystal = run.metadata.crystal or CrystalSettings()
     f0 = crystal_mhz * 1e6 if crystal_mhz else start
-    factor = sauerbrey_factor_ng_cm2_per_hz(f0, crystal)
+    try:
+        factor = sauerbrey_factor_ng_cm2_per_hz(f0, crystal)
+    except ValueError as exc:
+        raise UserInputError(f"cannot compute mass: {exc}", run.source) from None
     return (start - f) * factor, start, factor
 
 
@@ -93,22 +97,35 @@ def analyze_file(path: str | Path, recipe: str | None = None, crystal_mhz: float
                        start_frequency_hz=start, factor_ng_cm2_per_hz=factor)
 
 
+def print_import_warnings(run: RunData) -> None:
+    """What the importer dropped or repaired, on stderr: rows are never lost without a word."""
+    for warning in run.warnings:
+        print(f"qcm: warning: {run.source}: {warning}", file=sys.stderr)
+
+
 def add_analyze_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run file of ours, a vendor log, or a CSV with columns time_s,frequency_hz")
     p.add_argument("--recipe", help="recipe TOML or preset name (default: the one in the run file, else none)")
     p.add_argument("--crystal-mhz", type=float, help="f0 for the Sauerbrey constant (default: measured start)")
     p.add_argument("--density", type=float, help="film density in g/cm³ for Å/cycle (all blocks)")
-    p.add_argument("--json", type=Path, help="write the cycles and regimes as JSON here")
+    p.add_argument("--json", type=Path, help="write the cycles and regimes as JSON here (a new file)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--valve", action="append", metavar="NAME=COLUMN",
                    help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)")
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    if args.density is not None and not args.density > 0:
+    if args.density is not None and not (math.isfinite(args.density) and args.density > 0):
         raise UserInputError("--density must be a positive number of g/cm³")
     if args.crystal_mhz is not None and not 0.5 < args.crystal_mhz < 100:
         raise UserInputError("--crystal-mhz must be a crystal frequency in MHz, e.g. 6 or 5")
+    if args.crystal_mhz is not None and not math.isfinite(args.crystal_mhz):
+        raise UserInputError("--crystal-mhz must be a crystal frequency in MHz, e.g. 6 or 5")
+    inputs = [args.run] + ([args.recipe] if args.recipe and Path(args.recipe).exists() else [])
+    if args.json:  # refused before minutes of analysis, and checked again when written
+        check_output(args.json, inputs=inputs, overwrite=args.overwrite, what="--json")
     analyzed = analyze_file(args.run, args.recipe, args.crystal_mhz, args.density, getattr(args, "valve", None) or ())
+    print_import_warnings(analyzed.run)
     res = analyzed.result
     out = sys.stdout
     print(f"{args.run}: {len(res.cycles)} cycles"
@@ -120,6 +137,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     for line in valves_vs_recipe_text(analyzed.run.valve_pulses, analyzed.recipe):
         print(f"  {line}", file=out)
     if args.json:
-        res.write_json(args.json)
+        write_output_text(args.json, json_text(res.to_json_dict()), inputs=inputs, overwrite=args.overwrite,
+                          what="--json")
         print(f"wrote {args.json}", file=out)
     return 0

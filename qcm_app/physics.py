@@ -17,6 +17,21 @@ QUARTZ_DENSITY_G_CM3 = 2.648
 QUARTZ_SHEAR_MODULUS_G_CM_S2 = 2.947e11
 #: the vendors' acoustic impedance of quartz (0.8 % below sqrt(rho*mu) in SI)
 VENDOR_ZQ_KG_M2_S = 8.765e6
+#: what a quartz crystal can read: anything outside is a broken reading, not a frequency (a 1e-300
+#: "frequency" would make the Sauerbrey constant overflow)
+MIN_CRYSTAL_FREQUENCY_HZ = 1e3
+MAX_CRYSTAL_FREQUENCY_HZ = 1e9
+
+
+def is_crystal_frequency(frequency_hz: float) -> bool:
+    return math.isfinite(frequency_hz) and MIN_CRYSTAL_FREQUENCY_HZ <= frequency_hz <= MAX_CRYSTAL_FREQUENCY_HZ
+
+
+def valid_frequencies(frequency_hz: ArrayLike) -> np.ndarray:
+    """True where a reading is a frequency a crystal can have (NaN, zero, negative and absurd ones are gaps)."""
+    f = np.asarray(frequency_hz, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(f) & (f >= MIN_CRYSTAL_FREQUENCY_HZ) & (f <= MAX_CRYSTAL_FREQUENCY_HZ)
 
 
 @dataclass(frozen=True)
@@ -35,9 +50,18 @@ class CrystalSettings:
     #: ... to 0 % here
     min_frequency_hz: float = 5.0e6
 
+    def check(self) -> None:
+        """Raise ValueError for a constant no quartz has (zero, negative, not a number)."""
+        for name in ("quartz_density_g_cm3", "quartz_shear_modulus_g_cm_s2", "zq_kg_m2_s", "blank_frequency_hz"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name.replace('_', ' ')} must be a positive number, got {value:g}")
+
     @classmethod
     def for_nominal_mhz(cls, mhz: float) -> CrystalSettings:
         """Typical limits for a 5 or 6 MHz crystal (other values scale the 6 MHz ones)."""
+        if not (math.isfinite(mhz) and mhz > 0):
+            raise ValueError(f"crystal frequency must be a positive number of MHz, got {mhz}")
         scale = mhz / 6.0
         return cls(nominal_mhz=mhz, blank_frequency_hz=6.045e6 * scale, fresh_frequency_hz=6.0e6 * scale,
                    min_frequency_hz=5.0e6 * scale)
@@ -48,8 +72,10 @@ def sauerbrey_factor_ng_cm2_per_hz(f0_hz: float, crystal: CrystalSettings = Crys
 
     ``f0_hz`` must be the crystal's measured starting frequency, not the nominal one.
     """
-    if not f0_hz > 0:
-        raise ValueError(f"starting frequency must be positive, got {f0_hz}")
+    if not is_crystal_frequency(f0_hz):
+        raise ValueError(f"starting frequency must be a crystal frequency ({MIN_CRYSTAL_FREQUENCY_HZ:g} to "
+                         f"{MAX_CRYSTAL_FREQUENCY_HZ:g} Hz), got {f0_hz:g}")
+    crystal.check()
     z_cgs = math.sqrt(crystal.quartz_density_g_cm3 * crystal.quartz_shear_modulus_g_cm_s2)
     return z_cgs / (2.0 * f0_hz * f0_hz) * 1e9
 

@@ -271,6 +271,9 @@ class RunWriter:
         self.sensors = sensors
         self._last_flush = time.monotonic()
         self.rows = 0
+        #: successful flushes, and the file's size after the last one: what the disk surely holds
+        self.flushes = 0
+        self.flushed_bytes = fh.tell()
         self._marker: Path | None = None
         if in_progress_marker:  # live recordings only: lets the next launch offer recovery
             self._marker = path.with_name(path.name + IN_PROGRESS_SUFFIX)
@@ -330,6 +333,8 @@ class RunWriter:
     def flush(self) -> None:
         self._fh.flush()
         self._last_flush = time.monotonic()
+        self.flushes += 1
+        self.flushed_bytes = self._fh.tell()
 
     def close(self) -> None:
         try:
@@ -428,7 +433,16 @@ def read_run(path: str | Path) -> RunData:
         if line.startswith("#"):
             m = _EVENT_RE.match(line)
             if m:
-                events.append(RunEvent(float(m.group(2)), m.group(1).strip().lower(), m.group(3) or ""))
+                try:
+                    event_time_s = float(m.group(2))
+                except ValueError:
+                    event_time_s = math.inf
+                if math.isfinite(event_time_s):
+                    events.append(RunEvent(event_time_s, m.group(1).strip().lower(), m.group(3) or ""))
+                else:  # "# Tare: e s": kept as a note so nothing is lost, and said
+                    warnings.append(f"line {j + 1}: event {m.group(1).strip()!r} without a time in seconds "
+                                    f"({m.group(2)!r}), kept as a note")
+                    events.append(RunEvent(math.nan, "note", line.lstrip("# ").strip()))
             elif line.startswith("# Note:"):
                 events.append(RunEvent(math.nan, "note", line[7:].strip()))
             continue

@@ -70,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     window.show()
     # Ctrl+C in the terminal closes the window cleanly (Qt would otherwise swallow SIGINT)
-    signal.signal(signal.SIGINT, lambda *_: window.close())
-    signal.signal(signal.SIGTERM, lambda *_: window.close())
+    signal.signal(signal.SIGINT, lambda *_: window.close_without_asking())
+    signal.signal(signal.SIGTERM, lambda *_: window.close_without_asking())
     keep_python_responsive = QtCore.QTimer()
     keep_python_responsive.start(250)
     keep_python_responsive.timeout.connect(lambda: None)
     if args.quit_after:
-        QtCore.QTimer.singleShot(int(args.quit_after * 1000), window.close)
+        QtCore.QTimer.singleShot(int(args.quit_after * 1000), window.close_without_asking)
     if args.screenshot:
         def grab() -> None:
             window.grab().save(str(args.screenshot))

@@ -14,16 +14,19 @@ and line. Files are only ever opened for reading.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from qcm_app.errors import UserInputError
+from qcm_app.fileio import check_input
 from qcm_app.importers import angstrom, colnatec, generic, labview, openqcm, sqm160, stm2
 from qcm_app.importers.common import NotThisFormat, SourceText, read_source
 from qcm_app.importers.generic import ColumnMapping
 from qcm_app.markers import VALVE_EVENT, pulses_from_events, shift_pulses
+from qcm_app.physics import is_crystal_frequency, valid_frequencies
 from qcm_app.runfile import FORMAT_TAG, RunData, RunEvent, is_run_file, read_run
 
 __all__ = ["FORMATS", "ColumnMapping", "detect_format", "load_run"]
@@ -51,6 +54,7 @@ def load_run(path: str | Path, mapping: ColumnMapping | None = None) -> RunData:
 
 
 def _load(path: Path, mapping: ColumnMapping | None) -> RunData:
+    check_input(path)  # a FIFO or a device would block the first read for ever
     if mapping is None and _starts_as_run_file(path):
         return _own_run(path)  # without decoding the whole file a second time
     source = read_source(path)
@@ -74,6 +78,7 @@ def detect_format(path: str | Path) -> str:
 
 
 def _detect(path: Path) -> str:
+    check_input(path)
     source = read_source(path)
     if is_run_file(source.lines[0]):
         return OWN_FORMAT
@@ -103,6 +108,46 @@ def _unrecognised(source: SourceText, reason: str) -> UserInputError:
                         f"for another table give the time and frequency columns", line)
 
 
+#: a few rows out of order are a glitch and are dropped with a warning; more means the file is not one
+#: time-ordered run, and dropping them would silently lose most of it
+MAX_BACKWARD_ROWS = 10
+MAX_BACKWARD_FRACTION = 0.01
+
+
+def _keep_rows(run: RunData, keep: np.ndarray) -> None:
+    run.time_s = run.time_s[keep]
+    run.frequency_hz = run.frequency_hz[keep]
+    if run.mass_ng_cm2 is not None:
+        run.mass_ng_cm2 = run.mass_ng_cm2[keep]
+    if run.thickness_ang is not None:
+        run.thickness_ang = run.thickness_ang[keep]
+    if run.instrument_thickness_ang is not None:
+        run.instrument_thickness_ang = run.instrument_thickness_ang[keep]
+
+
+def _header_line(path: Path, key: str) -> int | None:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.startswith("#"):
+                return None
+            if line[1:].strip().startswith(f"{key}:"):
+                return n
+    return None
+
+
+def _check_own_header(run: RunData, path: Path) -> None:
+    """Header values the mass depends on must be physical: a clear line, not a division by zero."""
+    meta = run.metadata
+    for f in meta.start_frequency_hz:
+        if not math.isnan(f) and not is_crystal_frequency(f):
+            raise UserInputError(f"header 'Start frequency' must be a crystal frequency in Hz, got {f:g}", path,
+                                 _header_line(path, "Start frequency"))
+    try:
+        meta.crystal.check()
+    except ValueError as exc:
+        raise UserInputError(f"header: {exc}", path) from None
+
+
 def _own_run(path: Path) -> RunData:
     """Our run file, through the one reader of it, then held to every importer's promises: rows
     later than the one before (a resumed recording can repeat a time), time from the first row,
@@ -117,25 +162,32 @@ def _own_run(path: Path) -> RunData:
         with open(path, "rb") as fh:
             last = sum(1 for _ in fh)
         raise UserInputError("no data rows after the column line", path, last)
+    _check_own_header(run, path)
+    finite = np.isfinite(t)
+    if not finite.any():
+        raise UserInputError("no row has a valid time", path)
+    if not finite.all():
+        run.warnings.append(f"{int((~finite).sum())} rows without a finite time (inf or nan) dropped")
+        _keep_rows(run, finite)
+        t = run.time_s
     before = np.concatenate(([-np.inf], np.fmax.accumulate(t)[:-1]))
     keep = t > before
-    if not keep.any():
-        raise UserInputError("no row has a valid time", path)
     if not keep.all():
-        run.warnings.append(f"{int((~keep).sum())} rows not later than the one before (or without a time) dropped")
-        run.time_s = t[keep]
-        run.frequency_hz = run.frequency_hz[keep]
-        if run.mass_ng_cm2 is not None:
-            run.mass_ng_cm2 = run.mass_ng_cm2[keep]
-        if run.thickness_ang is not None:
-            run.thickness_ang = run.thickness_ang[keep]
+        back = int((t < before).sum())
+        if back > max(MAX_BACKWARD_ROWS, MAX_BACKWARD_FRACTION * t.size):
+            raise UserInputError(f"time goes backwards in {back} of {t.size} rows (a file spliced from several "
+                                 "runs?); not dropping them: split the file into its runs", path)
+        run.warnings.append(f"{int((~keep).sum())} rows not later than the one before dropped")
+        _keep_rows(run, keep)
     origin = float(run.time_s[0])
     if origin:
         run.time_s = run.time_s - origin
         run.events = [RunEvent(e.time_s - origin, e.kind, e.text) for e in run.events]
         run.valve_pulses = shift_pulses(run.valve_pulses, origin)
     freq = run.frequency_hz
-    invalid = ~(np.isfinite(freq) & (freq > 0))
+    invalid = ~valid_frequencies(freq)
+    if invalid.all():
+        raise UserInputError("no valid frequency reading (a crystal frequency in Hz) in any row", path)
     if invalid.any():
         run.frequency_hz = np.where(invalid, np.nan, freq)
         run.warnings.append(f"{int(invalid.sum())} readings without a valid frequency kept as gaps")

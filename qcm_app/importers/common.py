@@ -25,11 +25,16 @@ import numpy as np
 
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import read_bytes
+from qcm_app.physics import MAX_CRYSTAL_FREQUENCY_HZ, MIN_CRYSTAL_FREQUENCY_HZ, valid_frequencies
 from qcm_app.runfile import RunData, RunEvent, RunMetadata
 
 SECONDS_PER_DAY = 86400.0
 #: a backwards jump of wall-clock time larger than this is a midnight rollover, not disorder
 ROLLOVER_THRESHOLD_S = SECONDS_PER_DAY / 2
+#: a few rows out of order are a glitch, dropped with a warning; more and the file is not one run in
+#: time order, and dropping them would lose most of it without a word
+MAX_BACKWARD_ROWS = 10
+MAX_BACKWARD_FRACTION = 0.01
 #: no log's clock reads beyond ~year 5000 in seconds since 1970 (nor elapsed time that long)
 MAX_TIME_S = 1e11
 
@@ -50,6 +55,7 @@ def _may_skip(joined: str) -> bool:
         return True
     first = joined[: joined.find("\n")] if "\n" in joined else joined
     return not first.strip() or _BLANKISH_LINE.search(joined) is not None
+_QUOTED_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:[eE][-+]?\d+)?$")
 _NUMBER_RE = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
 
@@ -280,10 +286,21 @@ class Table:
         out = np.empty((len(self.rows), len(columns)))
         labels = [self.label(c) for c in columns]
         for i, row in enumerate(self.rows):
+            if self.delimiter == "," and '"' in row:
+                self._refuse_quoted_decimal_comma(row, int(self.linenos[i]))
             fields = self.split(row)
             for j, c in enumerate(columns):
                 out[i, j] = self.to_float(fields[c] if c < len(fields) else "", labels[j], int(self.linenos[i]))
         return out
+
+    def _refuse_quoted_decimal_comma(self, row: str, lineno: int) -> None:
+        """``"9,5"`` in a comma file would split into two wrong numbers: say so instead."""
+        import csv
+
+        for value in next(csv.reader([row]), []):
+            if _QUOTED_DECIMAL_COMMA.match(value.strip()):
+                raise self.source.error(f"a number with a decimal comma ({value.strip()!r}) in a comma-separated "
+                                        "file; it cannot be read as one number", lineno)
 
     def to_float(self, text: str, label: str, lineno: int) -> float:
         text = text.strip().strip('"').strip()
@@ -527,6 +544,11 @@ class RowOrder:
                                 f"(the first reading at each time is kept)")
             if back:
                 first = int(table.linenos[dropped[t[dropped] < before[dropped]][0]])
+                if back > max(MAX_BACKWARD_ROWS, MAX_BACKWARD_FRACTION * t.size):
+                    raise table.source.error(
+                        f"time goes backwards in {back} of {t.size} rows in column {label!r} (several runs in one "
+                        "file, or a time column that is not one?); not dropping them: split the file or give "
+                        "the time column (--time-column)", first)
                 warnings.append(f"{back} rows going back in time dropped (first at line {first})")
         kept = t[keep]
         return cls(keep=keep, time_s=kept - kept[0], origin_s=float(kept[0]), warnings=warnings)
@@ -545,7 +567,7 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
         thick = np.asarray(instrument_thickness_ang, dtype=float).reshape(len(order.keep), -1)[order.keep]
         thick[~np.isfinite(thick)] = np.nan
     warnings = [*table.warnings, *order.warnings]
-    invalid = ~(np.isfinite(freq) & (freq > 0))
+    invalid = ~valid_frequencies(freq)
     numbers = list(sensor_numbers) if sensor_numbers is not None else list(range(1, freq.shape[1] + 1))
     labels = list(frequency_labels)
     if invalid.any():
@@ -562,7 +584,8 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
         numbers = [n for n, u in zip(numbers, used.tolist(), strict=True) if u]
         gaps = int(invalid[:, used].sum())
         if gaps:
-            warnings.append(f"{gaps} readings without a valid frequency (blank, zero or negative) kept as gaps")
+            warnings.append(f"{gaps} readings without a valid frequency (blank, not a number, or outside "
+                            f"{MIN_CRYSTAL_FREQUENCY_HZ:g}–{MAX_CRYSTAL_FREQUENCY_HZ:g} Hz) kept as gaps")
     starts = []
     for s in range(freq.shape[1]):
         valid = freq[:, s][np.isfinite(freq[:, s])]

@@ -9,10 +9,7 @@ replaced unless asked (``overwrite``), and the input is only ever read.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import os
-import secrets
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qcm_app.errors import UserInputError
+from qcm_app.fileio import check_output, write_output
 from qcm_app.importers import ColumnMapping, load_run
 from qcm_app.pipeline import FilmSettings, Pipeline
 from qcm_app.runfile import RunData, RunWriter
@@ -54,12 +52,7 @@ def convert(src: str | Path, out: str | Path, mapping: ColumnMapping | None = No
     for name, value in (("density", density), ("Z-ratio", z_ratio), ("tooling", tooling)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise UserInputError(f"the {name} must be a positive number, not {value}")
-    if src.exists() and out.exists() and _same_file(src, out):
-        raise UserInputError("the output would replace the input; choose another --out", out)
-    if out.is_dir():
-        raise UserInputError("is a folder; --out needs a file name", out)
-    if out.exists() and not overwrite:
-        raise UserInputError("already exists; choose another --out or pass --overwrite", out)
+    check_output(out, inputs=[src], overwrite=overwrite, what="--out")  # before reading a long log
     run = load_run(src, mapping)
     if valves:
         from qcm_app.markers import name_channels, parse_valve_options
@@ -78,55 +71,16 @@ def convert(src: str | Path, out: str | Path, mapping: ColumnMapping | None = No
     meta.extra["Converted from"] = src.name
     if run.warnings:
         meta.extra["Import warnings"] = "; ".join(run.warnings)
-    _write_atomically(run, out, overwrite)
+    write_output(out, lambda tmp: _write_run(run, tmp), inputs=[src], overwrite=overwrite, what="--out")
     return ConvertResult(out, int(run.time_s.size), run.sensors, tuple(run.warnings))
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _write_run(run: RunData, tmp: Path) -> None:
+    writer = RunWriter.create(tmp, run.metadata, in_progress_marker=False)  # exclusive create
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
-
-
-def _write_atomically(run: RunData, out: Path, overwrite: bool) -> None:
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
-    writer: RunWriter | None = None
-    try:
-        writer = RunWriter.create(tmp, run.metadata, in_progress_marker=False)  # exclusive create
         _write_rows(writer, run)
-        writer.close()  # flushes and fsyncs
-        writer = None
-        _publish(tmp, out, overwrite)
-    except OSError as exc:
-        raise UserInputError(f"cannot write: {exc.strerror or exc}", out) from None
     finally:
-        if writer is not None:
-            with contextlib.suppress(OSError):
-                writer.close()
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Give the finished file its name: never clobber unless asked, even if ``out`` appeared meanwhile."""
-    if overwrite:
-        os.replace(tmp, out)
-    else:
-        try:
-            os.link(tmp, out)  # fails if out exists: no window where an existing file is replaced
-        except FileExistsError:
-            raise UserInputError("already exists; choose another --out or pass --overwrite", out) from None
-        except OSError:
-            if out.exists():
-                raise UserInputError("already exists; choose another --out or pass --overwrite", out) from None
-            os.replace(tmp, out)  # a file system without hard links
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(out.parent if str(out.parent) else ".", os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        writer.close()  # flushes and fsyncs
 
 
 def _write_rows(writer: RunWriter, run: RunData) -> None:
@@ -139,6 +93,9 @@ def _write_rows(writer: RunWriter, run: RunData) -> None:
     thick_kang = None if run.instrument_thickness_ang is None else run.instrument_thickness_ang / 1000.0
     from qcm_app.markers import valve_events
 
+    for event in run.events:  # notes without a time (``# Note: ...``) go first, so none is lost
+        if not math.isfinite(event.time_s):
+            writer.write_raw(f"# {event.kind.capitalize()}: {' '.join(event.text.split())}\n")
     events = sorted((e for e in (*run.events, *valve_events(run.valve_pulses)) if math.isfinite(e.time_s)),
                     key=lambda e: e.time_s)
     cuts = np.searchsorted(run.time_s, [e.time_s for e in events], side="left").tolist()
@@ -215,7 +172,7 @@ def run_convert(args: argparse.Namespace) -> int:
     result = convert(args.input, args.out, mapping_from_args(args), args.density, args.z_ratio, args.tooling,
                      overwrite=args.overwrite, valves=args.valve or ())
     for warning in result.warnings:
-        print(f"qcm: {args.input}: {warning}", file=sys.stderr)
+        print(f"qcm: warning: {args.input}: {warning}", file=sys.stderr)
     print(f"wrote {result.path} ({result.rows} rows, {result.sensors} sensor{'s' if result.sensors > 1 else ''})")
     return 0
 

@@ -62,8 +62,8 @@ class ProgressBar:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from qcm_app.offline import analyze_file
-    from qcm_app.report.writer import check_destination, check_options, write_report, write_reports
+    from qcm_app.offline import analyze_file, print_import_warnings
+    from qcm_app.report.folder import check_destination, check_options  # no matplotlib: bad input fails fast
 
     check_options(args.density, args.crystal_mhz)
     runs = [Path(r) for r in args.run]
@@ -77,6 +77,9 @@ def run_report(args: argparse.Namespace) -> int:
     if len(runs) == 1:
         analyzed = analyze_file(runs[0], args.recipe, args.crystal_mhz, args.density,
                                 getattr(args, "valve", None) or ())
+        print_import_warnings(analyzed.run)
+        from qcm_app.report.writer import write_report
+
         files = write_report(analyzed, out, args.note, overwrite=args.overwrite, reference=reference)
         res = analyzed.result
         print(f"{runs[0]}: {len(res.cycles)} cycles"
@@ -87,6 +90,8 @@ def run_report(args: argparse.Namespace) -> int:
             print(f"  beside the tool's table: {files.reference_summary}")
         print(f"wrote {files.html}, {files.pdf} ({files.pdf_pages} pages), {files.csv}, {files.json}")
         return 0
+    from qcm_app.report.writer import write_reports
+
     bar = ProgressBar()
     try:
         reports = write_reports(runs, out, args.recipe, args.density, bar, crystal_mhz=args.crystal_mhz,
@@ -94,6 +99,8 @@ def run_report(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     for r in reports:
+        for warning in r.warnings:
+            print(f"qcm: warning: {r.source}: {warning}", file=sys.stderr)
         print(f"{r.source}: {r.cycles} cycles -> {r.html}")
     print(f"wrote {len(reports)} reports and {out / 'index.html'}")
     return 0

@@ -1,25 +1,15 @@
-"""Writing report folders so that nobody ever sees half of one.
-
-Every file is built in a hidden sibling folder (``.NAME.xxxx.partial``) and the folder is renamed
-into place once complete; if anything fails the hidden folder is removed and the destination is as
-it was. An existing folder is only replaced when asked (``overwrite``) and only if it is a report
-folder of ours that holds none of the inputs: ``--out ~/data --overwrite`` must never delete data.
-"""
+"""Writing report folders so that nobody ever sees half of one (the folder rules are in
+:mod:`qcm_app.report.folder`)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
-import os
 import re
-import secrets
-import shutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,12 +23,20 @@ from qcm_app.fileio import atomic_write, atomic_write_text
 from qcm_app.offline import AnalyzedRun, analyze_file
 from qcm_app.report import figures
 from qcm_app.report.content import ReportContent, build_content, cycles_csv, initiation_text
+from qcm_app.report.folder import (  # noqa: F401 - re-exported: the folder rules belong to the writer's API
+    GENERATOR,
+    INDEX_FILES,
+    REPORT_FILES,
+    check_destination,
+    check_options,
+    is_report_folder,
+    owned_entries,
+    staged,
+)
 from qcm_app.report.html import IndexRow, index_html, report_html
 from qcm_app.report.pdf import write_pdf
 from qcm_app.report.reference import ReferenceComparison, compare, find_reference
 
-GENERATOR = "qcm-monitor report"
-REPORT_FILES = ("report.html", "report.pdf", "cycles.csv", "summary.json")
 #: (key, width, height in inches) of the HTML page's figures
 HTML_FIGURES = (("mass", 10.0, 4.2), ("gains", 10.0, 3.8), ("half", 10.0, 5.6), ("zooms", 10.0, 4.0))
 
@@ -66,6 +64,8 @@ class ReportFiles:
     html_bytes: int
     #: one line comparing our per-step masses with the tool's table ("" without one)
     reference_summary: str = ""
+    #: what the importer dropped or repaired, for the command line to print
+    warnings: tuple[str, ...] = ()
 
     def moved_to(self, folder: Path) -> ReportFiles:
         return replace(self, folder=folder, html=folder / self.html.name, pdf=folder / self.pdf.name,
@@ -78,7 +78,7 @@ def write_report(analyzed: AnalyzedRun, out_dir: str | Path, note: str = "", *, 
     which must not exist yet (or be empty) unless ``overwrite``."""
     out_dir = Path(out_dir)
     inputs = [Path(analyzed.run.source)] if analyzed.run.source else []
-    with _staged(out_dir, overwrite, inputs) as tmp:
+    with staged(out_dir, overwrite, inputs) as tmp:
         files = write_report_into(tmp, analyzed, note, reference=reference)
     return files.moved_to(out_dir)
 
@@ -99,7 +99,7 @@ def write_reports(paths: Sequence[str | Path], out_dir: str | Path, recipe: str 
     results: list[ReportFiles] = []
     rows: list[IndexRow] = []
     points: list[figures.RunPoint] = []
-    with _staged(out_dir, overwrite, paths) as tmp:
+    with staged(out_dir, overwrite, paths) as tmp:
         for i, (path, name) in enumerate(zip(paths, names, strict=True)):
             if progress is not None:
                 progress(i, len(paths), str(path))
@@ -119,14 +119,6 @@ def write_reports(paths: Sequence[str | Path], out_dir: str | Path, recipe: str 
         if progress is not None:
             progress(len(paths), len(paths), "")
     return results
-
-
-def check_options(density: float | None, crystal_mhz: float | None) -> None:
-    """The checks ``qcm analyze`` makes, done before any file is read (a batch may take minutes)."""
-    if density is not None and not (math.isfinite(density) and density > 0):
-        raise UserInputError("--density must be a positive number of g/cm³")
-    if crystal_mhz is not None and not 0.5 < crystal_mhz < 100:
-        raise UserInputError("--crystal-mhz must be a crystal frequency in MHz, e.g. 6 or 5")
 
 
 def folder_names(paths: Sequence[Path]) -> list[str]:
@@ -163,7 +155,8 @@ def write_report_into(folder: Path, analyzed: AnalyzedRun, note: str = "", gener
     return ReportFiles(folder=folder, html=folder / "report.html", pdf=folder / "report.pdf",
                        csv=folder / "cycles.csv", json=folder / "summary.json", source=content.source,
                        cycles=len(content.cycles), pdf_pages=pages[0], html_bytes=len(html.encode("utf-8")),
-                       reference_summary=content.reference.summary() if content.reference else "")
+                       reference_summary=content.reference.summary() if content.reference else "",
+                       warnings=tuple(analyzed.run.warnings))
 
 
 def _html_figures(content: ReportContent) -> dict[str, str]:
@@ -254,98 +247,3 @@ def _csv(v: float | None) -> str:
     return "" if v is None or not math.isfinite(v) else repr(round(float(v), 6))
 
 
-# --- the folder dance ----------------------------------------------------------------------------
-
-def check_destination(out_dir: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> None:
-    """Refuse, before any work, a destination we would not be allowed to fill."""
-    out_dir = _absolute(out_dir)
-    if out_dir == Path(out_dir.anchor):
-        raise UserInputError("--out must name a folder to create, not the file system's root", out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserInputError("exists and is not a folder; the report needs a folder", out_dir)
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
-        return
-    if not overwrite:
-        raise UserInputError("folder exists and is not empty; choose another folder, or replace it "
-                             "(--overwrite)", out_dir)
-    if not is_report_folder(out_dir):
-        raise UserInputError("is not a report folder written by qcm-monitor; not replacing it "
-                             "(choose another folder or remove it yourself)", out_dir)
-    root = out_dir.resolve()
-    for p in inputs:
-        with contextlib.suppress(OSError):
-            if p.resolve().is_relative_to(root):
-                raise UserInputError(f"holds the input {p.name}; not replacing it (choose another folder)", out_dir)
-
-
-def is_report_folder(folder: Path) -> bool:
-    """True for a folder this module wrote: its summary.json names us, or its index.html does."""
-    with contextlib.suppress(OSError, ValueError):
-        doc = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        if isinstance(doc, dict) and isinstance(doc.get("report"), dict) and \
-                doc["report"].get("generator") == GENERATOR:
-            return True
-    with contextlib.suppress(OSError, ValueError), open(folder / "index.html", encoding="utf-8") as fh:
-        return 'name="generator" content="qcm-monitor' in fh.read(4096)
-    return False
-
-
-@contextmanager
-def _staged(out_dir: Path, overwrite: bool, inputs: Sequence[Path]) -> Iterator[Path]:
-    """A hidden sibling folder to fill; renamed to ``out_dir`` when the block completes, removed
-    whatever happens."""
-    check_destination(out_dir, overwrite, inputs)
-    out_dir = _absolute(out_dir)  # "." and ".." have no name to rename to
-    tmp = out_dir.parent / f".{out_dir.name}.{secrets.token_hex(4)}.partial"
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-    except OSError as exc:
-        raise UserInputError(f"cannot create the report folder: {exc.strerror or exc}", out_dir) from None
-    try:
-        yield tmp
-        check_destination(out_dir, overwrite, inputs)  # it may have appeared while we worked
-        _publish(tmp, out_dir)
-    except OSError as exc:
-        raise UserInputError(f"cannot write the report: {exc.strerror or exc}", out_dir) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _publish(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished folder into place; an existing one (already checked as replaceable) is
-    moved aside first and deleted only once the new one is in place, or put back on failure."""
-    _fsync_dir(tmp)
-    old: Path | None = None
-    if out_dir.is_dir():
-        if any(out_dir.iterdir()):
-            old = out_dir.parent / f".{out_dir.name}.{secrets.token_hex(4)}.old"
-            os.rename(out_dir, old)
-        else:
-            out_dir.rmdir()
-    try:
-        os.rename(tmp, out_dir)
-    except OSError:
-        if old is not None:
-            os.rename(old, out_dir)  # put the previous report back
-        elif out_dir.exists():
-            raise UserInputError("appeared while the report was being written; not replacing it", out_dir) \
-                from None
-        raise
-    _fsync_dir(out_dir.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _absolute(path: Path) -> Path:
-    """Absolute without resolving symlinks (the user's spelling of the folder is kept otherwise)."""
-    return Path(os.path.abspath(path))
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

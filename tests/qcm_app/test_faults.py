@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import Sqm160Emulator
-from qcm_app import runfile
+from qcm_app import acquisition, runfile
 from qcm_app.acquisition import ConnectionSpec
 from qcm_app.controller import AppController, AppSettings
 from qcm_app.errors import UserInputError
@@ -75,7 +75,10 @@ def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path) -> None
     assert f"interrupted recordings found: {path}" in relaunch.stderr
 
 
-def test_continue_an_interrupted_run_appends_after_a_gap(qtbot, tmp_path) -> None:
+def test_continue_an_interrupted_run_appends_after_a_gap(qtbot, tmp_path, monkeypatch) -> None:
+    # the one gap here is the interruption; a machine too busy to let the demo answer for a few
+    # seconds must not add a lost link of its own (under load it did: "2 gaps")
+    monkeypatch.setattr(acquisition, "TIMEOUTS_BEFORE_REOPEN", 10**6)
     runs = tmp_path / "runs"
     first = AppController(AppSettings(runs_folder=runs, demo_speed=20.0))
     first.start_demo(load_preset("al2o3"))
@@ -133,13 +136,15 @@ def test_unwritable_location_keeps_samples_in_memory_until_a_folder_is_chosen(qt
     n1 = c.session.buffer.total
     qtbot.waitUntil(lambda: c.session.buffer.total > n1 + 20, timeout=10_000)
     c.stop()
-    qtbot.wait(200)  # chunks still queued for the view arrive
     run = read_run(next(good.glob("*.csv")))
-    # every sample since recording was asked for is in the new file, none twice
+    # every sample the view saw since recording was asked for is in the new file, in order, none twice;
+    # the file may hold a few more: chunks recorded just before the stop whose signal the view never got
     session_t = c.session.buffer.view("time_s")
     expected = session_t[session_t >= run.time_s[0] - 1e-6]
     assert run.time_s[0] <= session_t[n0] + 1e-3
-    assert run.time_s == pytest.approx(expected, abs=1e-3)
+    assert expected.size > n0 and run.time_s.size >= expected.size
+    assert run.time_s[: expected.size] == pytest.approx(expected, abs=1e-3)
+    assert np.all(np.diff(run.time_s) > 0)
 
 
 def test_disk_full_mid_recording(qtbot, pty_controller, tmp_path, monkeypatch) -> None:
@@ -164,13 +169,15 @@ def test_disk_full_mid_recording(qtbot, pty_controller, tmp_path, monkeypatch) -
     c.relocate_recording(rescue)
     qtbot.waitUntil(lambda: any(rescue.glob("*.csv")), timeout=5000)
     c.stop()
-    qtbot.wait(200)  # chunks still queued for the view arrive
     saved = read_run(next(rescue.glob("*.csv")))
     t = c.session.buffer.view("time_s")
     first_recorded = read_run(path).time_s[0]
     expected = t[t >= first_recorded - 1e-6]
-    assert saved.time_s.size == expected.size  # what reached the first file + what waited in memory
-    assert saved.time_s == pytest.approx(expected, abs=1e-3)
+    # what reached the first file + what waited in memory: every sample the view saw, once, in order
+    # (the file may end with a few the view never got: recorded just before the stop)
+    assert saved.time_s.size >= expected.size
+    assert saved.time_s[: expected.size] == pytest.approx(expected, abs=1e-3)
+    assert np.all(np.diff(saved.time_s) > 0)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6 import QtCore
 
 from qcm_app.controller import AppController, AppSettings
 from qcm_app.offline import analyze_file
@@ -56,12 +57,18 @@ def test_paced_replay_and_seek_backwards_start_over(qtbot, controller, tmp_path)
     controller.open_run(path, speed=1000.0)
     qtbot.waitUntil(lambda: len(controller.session.cycles) >= 10, timeout=20_000)
     controller.replay_command("set_paused", True)
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: controller.worker.paused, timeout=10_000)
+    # chunks the worker sent before it paused were posted before this timer's event: let them land
+    landed: list[bool] = []
+    QtCore.QTimer.singleShot(0, lambda: landed.append(True))
+    qtbot.waitUntil(lambda: bool(landed), timeout=10_000)
     n = controller.session.buffer.total
-    qtbot.wait(300)
+    qtbot.wait(300)  # absence takes a while to show: nothing may arrive while paused
     assert controller.session.buffer.total == n  # paused
     controller.replay_command("seek", 100.0)
-    qtbot.waitUntil(lambda: len(controller.session.cycles) < 5, timeout=5000)
+    # the reset empties the view before the samples up to the seek point arrive: wait for those too
+    qtbot.waitUntil(lambda: len(controller.session.cycles) < 5 and controller.session.buffer.total > 0
+                    and controller.session.buffer.view("time_s")[-1] >= 99.0, timeout=10_000)
     t = controller.session.buffer.view("time_s")
     assert t[-1] <= 100.1 and np.all(np.diff(t) > 0)
     controller.replay_command("set_paused", False)
