@@ -589,6 +589,28 @@ class LiveAnalysis:
             block_index=block_index, block_name=name, first_index=first_index,
             density_g_cm3=self._density(name, recipe_density), expected_mass_ng_cm2=expected, settings=self.s)
 
+    def _no_uptake(self) -> list[str]:
+        """With the tool's valves, a pulse that fired but brought nothing where its step usually
+        brings mass is an alarm: the bottle may be empty or the line blocked."""
+        if not self.markers:
+            return []
+        out: list[str] = []
+        for _block, by_cycle in sorted(self._by_block.items()):
+            cycles = [c for _, c in sorted(by_cycle.items())]
+            for k in range(max((len(c.steps_ng_cm2) for c in cycles), default=0)):
+                healthy: list[float] = []  # the latest steps that did bring mass
+                for c in cycles:
+                    if k >= len(c.steps_ng_cm2) or not math.isfinite(c.steps_ng_cm2[k]):
+                        continue
+                    v, sig = c.steps_ng_cm2[k], c.steps_sigma_ng_cm2[k] if k < len(c.steps_sigma_ng_cm2) else 0.0
+                    usual = float(np.median(healthy[-10:])) if len(healthy) >= 3 else 0.0
+                    if usual > self.s.uptake_sigmas * max(sig, 1e-9) and v < self.s.uptake_fraction * usual:
+                        out.append(f"{c.step_names[k]} pulse of cycle {c.index}: no uptake ({v:.1f} ng/cm² "
+                                   f"where {usual:.1f} is usual) — precursor depleted or line blocked?")
+                    elif v > self.s.uptake_sigmas * max(sig, 1e-9):
+                        healthy.append(v)
+        return out
+
     def _snapshot(self) -> RegimeSnapshot:
         blocks = tuple(self._blocks[k] for k in sorted(self._blocks))
         if blocks:
@@ -599,7 +621,10 @@ class LiveAnalysis:
             message = "Waiting for the first pulse"
         if self.notes:
             message = f"{message} ({self.notes[-1]})"
-        return RegimeSnapshot(blocks, self.locked, message, tuple(self.notes))
+        alarms = self._no_uptake()
+        if alarms:
+            message = f"{message}; {alarms[-1]}"
+        return RegimeSnapshot(blocks, self.locked, message, (*self.notes, *alarms))
 
 
 #: a cycle whose end is not in the data yet (only its end time is meaningful)

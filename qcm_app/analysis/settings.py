@@ -92,6 +92,12 @@ class AnalysisSettings:
     #: a window's samples further than this many MADs from its median are dropped (spikes)
     outlier_mads: float = 6.0
 
+    # -- valves ---------------------------------------------------------------------------------
+    #: a step that usually brings more than this many σ, and here less than this fraction of it,
+    #: got no uptake (with the tool's valve signals)
+    uptake_sigmas: float = 5.0
+    uptake_fraction: float = 0.25
+
     # -- regimes --------------------------------------------------------------------------------
     #: a cycle is steady while within max(band_fraction × level, band_sigmas × cycle scatter)
     band_fraction: float = 0.05

@@ -332,3 +332,28 @@ def test_a_datalog_alone_is_named_by_the_recipe_given(tmp_path):
     assert counts_by_precursor(load_run(alone).valve_pulses) == {"Mod8/do1": 80, "Mod8/do2": 70}
     analyzed = analyze_file(alone, str(EXECUTION))
     assert counts_by_precursor(analyzed.run.valve_pulses) == {"TMA": 80, "H2O": 70}
+
+
+def test_an_empty_bottle_raises_the_no_uptake_alarm() -> None:
+    """The TMA valve keeps firing from its 30th pulse on, with nothing in the bottle: the analysis,
+    timed by the valves, says which pulses got no uptake; a full bottle raises nothing."""
+    from qcm_app.analysis import LiveAnalysis
+    from qcm_app.marker_testdata import empty_bottle_run
+    from qcm_app.offline import run_mass
+    from qcm_app.recipes import load_preset
+
+    recipe = load_preset("al2o3")
+    for depleted_from, expect_alarm in ((30, True), (10**9, False)):
+        run, _model = empty_bottle_run(recipe, "TMA", depleted_from, seed=3)
+        mass, _, _ = run_mass(run)
+        live = LiveAnalysis(recipe, markers=[p for p in run.valve_pulses if p.precursor])
+        live.feed(run.time_s, mass)
+        live.finish()
+        alarms = [n for n in live.snapshot.notes if "no uptake" in n]
+        if expect_alarm:
+            assert alarms, live.snapshot.notes
+            first = int(alarms[0].split("cycle ")[1].split(":")[0])
+            assert 30 <= first <= 32 and all(a.startswith("TMA pulse") for a in alarms)
+            assert "precursor depleted or line blocked?" in alarms[0]
+        else:
+            assert not alarms, alarms
