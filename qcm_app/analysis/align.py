@@ -49,6 +49,8 @@ class Aligner:
         process = [b for b in plan.blocks if not b.is_wait]
         self._period = process[0].cycle_duration_s if process else 1.0
         self._expected: dict[tuple[int, int], float | None] = {}
+        self._nodes: list[tuple[int, int, int, bool]] = []  # the last best path: (i, state, j, hold)
+        self._node_pos: dict[tuple[int, int], int] = {}
         self._best_key = -math.inf
         self._best_end: tuple[int, int] | None = None
 
@@ -208,15 +210,36 @@ class Aligner:
 
     def path(self) -> list[tuple[int, int, bool]]:
         """(candidate index within this aligner, planned pulse, reached through a hold), in order."""
+        return [(i, j, h) for i, _, j, h in self._path_nodes()[1]]
+
+    def path_update(self) -> tuple[int, list[tuple[int, int, bool]]]:
+        """The best path's new part and the index from which it differs from the one returned before: the walk
+        back from the new best end stops where it meets the old path (states never change once
+        made, so everything before that node is the same), which keeps live use linear."""
+        k, nodes = self._path_nodes()
+        return k, [(i, j, h) for i, _, j, h in nodes[k:]]
+
+    def _path_nodes(self) -> tuple[int, list[tuple[int, int, int, bool]]]:
         end = self.best_end()
-        out: list[tuple[int, int, bool]] = []
+        tail: list[tuple[int, int, int, bool]] = []
+        keep = 0
         while end is not None:
+            pos = self._node_pos.get(end)
+            if pos is not None:
+                keep = pos + 1
+                break
             i, k = end
             st = self.states[i][k]
-            out.append((i, st.j, st.hold))
+            tail.append((i, k, st.j, st.hold))
             end = st.back
-        out.reverse()
-        return out
+        tail.reverse()
+        for node in self._nodes[keep:]:
+            del self._node_pos[(node[0], node[1])]
+        del self._nodes[keep:]
+        for node in tail:
+            self._node_pos[(node[0], node[1])] = len(self._nodes)
+            self._nodes.append(node)
+        return keep, self._nodes
 
     def trailing_unmatched(self, path: list[tuple[int, int, bool]]) -> int:
         """Candidates after the path's last match (a pattern that stopped fitting)."""

@@ -228,24 +228,27 @@ class LiveAnalysis:
         return self._infer()
 
     def _update_path(self, seg: _Segment) -> float:
-        new = seg.aligner.path()
-        old = seg.path
-        k = 0
-        while k < len(old) and k < len(new) and old[k] == new[k]:
-            k += 1
-        if k == len(old) == len(new):
+        k, tail = seg.aligner.path_update()
+        old_len = len(seg.path)
+        if k == old_len and not tail:
             return math.inf
-        seg.path = new
-        seg.matched_j = [j for _, j, _ in new]
-        seg.matched_t = [seg.aligner.times[i] for i, _, _ in new]
-        seg.holds = [h for _, _, h in new]
+        old_k_time = seg.matched_t[k - 1] if k >= 1 else math.nan
+        al = seg.aligner
+        del seg.path[k:], seg.matched_j[k:], seg.matched_t[k:], seg.holds[k:]
+        seg.path.extend(tail)
+        seg.matched_j.extend(j for _, j, _ in tail)
+        seg.matched_t.extend(al.times[i] for i, _, _ in tail)
+        seg.holds.extend(h for _, _, h in tail)
         if k < 20:  # the first matches also set the clock the leading cycles are placed with
             return -math.inf
-        return seg.aligner.times[old[k - 1][0]]
+        return old_k_time
 
     def _recipe_misfits(self, seg: _Segment) -> bool:
-        """The recipe does not fit when most clear steps in the data match none of its pulses."""
+        """The recipe does not fit when most clear steps in the data match none of its pulses; a misfit
+        shows within the first few hundred steps, so it is judged every 16 of them up to 1024."""
         al = seg.aligner
+        if len(al.times) % 16 or len(al.times) > 1024:
+            return False
         strong = [i for i, w in enumerate(al.weights) if w >= self.s.infer_strong_z]
         if len(strong) < self.s.misfit_min_candidates * 2:
             return False

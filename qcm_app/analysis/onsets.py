@@ -154,9 +154,8 @@ class OnsetDetector:
         s0 = self._decided
         if limit <= s0:
             return []
-        a = np.abs(np.nan_to_num(d))
         lo, hi = max(0, s0 - r), min(d.size, limit + r)
-        seg = a[lo:hi]
+        seg = np.abs(np.nan_to_num(d[lo:hi]))
         pad = np.concatenate((np.zeros(r), seg, np.zeros(r)))
         from numpy.lib.stride_tricks import sliding_window_view
 
