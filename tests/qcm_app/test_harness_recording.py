@@ -170,6 +170,7 @@ def live(qtbot, tmp_path):
     server = PtyServer(Sqm160Emulator(ConstantSource()), baud=None).start()
     controller = AppController(AppSettings(runs_folder=tmp_path / "runs"))
     window = MainWindow(controller)
+    window.ask_recording_details = False  # no file-name dialog: the test presses Record
     qtbot.addWidget(window)
     window.show()
     # pytest-qt closes the window before this fixture ends: a question then must not wait for a click
@@ -264,6 +265,7 @@ def test_recipe_change_while_recording_live_goes_on_with_an_event(qtbot, live, t
 def test_recipe_change_in_the_demo_stops_the_recording_visibly(qtbot, tmp_path) -> None:
     controller = AppController(AppSettings(runs_folder=tmp_path / "runs", demo_speed=20.0))
     window = MainWindow(controller)
+    window.ask_recording_details = False  # no file-name dialog: the test presses Record
     qtbot.addWidget(window)
     try:
         controller.start_demo(load_preset("al2o3"))
