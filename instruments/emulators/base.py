@@ -281,13 +281,15 @@ class EmulatorServer(ABC):
                 timeout = max(0.0, min(timeout, next_frame - time.monotonic()))
             connected, data = self._poll(timeout)
             if connected != self._client:
-                self._client = connected
                 if connected:
+                    self._client = True
                     self.connections += 1
                     # the first frame comes one period after the port was opened, freshly measured
                     next_frame = time.monotonic() + (period or 0.0)
                 else:
+                    # what the client left unread is gone before anyone can see it has left
                     self._discard_pending()
+                    self._client = False
             if not connected:
                 if period and time.monotonic() >= next_frame:
                     missed = int((time.monotonic() - next_frame) / period) + 1
