@@ -18,6 +18,7 @@ reference); its valves are named after the dose table or the execution table fou
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +112,13 @@ def _table_lines(path: Path, header_start: str, what: str) -> tuple[list[str], l
 
 
 def is_execution_table(path: str | Path) -> bool:
-    """The file starts like the tool's executed recipe (read from its first bytes only)."""
+    """The file starts like the tool's executed recipe (read from its first bytes only; anything but
+    a regular file is not one, and is never opened: a FIFO would block)."""
+    import stat
+
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as fh:
             head = fh.read(600).decode("latin-1")
     except OSError:

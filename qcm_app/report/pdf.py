@@ -142,7 +142,8 @@ def write_pdf(path: Path, content: ReportContent) -> int:
     """Write the PDF; returns its page count."""
     metadata = {"Title": f"{content.title} — {content.run_name}", "Creator": f"qcm-monitor {__version__}",
                 "Subject": "QCM mass gain per deposition cycle"}
-    with PdfPages(path, metadata=metadata) as pdf:
+    # the file is ours to close, so a disk that refuses the last bytes leaves no open handle behind
+    with open(path, "wb") as fh, PdfPages(fh, metadata=metadata) as pdf:
         flow = _Flow(pdf, content)
         _title_pages(flow, content)
         flow.finish()
