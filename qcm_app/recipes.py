@@ -22,13 +22,13 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import read_text
 from qcm_app.resources import resource_dir
+from qcm_app.textenum import TextEnum
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,14 +48,8 @@ MAX_STEPS_PER_BLOCK = 1_000
 MAX_DURATION_S = 1e7
 
 
-class StepKind(str, Enum):
+class StepKind(TextEnum):
     """A step either doses a precursor or purges; the value is the TOML spelling."""
-
-    def __str__(self) -> str:  # printed as its value, as in TOML, JSON and messages
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
 
     PULSE = "pulse"
     PURGE = "purge"

@@ -47,6 +47,7 @@ class _Segment:
     matched_t: list[float] = field(default_factory=list)
     holds: list[bool] = field(default_factory=list)
     cursor: int = 1  # the first cycle (within the plan) not yet final
+    scale_cache: dict[bool, tuple[object, float]] = field(default_factory=dict)
     ends: list[float] = field(default_factory=list)  # end of each handed-out cycle, by cycle - 1
 
 
@@ -415,10 +416,22 @@ class LiveAnalysis:
     def _scale(self, seg: _Segment, head: bool) -> float:
         """The tool's clock against the plan, from the first (or last) matched pulses of a stretch
         without holds: the median of pairwise slopes (robust to a misplaced onset)."""
-        js, ts, holds = seg.matched_j, seg.matched_t, seg.holds
+        js, ts = seg.matched_j, seg.matched_t
         n = len(js)
         if n < 3:
             return 1.0
+        # the scale depends only on the matches it reads: computed again only when they change
+        key = (head, n if not head else min(n, 20), tuple(ts[:20]) if head else (ts[-1], js[-1], n))
+        cached = seg.scale_cache.get(head)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        value = self._scale_from(seg, head)
+        seg.scale_cache[head] = (key, value)
+        return value
+
+    def _scale_from(self, seg: _Segment, head: bool) -> float:
+        js, ts, holds = seg.matched_j, seg.matched_t, seg.holds
+        n = len(js)
         if head:
             idx = [0]
             for k in range(1, min(n, 20)):
@@ -467,7 +480,8 @@ class LiveAnalysis:
             return range(1, last + 1)
         return range(1, seg.plan.cycle_count + 1)
 
-    def _cycle(self, seg: _Segment, c: int, scales: tuple[float, float]) -> CycleResult | None:
+    def _cycle(self, seg: _Segment, c: int, scales: tuple[float, float],
+               horizon: float = math.inf) -> CycleResult | None:
         assert self.levels is not None
         plan = seg.plan
         j0 = plan.first_pulse_of_cycle(c)
@@ -485,7 +499,7 @@ class LiveAnalysis:
         t, m = self._t.view, self._m.view
         if times[0] < t[0]:
             return None  # before the data (a run recorded from mid-way): counted, not measured
-        if end > t[-1]:
+        if end > min(t[-1], horizon):
             return replace(_NOT_YET, end_s=end)
         prev_end = -math.inf
         if j0 > 0:
@@ -549,7 +563,7 @@ class LiveAnalysis:
                 t_first, _ = self._place(seg, j0, scales)
                 if t_first > horizon:
                     break
-                cycle = self._cycle(seg, c, scales)
+                cycle = self._cycle(seg, c, scales, horizon)
                 if cycle is not None and cycle.end_s > horizon:
                     break
                 end = cycle.end_s if cycle is not None else t_first

@@ -17,22 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
 from qcm_app.analysis.settings import AnalysisSettings
 from qcm_app.physics import thickness_ang_from_mass
+from qcm_app.textenum import TextEnum
 
 
-class Regime(str, Enum):
+class Regime(TextEnum):
     """The one state of a cycle, shown the same in every view."""
-
-    def __str__(self) -> str:  # printed as its value, as in TOML, JSON and messages
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
 
     UNDECIDED = "deciding"
     NUCLEATION = "nucleation"
@@ -40,13 +34,7 @@ class Regime(str, Enum):
     ANOMALY = "anomaly"
 
 
-class NucleationKind(str, Enum):
-
-    def __str__(self) -> str:  # printed as its value, as in TOML, JSON and messages
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
+class NucleationKind(TextEnum):
     NONE = "none"
     ENHANCED = "enhanced"
     INHIBITED = "inhibited"
