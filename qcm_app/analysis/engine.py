@@ -216,11 +216,11 @@ class LiveAnalysis:
                 # a wait or a long hold ends an inferred block: the next one is inferred afresh
                 i_last = seg.path[-1][0]
                 self._truncate(seg, len(seg.path) - 1)
-                self._close(seg)
+                seg.closed = True
                 self._pending = list(range(seg.aligner.first + i_last, ci + 1))
                 return min(changed, self._infer())
             if seg.aligner.trailing_unmatched(seg.path) >= self.s.pattern_break_candidates:
-                self._close(seg)
+                seg.closed = True
                 first_unmatched = seg.aligner.first + (seg.path[-1][0] + 1 if seg.path else 0)
                 self._pending = list(range(first_unmatched, ci + 1))
                 return min(changed, self._infer())
@@ -266,9 +266,6 @@ class LiveAnalysis:
         self._pending = list(range(len(self.candidates)))
         self._infer()
 
-    def _close(self, seg: _Segment) -> None:
-        seg.closed = True
-
     def _long_gap(self, seg: _Segment) -> bool:
         if len(seg.path) < 2 or not seg.path[-1][2]:
             return False
@@ -312,7 +309,7 @@ class LiveAnalysis:
                 aligner.add(self.candidates[ci])
                 self._update_path(seg)
                 if aligner.trailing_unmatched(seg.path) >= self.s.pattern_break_candidates:
-                    self._close(seg)
+                    seg.closed = True
                     last = seg.path[-1][0] if seg.path else -1
                     self._pending = [first + i for i in range(last + 1, len(aligner.times))]
                     self._pending += [p for p in pending if p > first + len(aligner.times) - 1]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,14 +152,7 @@ def load_execution_table(path: str | Path) -> Recipe:
     if missing:
         raise UserInputError(f"the execution table has no column {', '.join(map(repr, missing))}", path, header_line)
     units: list[tuple[int, _Unit]] = []
-    for k, line in enumerate(lines):
-        lineno = header_line + 1 + k
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) < len(names):
-            raise UserInputError(f"expected {len(names)} tab-separated values, found {len(fields)} "
-                                 f"(the table is cut short?)", path, lineno)
+    for lineno, fields in _table_rows(lines, header_line, len(names), path):
         kind = fields[col["ald process type"]]
         precursor = fields[col["precursor"]]
         if not kind.startswith(("0", "1")):
@@ -289,14 +283,7 @@ def load_doses(path: str | Path) -> DoseTable:
     c_start = column("pulse/fill start elapsed")
     c_initial, c_final, c_delta = column("initial mass"), column("final mass"), column("delta-m")
     steps: list[DoseStep] = []
-    for k, line in enumerate(lines):
-        lineno = header_line + 1 + k
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) < len(names):
-            raise UserInputError(f"expected {len(names)} tab-separated values, found {len(fields)} "
-                                 f"(the table is cut short?)", path, lineno)
+    for lineno, fields in _table_rows(lines, header_line, len(names), path):
         try:
             step = int(fields[c_step])
             values = [float(fields[c]) for c in (c_start, c_initial, c_final, c_delta)]
@@ -331,3 +318,16 @@ def convert_recipe(src: str | Path, out: str | Path, overwrite: bool = False) ->
         return atomic_write_text(out, recipe.text)
     except OSError as exc:
         raise UserInputError(f"cannot write: {exc.strerror or exc}", out) from None
+
+
+def _table_rows(lines: list[str], header_line: int, width: int, path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of a tool table's non-empty rows; a row cut short is a one-line error."""
+    for k, line in enumerate(lines):
+        lineno = header_line + 1 + k
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) < width:
+            raise UserInputError(f"expected {width} tab-separated values, found {len(fields)} "
+                                 f"(the table is cut short?)", path, lineno)
+        yield lineno, fields
