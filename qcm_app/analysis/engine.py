@@ -20,13 +20,13 @@ import numpy as np
 
 from qcm_app.analysis.align import Aligner
 from qcm_app.analysis.buffer import GrowBuffer
-from qcm_app.analysis.marker_plan import recipe_from_valves
 from qcm_app.analysis.onsets import Candidate, OnsetDetector, quantum
 from qcm_app.analysis.plan import PulsePlan
 from qcm_app.analysis.regimes import BlockRegime, classify_block
 from qcm_app.analysis.result import AnalysisResult, AnalysisUpdate, CycleResult, RegimeSnapshot
 from qcm_app.analysis.settings import AnalysisSettings
 from qcm_app.analysis.steps import LevelReader, Window, difference, pooled_slope
+from qcm_app.analysis.valve_timeline import ValveCycle, valve_blocks, valve_cycles
 from qcm_app.markers import ValvePulse
 from qcm_app.physics import CrystalSettings, sauerbrey_mass_ng_cm2
 from qcm_app.recipes import Block, Recipe, Step, StepKind
@@ -59,8 +59,9 @@ class LiveAnalysis:
                  markers: Sequence[ValvePulse] = ()) -> None:
         #: the tool's valve pulses: when given, they are the timeline (the data only measures it)
         self.markers = tuple(sorted(markers, key=lambda p: p.time_s))
-        if self.markers and recipe is None:
-            recipe = recipe_from_valves(self.markers)
+        self._markers_aligned = 0  # with a recipe: how many of them the aligner has
+        self._valve_cycles: list[ValveCycle] = []
+        self._valve_looked_s = -math.inf
         self.recipe = recipe
         self.densities = dict(densities or {})
         self.default_density_g_cm3 = default_density_g_cm3
@@ -92,17 +93,41 @@ class LiveAnalysis:
 
     @property
     def locked(self) -> bool:
-        return any(seg.matched_j for seg in self._segments)
+        return bool(self.markers) or any(seg.matched_j for seg in self._segments)
 
     @property
     def cycles(self) -> list[CycleResult]:
         return [self._emitted[k] for k in sorted(self._emitted)]
 
     @property
+    def valve_timeline(self) -> bool:
+        """The valves alone give the cycles (there are markers and no recipe)."""
+        return bool(self.markers) and self.recipe is None
+
+    @property
     def blocks(self) -> list[Block]:
         if self.recipe is not None and not self.misfit:
             return list(self.recipe.blocks)
+        if self.valve_timeline:
+            return valve_blocks(self._valve_cycles)
         return list(self._inferred_blocks)
+
+    def add_markers(self, pulses: Sequence[ValvePulse]) -> None:
+        """Valve pulses from the tool (on the run's clock), live as they come; from the first one on
+        they are the cycle timeline. They take effect at the next :meth:`feed` or :meth:`finish`,
+        whose update may revise cycles handed out before."""
+        if not pulses:
+            return
+        # cycles placed from the data until now, or a pulse older than one aligned: start over
+        restart = not self.markers and bool(self._segments)
+        if self._markers_aligned:
+            restart |= min(p.time_s for p in pulses) < self.markers[self._markers_aligned - 1].time_s
+        self.markers = tuple(sorted((*self.markers, *pulses), key=lambda p: p.time_s))
+        self._marker_emitted = False
+        if restart:
+            self._segments, self._pending, self._inferred_blocks, self.misfit = [], [], [], False
+            if self.recipe is not None and self.detector is not None:
+                self._start_recipe(float(self._t.view[0]))
 
     def set_density(self, block_name: str, density_g_cm3: float) -> AnalysisUpdate:
         """A user-edited density; GPC figures follow at once."""
@@ -142,8 +167,8 @@ class LiveAnalysis:
         return update or AnalysisUpdate((), self.snapshot)
 
     def result(self, source: str = "") -> AnalysisResult:
-        return AnalysisResult(cycles=self.cycles, regimes=self.snapshot,
-                              recipe_name=self.recipe.name if self.recipe else "", source=source)
+        name = self.recipe.name if self.recipe else "from the valves" if self.valve_timeline else ""
+        return AnalysisResult(cycles=self.cycles, regimes=self.snapshot, recipe_name=name, source=source)
 
     # -- driving --------------------------------------------------------------------------------
 
@@ -162,7 +187,12 @@ class LiveAnalysis:
             self.candidates.append(c)
             self._cand_times.append(c.time_s)
             changed_from = min(changed_from, self._absorb(len(self.candidates) - 1))
-        new_cycles, revised = self._emit(final, changed_from)
+        if self.markers and self._segments:
+            changed_from = min(changed_from, self._align_markers())
+        if self.valve_timeline:
+            new_cycles, revised = self._emit_valves(final, changed=changed_from < math.inf)
+        else:
+            new_cycles, revised = self._emit(final, changed_from)
         if not new_cycles and not revised and not final:
             return None
         for bi in sorted({c.block_index for c in (*new_cycles, *revised)}):
@@ -182,16 +212,27 @@ class LiveAnalysis:
         self.detector = OnsetDetector(self.s, float(t[0]), bin_s, q)
         self.levels = LevelReader(self.s, self.sample_period_s, q)
         if self.recipe is not None:
-            plan = PulsePlan(list(self.recipe.blocks))
-            self._segments.append(_Segment(plan, Aligner(plan, self.s, float(t[0])), 1, 0, inferred=False))
-            if self.markers:
-                seg = self._segments[0]
-                names = {s.name for b in self.recipe.blocks for s in b.pulses}
-                for p in self.markers:
-                    name = p.precursor if p.precursor in names else ""
-                    seg.aligner.add(Candidate(p.time_s, 1.0, self.s.candidate_weight_cap), name=name)
-                self._update_path(seg)
+            self._start_recipe(float(t[0]))
         return True
+
+    def _start_recipe(self, t0: float) -> None:
+        assert self.recipe is not None
+        plan = PulsePlan(list(self.recipe.blocks))
+        self._segments = [_Segment(plan, Aligner(plan, self.s, t0), 1, 0, inferred=False)]
+        self._markers_aligned = 0
+
+    def _align_markers(self) -> float:
+        """With a recipe, the valve pulses not yet aligned become its named, certain candidates."""
+        seg = self._segments[0]
+        if self._markers_aligned >= len(self.markers):
+            return math.inf
+        assert self.recipe is not None
+        names = {s.name for b in self.recipe.blocks for s in b.pulses}
+        for p in self.markers[self._markers_aligned:]:
+            name = p.precursor if p.precursor in names else ""
+            seg.aligner.add(Candidate(p.time_s, 1.0, self.s.candidate_weight_cap), name=name)
+        self._markers_aligned = len(self.markers)
+        return self._update_path(seg)
 
     # -- candidates into segments ---------------------------------------------------------------
 
@@ -479,7 +520,7 @@ class LiveAnalysis:
 
     def _cycle(self, seg: _Segment, c: int, scales: tuple[float, float],
                horizon: float = math.inf) -> CycleResult | None:
-        assert self.levels is not None
+        """Cycle ``c`` of a segment, its pulses placed by the alignment."""
         plan = seg.plan
         j0 = plan.first_pulse_of_cycle(c)
         first = plan.pulse(j0)
@@ -493,42 +534,99 @@ class LiveAnalysis:
             end, _ = self._place(seg, nxt, scales)
         else:
             end = times[-1] + (plan.cycle_end_offset(last) - last.offset_s)  # the last purge, nominal
-        t, m = self._t.view, self._m.view
+        t = self._t.view
         if times[0] < t[0]:
             return None  # before the data (a run recorded from mid-way): counted, not measured
         if end > min(t[-1], horizon):
             return replace(_NOT_YET, end_s=end)
-        prev_end = -math.inf
-        if j0 > 0:
-            tp, _ = self._place(seg, j0 - 1, scales)
-            prev_end = tp + plan.pulse(j0 - 1).duration_s
-        windows = []
-        for k in range(len(pulses)):
-            start_limit = prev_end if k == 0 else times[k - 1] + pulses[k - 1].duration_s
-            windows.append(self.levels.window_before(t, m, times[k], self._clear_of_steps(start_limit, times[k])))
-        windows.append(self.levels.window_before(t, m, end, self._clear_of_steps(times[-1] + last.duration_s, end)))
-        # drift slope, pooled over the windows before the previous few pulses and this cycle's
-        pool: list[Window] = []
-        for jj in range(max(0, j0 - self.s.drift_windows), j0):
-            tj, _ = self._place(seg, jj, scales)
-            pe = -math.inf
-            if jj > 0:
-                tq, _ = self._place(seg, jj - 1, scales)
-                pe = tq + plan.pulse(jj - 1).duration_s
-            pool.append(self.levels.window_before(t, m, tj, pe))
-        pool += windows
-        slope, slope_se = pooled_slope(pool, self.levels.quantum)
-        steps = [difference(windows[k], windows[k + 1], slope, slope_se) for k in range(ppc)]
-        gain, gain_sigma = difference(windows[0], windows[-1], slope, slope_se)
+        # the pulses before this cycle's (the drift pool's windows, and where the first purge starts)
+        before: list[tuple[float, float]] = []
+        for jj in range(max(0, j0 - self.s.drift_windows - 1), j0):
+            before.append((self._place(seg, jj, scales)[0], plan.pulse(jj).duration_s))
         block_index = seg.block_base + first.block_index
         block = plan.blocks[first.block_index]
-        self._block_names[block_index] = block.name
-        return CycleResult(index=seg.first_cycle_index + first.cycle_index - 1, block_index=block_index,
-                           block_name=block.name, cycle_in_block=first.cycle_in_block, start_s=times[0], end_s=end,
-                           mass_gain_ng_cm2=gain, steps_ng_cm2=tuple(v for v, _ in steps),
-                           step_names=tuple(p.name for p in pulses), pulse_times_s=tuple(times),
-                           pulses_observed=tuple(o for _, o in placed), mass_gain_sigma_ng_cm2=gain_sigma,
-                           steps_sigma_ng_cm2=tuple(e for _, e in steps))
+        return self._measure(
+            CycleResult(index=seg.first_cycle_index + first.cycle_index - 1, block_index=block_index,
+                        block_name=block.name, cycle_in_block=first.cycle_in_block, start_s=times[0], end_s=end,
+                        mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=tuple(p.name for p in pulses),
+                        pulse_times_s=tuple(times), pulses_observed=tuple(o for _, o in placed)),
+            [p.duration_s for p in pulses], before)
+
+    def _measure(self, cycle: CycleResult, durations_s: Sequence[float],
+                 before: Sequence[tuple[float, float]]) -> CycleResult:
+        """Step and cycle masses of a placed cycle. ``before`` holds (time, length) of the pulses
+        that precede it, oldest first: the windows before them join the drift pool, and the last
+        one's end is where the cycle's first purge starts."""
+        assert self.levels is not None
+        t, m = self._t.view, self._m.view
+        times, end = cycle.pulse_times_s, cycle.end_s
+
+        def purge_start(k: int) -> float:
+            if k < 0:
+                return -math.inf
+            tb, db = before[k]
+            return tb + db
+
+        prev_end = purge_start(len(before) - 1)
+        windows = []
+        for k in range(len(times)):
+            start_limit = prev_end if k == 0 else times[k - 1] + durations_s[k - 1]
+            windows.append(self.levels.window_before(t, m, times[k], self._clear_of_steps(start_limit, times[k])))
+        windows.append(self.levels.window_before(t, m, end, self._clear_of_steps(times[-1] + durations_s[-1], end)))
+        # drift slope, pooled over the windows before the previous few pulses and this cycle's
+        pool: list[Window] = []
+        for k in range(max(0, len(before) - self.s.drift_windows), len(before)):
+            pool.append(self.levels.window_before(t, m, before[k][0], purge_start(k - 1)))
+        pool += windows
+        slope, slope_se = pooled_slope(pool, self.levels.quantum)
+        steps = [difference(windows[k], windows[k + 1], slope, slope_se) for k in range(len(times))]
+        gain, gain_sigma = difference(windows[0], windows[-1], slope, slope_se)
+        self._block_names[cycle.block_index] = cycle.block_name
+        return replace(cycle, mass_gain_ng_cm2=gain, steps_ng_cm2=tuple(v for v, _ in steps),
+                       mass_gain_sigma_ng_cm2=gain_sigma, steps_sigma_ng_cm2=tuple(e for _, e in steps))
+
+    def _emit_valves(self, final: bool, changed: bool) -> tuple[list[CycleResult], list[CycleResult]]:
+        """Without a recipe the valves are the timeline: measure each cycle they settled (looked at
+        again when pulses came, or a second of data later)."""
+        assert self.detector is not None
+        t = self._t.view
+        horizon = float(t[-1]) if final else min(float(t[-1]), self.detector.decided_until_s)
+        if not (final or changed or horizon >= self._valve_looked_s + 1.0):
+            return [], []
+        self._valve_looked_s = horizon
+        cycles = valve_cycles(self.markers, horizon, final, self.s.valve_pause_factor)
+        self._valve_cycles = cycles
+        order = {id(p): k for k, p in enumerate(self.markers)}
+        new: list[CycleResult] = []
+        revised: list[CycleResult] = []
+        for vc in cycles:
+            if vc.end_s > horizon:
+                break
+            known = self._emitted.get(vc.index)
+            times = tuple(p.time_s for p in vc.pulses)
+            if known is not None and known.pulse_times_s == times and known.end_s == vc.end_s \
+                    and known.block_index == vc.block_index and known.cycle_in_block == vc.cycle_in_block:
+                continue
+            if times[0] < t[0]:
+                continue
+            k0 = order[id(vc.pulses[0])]
+            before = [(p.time_s, p.duration_s) for p in self.markers[max(0, k0 - self.s.drift_windows - 1):k0]]
+            cycle = self._measure(
+                CycleResult(index=vc.index, block_index=vc.block_index, block_name=f"block {vc.block_index + 1}",
+                            cycle_in_block=vc.cycle_in_block, start_s=times[0], end_s=vc.end_s,
+                            mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=vc.names, pulse_times_s=times,
+                            pulses_observed=(True,) * len(times)),
+                [p.duration_s for p in vc.pulses], before)
+            if known is None:
+                new.append(cycle)
+            elif not known.same_as(cycle):
+                cycle = replace(cycle, revised=True)
+                revised.append(cycle)
+            else:
+                continue
+            self._emitted[cycle.index] = cycle
+            self._by_block.setdefault(cycle.block_index, {})[cycle.cycle_in_block] = cycle
+        return new, revised
 
     def _clear_of_steps(self, start_limit: float, t_pulse: float) -> float:
         """A settled window starts after the last step seen before the pulse, planned or not (a

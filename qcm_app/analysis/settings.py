@@ -89,6 +89,8 @@ class AnalysisSettings:
     settle_min_s: float = 4.0
     #: purge windows pooled for the drift slope
     drift_windows: int = 24
+    #: valves without a recipe: a pause longer than this many cycle periods ends a block
+    valve_pause_factor: float = 3.0
     #: a window's samples further than this many MADs from its median are dropped (spikes)
     outlier_mads: float = 6.0
 

@@ -357,3 +357,82 @@ def test_an_empty_bottle_raises_the_no_uptake_alarm() -> None:
             assert "precursor depleted or line blocked?" in alarms[0]
         else:
             assert not alarms, alarms
+
+
+def _live_with_markers(time_s, mass, pulses, recipe=None, chunk=37, latency_s=2.0, from_row=0):
+    """Feed a run in chunks, each valve pulse handed over ``latency_s`` after it closed (from the
+    row ``from_row`` on: before it, no marker source was attached)."""
+    from qcm_app.analysis import LiveAnalysis
+
+    live = LiveAnalysis(recipe)
+    ordered = sorted(pulses, key=lambda p: p.time_s)
+    given, revised = 0, 0
+    for a in range(0, time_s.size, chunk):
+        now = time_s[min(time_s.size, a + chunk) - 1]
+        due = [p for p in ordered[given:] if p.time_s + p.duration_s + latency_s <= now]
+        if due and a >= from_row:
+            live.add_markers(due)
+            given += len(due)
+        update = live.feed(time_s[a:a + chunk], mass[a:a + chunk])
+        revised += len(update.revised) if update else 0
+    live.add_markers(ordered[given:])
+    live.finish()
+    return live, revised
+
+
+def test_valves_alone_give_the_tools_cycles_live_as_offline(boise_run):
+    """No recipe: the valve pulses, handed over live as they close, give the 80 cycles at the valve
+    edges, every cycle's and TMA step's ΔM within 3 ng/cm² of the tool's own table; no cycle is
+    handed out before its end is settled, and the live result equals the offline one."""
+    import csv
+
+    from qcm_app.analysis import analyze_mass
+    from qcm_app.offline import run_mass
+
+    mass, _, _ = run_mass(boise_run)
+    offline = analyze_mass(boise_run.time_s, mass, markers=boise_run.valve_pulses)
+    with open(BOISE / "vendor_cycles.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(offline.cycles) == len(rows) == 80
+    assert offline.recipe_name == "from the valves"
+    starts = np.array([float(r["tma_pulse_start_s"]) - 0.569 for r in rows])
+    assert np.max(np.abs(np.array([c.start_s for c in offline.cycles]) - starts)) < 0.5
+    cycle = np.array([c.mass_gain_ng_cm2 for c in offline.cycles]) - [float(r["dm_cycle_ng_cm2_vendor"]) for r in rows]
+    tma = np.array([c.steps_ng_cm2[0] for c in offline.cycles]) - [float(r["dm_tma_ng_cm2_vendor"]) for r in rows]
+    assert np.all(np.abs(cycle) <= 3.0) and np.all(np.abs(tma) <= 3.0)
+    assert [c.block_index for c in offline.cycles] == [0] * 50 + [1] * 10 + [2] * 20
+    live, revised = _live_with_markers(boise_run.time_s, mass, boise_run.valve_pulses)
+    assert revised == 0
+    assert [c.index for c in live.cycles] == list(range(1, 81))
+    assert all(a.same_as(b) for a, b in zip(live.cycles, offline.cycles, strict=True))
+
+
+def test_markers_attached_mid_run_take_over_the_timeline(boise_run):
+    """A valve source attached after the run started: the cycles placed from the data until then
+    are placed again from the valves, and the end result is the one the valves give offline."""
+    from qcm_app.analysis import analyze_mass
+    from qcm_app.offline import run_mass
+
+    mass, _, _ = run_mass(boise_run)
+    offline = analyze_mass(boise_run.time_s, mass, markers=boise_run.valve_pulses)
+    live, _ = _live_with_markers(boise_run.time_s, mass, boise_run.valve_pulses, from_row=boise_run.time_s.size // 2)
+    assert all(a.same_as(b) for a, b in zip(live.cycles, offline.cycles, strict=True))
+
+
+def test_recipe_with_live_markers_equals_offline_and_alarms_an_empty_bottle() -> None:
+    """With a recipe, pulses handed over live become its named candidates: the result equals the
+    offline one with all pulses given at once, and the empty bottle raises its alarm."""
+    from qcm_app.analysis import analyze_mass
+    from qcm_app.marker_testdata import empty_bottle_run
+    from qcm_app.offline import run_mass
+    from qcm_app.recipes import load_preset
+
+    recipe = load_preset("al2o3")
+    run, _model = empty_bottle_run(recipe, "TMA", 30, seed=4)
+    mass, _, _ = run_mass(run)
+    pulses = [p for p in run.valve_pulses if p.precursor]
+    offline = analyze_mass(run.time_s, mass, recipe, markers=pulses)
+    live, _ = _live_with_markers(run.time_s, mass, pulses, recipe, chunk=23)
+    assert len(live.cycles) == len(offline.cycles) == sum(b.repeat for b in recipe.blocks if b.pulses)
+    assert all(a.same_as(b) for a, b in zip(live.cycles, offline.cycles, strict=True))
+    assert any(n.startswith("TMA pulse of cycle 3") and "no uptake" in n for n in live.snapshot.notes)
