@@ -77,7 +77,7 @@ class Aligner:
         top = -math.inf
 
         def offer(j: int, score: float, back: tuple[int, int] | None, hold: bool) -> None:
-            if name and self.plan.pulse(j).name != name:
+            if name and self.plan.name(j) != name:
                 return
             like = self._likeness(j, size)
             if like == -math.inf:
@@ -145,11 +145,10 @@ class Aligner:
         """A small preference that breaks ties the timing cannot (a symmetric A/B cycle): a step
         whose sign agrees with the recipe's expected mass for that pulse, or else, without one,
         a gain on the cycle's first pulse (the metal precursor, which brings most of the mass)."""
-        p = self.plan.pulse(j)
-        key = (p.block_index, p.step)
+        key = self.plan.slot(j)
         expected = self._expected.get(key, 0.0)
         if expected == 0.0 and key not in self._expected:
-            expected = self._expected[key] = self.plan.blocks[p.block_index].pulses[p.step].mass_ng_cm2
+            expected = self._expected[key] = self.plan.blocks[key[0]].pulses[key[1]].mass_ng_cm2
         if expected is not None and expected != 0:
             if size / expected < self.s.inferred_size_ratio:
                 # an inferred pulse was seen at its typical size: a far smaller step is something
@@ -157,7 +156,7 @@ class Aligner:
                 # it costs more than leaving the step unmatched
                 return -math.inf if self.inferred else -2.0 * self.s.candidate_weight_cap
             return self.s.likeness_bonus if (expected > 0) == (size > 0) else -self.s.likeness_bonus
-        return self.s.likeness_bonus if p.step == 0 and size > 0 else 0.0
+        return self.s.likeness_bonus if key[1] == 0 and size > 0 else 0.0
 
     def _index_near(self, offset: float, after: int) -> int:
         """The pulse after ``after`` nearest ``offset``: a short walk forward (the usual case: the
@@ -172,8 +171,8 @@ class Aligner:
         return max(self.plan.index_near(offset), after + 1)
 
     def _hold_reach(self, j: int) -> int:
-        p = self.plan.pulse(j + 1) if self.plan.exists(j + 1) else self.plan.pulse(j)
-        ppc = self.plan.pulses_per_cycle(p.block_index)
+        block, _ = self.plan.slot(j + 1) if self.plan.exists(j + 1) else self.plan.slot(j)
+        ppc = self.plan.pulses_per_cycle(block)
         return max(1, math.ceil(self.s.hold_max_cycles * ppc))
 
     def _miss(self, j_from: int, j_to: int) -> float:

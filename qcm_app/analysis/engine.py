@@ -542,7 +542,7 @@ class LiveAnalysis:
         # the pulses before this cycle's (the drift pool's windows, and where the first purge starts)
         before: list[tuple[float, float]] = []
         for jj in range(max(0, j0 - self.s.drift_windows - 1), j0):
-            before.append((self._place(seg, jj, scales)[0], plan.pulse(jj).duration_s))
+            before.append((self._place(seg, jj, scales)[0], plan.duration(jj)))
         block_index = seg.block_base + first.block_index
         block = plan.blocks[first.block_index]
         return self._measure(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qcm_app.analysis.buffer import GrowBuffer
+from qcm_app.analysis.numeric import median_small
 from qcm_app.analysis.settings import AnalysisSettings
 
 
@@ -184,7 +185,7 @@ class OnsetDetector:
             else:
                 break
         bins = self._bins.view
-        level = float(np.median(bins[max(0, left - self.w): left])) if left > 0 else float(bins[0])
+        level = median_small(bins[max(0, left - self.w): left]) if left > 0 else float(bins[0])
         onset = left
         # the pulse starts where the level first moves, either way: a pressure or thermal spike
         # often comes before the mass step (and may go against it); the move must also stand

@@ -34,6 +34,7 @@ class PulsePlan:
         self._first_cycle: list[int] = []  # run-wide index of each block's first cycle
         self._pulse_offsets: list[tuple[float, ...]] = []  # per block: pulse offsets within a cycle
         self._pulse_steps: list[tuple[int, ...]] = []  # per block: step index of each pulse
+        self._pulse_lengths: list[tuple[float, ...]] = []  # per block: duration of each pulse (s)
         self._period: list[float] = [b.cycle_duration_s for b in blocks]
         self._wait: list[bool] = [b.is_wait for b in blocks]
         j, t, cycle = 0, 0.0, 1
@@ -49,6 +50,7 @@ class PulsePlan:
                 o += s.duration_s
             self._pulse_offsets.append(tuple(offs))
             self._pulse_steps.append(tuple(steps))
+            self._pulse_lengths.append(tuple(b.steps[k].duration_s for k in steps))
             j += len(offs) * b.repeat
             t += b.duration_s
             cycle += b.cycles
@@ -81,7 +83,7 @@ class PulsePlan:
         ppc = len(self._pulse_offsets[bi])
         k = j - self._first_j[bi]
         cycle, p = divmod(k, ppc)
-        offset = self._start_s[bi] + cycle * block.cycle_duration_s + self._pulse_offsets[bi][p]
+        offset = self._start_s[bi] + cycle * self._period[bi] + self._pulse_offsets[bi][p]
         step = block.steps[self._pulse_steps[bi][p]]
         return PlannedPulse(j=j, offset_s=offset, duration_s=step.duration_s, block_index=bi,
                             cycle_in_block=cycle + 1, step=p, cycle_index=self._first_cycle[bi] + cycle,
@@ -95,10 +97,24 @@ class PulsePlan:
         cycle, p = divmod(j - self._first_j[bi], len(offs))
         return self._start_s[bi] + cycle * self._period[bi] + offs[p]
 
+    def slot(self, j: int) -> tuple[int, int]:
+        """(block, pulse within the cycle) of pulse ``j``, without building a :class:`PlannedPulse`."""
+        bi = self._block_with_pulse(j)
+        return bi, (j - self._first_j[bi]) % len(self._pulse_offsets[bi])
+
+    def name(self, j: int) -> str:
+        bi, p = self.slot(j)
+        return self.blocks[bi].steps[self._pulse_steps[bi][p]].name
+
+    def duration(self, j: int) -> float:
+        """Pulse ``j``'s length (s), without building the whole :class:`PlannedPulse`."""
+        bi = self._block_with_pulse(j)
+        lengths = self._pulse_lengths[bi]
+        return lengths[(j - self._first_j[bi]) % len(lengths)]
+
     def cycle_end_offset(self, p: PlannedPulse) -> float:
         """Nominal end of the cycle that pulse ``p`` belongs to (where the next cycle would start)."""
-        b = self.blocks[p.block_index]
-        return self._start_s[p.block_index] + p.cycle_in_block * b.cycle_duration_s
+        return self._start_s[p.block_index] + p.cycle_in_block * self._period[p.block_index]
 
     def first_pulse_of_cycle(self, cycle_index: int) -> int:
         """Pulse number of the first pulse of a run-wide cycle (from 1)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qcm_app.analysis.numeric import median_small
 from qcm_app.analysis.settings import AnalysisSettings
 
 
@@ -59,12 +60,13 @@ def summarise(t: np.ndarray, m: np.ndarray, outlier_mads: float, quantum: float)
     s_mm = float(np.dot(dm, dm))
     resid = max(s_mm - (s_tm * s_tm / s_tt if s_tt > 0 else 0.0), 0.0) / max(n - 2, 1)
     sem = math.sqrt(max(resid, quantum * quantum / 12.0) / n)
-    if n >= 8:
-        quarters = [float(np.mean(part)) for part in np.array_split(m, 4)]
+    if n >= 8:  # the scatter of the window's quarters catches noise slower than the samples'
+        size, extra = divmod(n, 4)
+        counts = np.array([size + (k < extra) for k in range(4)])
+        bounds = np.concatenate(([0], np.cumsum(counts)[:-1]))
         slope = s_tm / s_tt if s_tt > 0 else 0.0
-        centres = [float(np.mean(part)) for part in np.array_split(t, 4)]
-        detrended = [q - slope * (c - tm) for q, c in zip(quarters, centres, strict=True)]
-        sem = max(sem, float(np.std(detrended, ddof=1)) / 2.0)
+        quarters = np.add.reduceat(dm - slope * dt, bounds) / counts
+        sem = max(sem, float(np.std(quarters, ddof=1)) / 2.0)
     return Window(tm, mm, s_tt, s_tm, int(n), resid, sem)
 
 
@@ -80,7 +82,7 @@ class LevelReader:
     def window_before(self, t: np.ndarray, m: np.ndarray, t_pulse: float, prev_end: float) -> Window:
         """The settled part of the purge that runs from ``prev_end`` (the end of the previous
         pulse, -inf if none) to ``t_pulse``."""
-        key = (round(t_pulse, 6), round(prev_end, 6))
+        key = (t_pulse, prev_end)  # exact: a rounded key could hand back a window one sample off
         w = self._cache.get(key)
         if w is not None:
             return w
@@ -114,7 +116,7 @@ def pooled_slope(windows: list[Window], quantum: float = 0.0) -> tuple[float, fl
     if s_tt <= 0:
         return 0.0, 0.0
     slope = sum(w.s_tm for w in valid) / s_tt
-    var = max(float(np.median([w.resid_var for w in valid])), quantum * quantum / 12.0)
+    var = max(median_small([w.resid_var for w in valid]), quantum * quantum / 12.0)
     se = math.sqrt(var / s_tt)
     if len(valid) >= 3:
         between = sum(w.s_tt * (w.s_tm / w.s_tt - slope) ** 2 for w in valid) / ((len(valid) - 1) * s_tt)

@@ -157,3 +157,22 @@ def test_empty_and_flat_data_give_no_cycles() -> None:
         res = analyze_mass(t, m, recipe)
         assert res.cycles == []
     assert analyze_mass(np.array([]), np.array([]), None).cycles == []
+
+
+def test_a_cached_window_is_the_window_of_exactly_those_times():
+    """Pulse times a rounding error apart (a pulse placed from the plan vs one matched on the
+    grid) can put the window's edge on either side of a sample: the cache must not hand one's
+    window to the other, or live and offline results differ in the last digits."""
+    from qcm_app.analysis.settings import AnalysisSettings
+    from qcm_app.analysis.steps import LevelReader
+
+    t = np.round(np.arange(0.0, 100.0, 0.1), 10)
+    m = np.where(t >= 25.0, 1.0, 0.0) + 0.01 * np.sin(7.0 * t)
+    s = AnalysisSettings()
+    grid = float(t[500]) + 0.2  # the window's end (0.2 s guard) falls on a sample
+    for first, second in ((grid, grid - 1e-9), (grid - 1e-9, grid), (grid, grid + 1e-9)):
+        reader = LevelReader(s, 0.1, 0.0)
+        reader.window_before(t, m, first, -math.inf)
+        cached = reader.window_before(t, m, second, -math.inf)
+        fresh = LevelReader(s, 0.1, 0.0).window_before(t, m, second, -math.inf)
+        assert (cached.n, cached.m_mean) == (fresh.n, fresh.m_mean)
