@@ -25,16 +25,23 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
+from typing import Protocol
 
 from instruments.valves import ValveEvent, parse_event_line
-from qcm_app.markers import ValvePulse, precursor_in_name
+from qcm_app.errors import UserInputError
+from qcm_app.markers import ValvePulse, parse_valve_options, precursor_in_name
 
 #: stamps beyond this are Unix seconds, below it elapsed seconds (1973-03-03 vs ~3 years of run)
 EPOCH_THRESHOLD_S = 1e8
+#: a valve column is said to be stuck when it has not changed in this many rows while another valve
+#: fired this many pulses (a long wait alone is no reason)
+STUCK_AFTER_ROWS = 50
+STUCK_AFTER_PULSES = 3
 
 
 @dataclass
@@ -222,6 +229,9 @@ class LogFollower:
         self._given = dict(names or {})
         self.warnings: list[str] = []
         self.pulses: list[ValvePulse] = []
+        #: rows skipped because they could not be read (cut short, no time, a valve cell not 0/1)
+        self.bad_rows = 0
+        self._said: set[str] = set()
         self._reset()
 
     def _reset(self) -> None:
@@ -235,7 +245,19 @@ class LogFollower:
         self._valve_cols: dict[int, str] = {}
         self._needed = 0
         self._state: dict[str, tuple[bool, float]] = {}
+        #: per valve: rows seen and edges seen, to say once that a column never changes
+        self._rows_seen: dict[str, int] = {}
+        self._edges_seen: dict[str, int] = {}
+        self._line = 0
         self.tracker.open.clear()
+
+    def close(self) -> None:
+        """Nothing is held open between polls (the file is opened for each read)."""
+
+    def _say_once(self, key: str, text: str) -> None:
+        if key not in self._said:
+            self._said.add(key)
+            self.warnings.append(text)
 
     def open_valves(self) -> dict[str, float]:
         """Valves open now → when they opened (run seconds), for a plot's live ticks."""
@@ -246,6 +268,8 @@ class LogFollower:
         try:
             st = os.stat(self.path)
         except OSError:
+            self._say_once("missing", f"{self.path.name}: no such file yet in {self.path.parent}; waiting for the "
+                                      "tool to write it")
             return []
         ident = (st.st_dev, st.st_ino)
         if self._inode is not None and (ident != self._inode or st.st_size < self._offset):
@@ -269,7 +293,8 @@ class LogFollower:
         self._partial = data[cut + 1:]
         arrival = self.clock.run_clock()
         rows: list[tuple[float, list[str]]] = []
-        for raw in data[:cut + 1].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
+        for raw in data[:cut + 1].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[:-1]:
+            self._line += 1
             line = raw.decode("latin-1")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -277,35 +302,76 @@ class LogFollower:
                 self._try_header(line)
                 continue
             fields = [f.strip() for f in line.split(self._delimiter)]
-            if len(fields) < self._needed:
-                continue  # a row cut short (only whole lines are read, so a damaged one): skipped
+            if len(fields) < self._needed:  # only whole lines are read, so a damaged one
+                self._bad_row(f"{len(fields)} fields where the header has {len(self._header)}")
+                continue
             stamp = self._stamp(fields[self._time_col])
-            if stamp is not None:
-                rows.append((stamp, fields))
+            if stamp is None:
+                self._bad_row(f"no time in {self._header[self._time_col]!r} ({fields[self._time_col][:20]!r})")
+                continue
+            rows.append((stamp, fields))
         if not rows:
             return []
         self.clock.observe(max(stamp for stamp, _ in rows), arrival)
         out: list[ValvePulse] = []
         for stamp, fields in rows:
             out.extend(replace(p, time_s=self.clock.to_run(p.time_s)) for p in self._row(stamp, fields))
+        self._check_stuck()
         self.pulses.extend(out)
         return out
 
+    def _bad_row(self, why: str) -> None:
+        self.bad_rows += 1
+        self._say_once("bad row", f"{self.path.name}: line {self._line}: {why}; row skipped (further bad rows "
+                                  "are counted, not shown)")
+
+    def _check_stuck(self) -> None:
+        """Valve columns that should fire (given a precursor, or named as one or as a valve) but stay
+        put while another valve keeps firing are said once, in one line: they bring no pulses. Unused
+        digital outputs (``Mod7/do0``) are not worth a word, as in the importers."""
+        if "stuck" in self._said or max(self._edges_seen.values(), default=0) < 2 * STUCK_AFTER_PULSES:
+            return
+        stuck = [(valve, rows) for valve, rows in self._rows_seen.items()
+                 if not self._edges_seen.get(valve) and rows >= STUCK_AFTER_ROWS and self._should_fire(valve)]
+        if stuck:
+            listed = ", ".join(f"{valve!r} (always {int(self._state[valve][0])})" for valve, _ in stuck)
+            self._say_once("stuck", f"{self.path.name}: valve column{'s' if len(stuck) > 1 else ''} {listed} "
+                                    f"unchanged in {min(r for _, r in stuck)} rows while other valves fired: no "
+                                    "pulses from it" + ("" if len(stuck) == 1 else "s"))
+
+    def _should_fire(self, valve: str) -> bool:
+        return (valve in self.tracker.names or bool(precursor_in_name(valve))
+                or bool(re.search("valve", valve, re.I)))
+
     def _row(self, t: float, fields: list[str]) -> list[ValvePulse]:
         out = []
-        for col, valve in self._valve_cols.items():
+        for col, valve in list(self._valve_cols.items()):
             text = fields[col]
             if text not in ("0", "1", "0.0", "1.0"):
+                try:
+                    number = float(text)
+                except ValueError:
+                    number = None
+                if number is not None and math.isfinite(number):
+                    # a number that is no 0/1: a position or a setpoint, not a valve signal
+                    del self._valve_cols[col]
+                    if valve in self.tracker.names or self._edges_seen.get(valve):
+                        self.warnings.append(f"{self.path.name}: line {self._line}: column {valve!r} holds "
+                                             f"{text[:20]}, not 0 or 1: it is no valve signal, left out")
+                elif text:
+                    self._bad_row(f"valve column {valve!r} holds {text[:20]!r}, not 0 or 1")
                 continue
             is_open = text.startswith("1")
             previous = self._state.get(valve)
             self._state[valve] = (is_open, t)
+            self._rows_seen[valve] = self._rows_seen.get(valve, 0) + 1
             if previous is None:
                 if is_open:
                     self.tracker.event(t, valve, True)  # open from the first row we see
                 continue
             was_open, t_before = previous
             if is_open != was_open:
+                self._edges_seen[valve] = self._edges_seen.get(valve, 0) + 1
                 edge = 0.5 * (t + t_before)  # between the two rows, as pulses_from_digital does
                 pulse = self.tracker.event(edge, valve, is_open)
                 if pulse is not None:
@@ -346,3 +412,105 @@ class LogFollower:
                 return None
             return value if math.isfinite(value) else None
         return _epoch(text)
+
+
+# --- which source, as the user names it ---------------------------------------------------------------
+
+class MarkerKind(Enum):
+    """Where the tool's valve markers come from."""
+
+    LOG = "log"        # the tool's log file, followed as it grows
+    SERIAL = "serial"  # '<t> <valve> <0|1>' lines on a serial port
+    TCP = "tcp"        # the same lines on a TCP port
+
+
+class MarkerSource(Protocol):
+    """What the acquisition worker polls: :class:`LogFollower` or :class:`EventLineSource`."""
+
+    warnings: list[str]
+    clock: ClockAlignment
+
+    def poll(self) -> list[ValvePulse]: ...
+
+    def open_valves(self) -> dict[str, float]: ...
+
+    def close(self) -> None: ...
+
+
+#: the form the command line (--markers) and the settings take
+MARKER_SPEC_HELP = "PATH (a tool log followed as it grows), serial:PORT, or tcp:HOST:PORT"
+
+
+@dataclass(frozen=True)
+class MarkerSpec:
+    """A marker source as the user chose it; :meth:`open` makes the source (in the worker thread)."""
+
+    kind: MarkerKind
+    #: a file path, a serial port name (or pyserial URL), or ``host:port``
+    target: str
+    #: channel → precursor, as ``--valve TMA=Mod8/do1`` gives it
+    names: tuple[tuple[str, str], ...] = ()
+    baud: int = 9600
+
+    def text(self) -> str:
+        """The ``--markers`` form, which :func:`parse_marker_spec` reads back."""
+        return self.target if self.kind is MarkerKind.LOG else f"{self.kind.value}:{self.target}"
+
+    def names_text(self) -> str:
+        """The ``--valve`` form: ``TMA=Mod8/do1, H2O=Mod8/do2``."""
+        return ", ".join(f"{precursor}={channel}" for channel, precursor in self.names)
+
+    def describe(self) -> str:
+        where = {MarkerKind.LOG: "tool log", MarkerKind.SERIAL: "valve events on", MarkerKind.TCP: "valve events on"}
+        return f"{where[self.kind]} {self.target}"
+
+    @property
+    def poll_interval_s(self) -> float:
+        """How often to read it: an event line often (its latency biases the clock), a log as often as
+        a tool writes rows (a share should not be stat'ed fifty times a second)."""
+        return 0.2 if self.kind is MarkerKind.LOG else 0.02
+
+    @property
+    def url(self) -> str:
+        """What pyserial opens for an event line."""
+        if self.kind is MarkerKind.TCP:
+            return self.target if self.target.startswith("socket://") else f"socket://{self.target}"
+        return self.target
+
+    def open(self, run_clock: Callable[[], float], *, run_start_epoch_s: float | None = None,
+             max_latency_s: float = 1.0) -> MarkerSource:
+        """The live source (raises :class:`UserInputError` when a port cannot be opened)."""
+        names = dict(self.names)
+        if self.kind is MarkerKind.LOG:
+            return LogFollower(self.target, run_clock, run_start_epoch_s=run_start_epoch_s, names=names,
+                               max_latency_s=max_latency_s)
+        return EventLineSource(self.url, run_clock, run_start_epoch_s=run_start_epoch_s, names=names,
+                               baudrate=self.baud, max_latency_s=max_latency_s)
+
+
+def parse_marker_spec(text: str, valves: Sequence[str] | Mapping[str, str] = ()) -> MarkerSpec:
+    """``PATH``, ``serial:PORT``, ``tcp:HOST:PORT`` (or ``socket://HOST:PORT``) → a spec; ``valves``
+    are ``TMA=Mod8/do1`` texts (or a channel → precursor mapping). Bad input is one line."""
+    spec = text.strip()
+    names = dict(valves) if isinstance(valves, Mapping) else parse_valve_options(valves)
+    pairs = tuple(names.items())
+    if not spec:
+        raise UserInputError(f"--markers: expected {MARKER_SPEC_HELP}, got nothing")
+    head, sep, rest = spec.partition(":")
+    if spec.startswith("socket://"):
+        head, sep, rest = "tcp", ":", spec[len("socket://"):]
+    if sep and head.lower() == MarkerKind.SERIAL.value:
+        if not rest.strip():
+            raise UserInputError("--markers serial: needs a port, e.g. serial:/dev/ttyUSB1 or serial:COM4")
+        return MarkerSpec(MarkerKind.SERIAL, rest.strip(), pairs)
+    if sep and head.lower() == MarkerKind.TCP.value:
+        host, colon, port = rest.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UserInputError(f"--markers tcp: expected tcp:HOST:PORT such as tcp:192.168.1.20:5020, not {spec!r}")
+        return MarkerSpec(MarkerKind.TCP, f"{host}:{int(port)}", pairs)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        raise UserInputError(f"--markers: {spec} is a folder; give the tool's log file in it")
+    if not path.parent.is_dir():
+        raise UserInputError(f"--markers: no folder {path.parent} for the tool log {path.name}")
+    return MarkerSpec(MarkerKind.LOG, str(path), pairs)
