@@ -2,8 +2,9 @@
 
 The header alone lets anyone re-run the analysis: crystal constants, each sensor's starting
 frequency, film parameters, the recipe's TOML text, the time scale. Events that happen during
-a run (tare, link lost/restored) are comment lines between the data rows, so the file stays
-readable by any CSV tool that skips ``#`` lines.
+a run (tare, link lost/restored, the tool's valve pulses) are comment lines between the data rows,
+so the file stays readable by any CSV tool that skips ``#`` lines; the reader hands valve lines out as
+``RunData.valve_pulses``, the rest as ``events``.
 
 Writing: :class:`RunWriter` opens with ``"x"`` (never overwrites), flushes at least twice a
 second, and marks the file as *in progress* with a sidecar so an interrupted run can be
@@ -27,7 +28,7 @@ import numpy as np
 from qcm_app import __version__
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import read_text
-from qcm_app.markers import ValvePulse
+from qcm_app.markers import VALVE_EVENT, ValvePulse, pulses_from_events
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import SampleChunk
 
@@ -466,11 +467,18 @@ def read_run(path: str | Path) -> RunData:
         raise UserInputError("no 'Frequency (Hz)' column", path, col_line)
     if len(meta.sensors) != len(freq_cols):
         meta.sensors = tuple(range(1, len(freq_cols) + 1))
+    # valve pulses (recorded live, or converted from a tool's log) are the run's pulse timeline, not events
+    valve_lines = [e for e in events if e.kind == VALVE_EVENT]
+    pulses = pulses_from_events(valve_lines)
+    if len(pulses) < len(valve_lines):
+        warnings.append(f"{len(valve_lines) - len(pulses)} valve lines not in the form "
+                        "'# Valve: T s (PRECURSOR; CHANNEL; D s)', skipped")
     return RunData(metadata=meta, time_s=table[:, 0].copy(), frequency_hz=table[:, freq_cols],
                    mass_ng_cm2=table[:, mass_cols] if mass_cols else None,
                    thickness_ang=table[:, thick_cols] if thick_cols else None,
                    instrument_thickness_ang=table[:, inst_cols] * 1000.0 if inst_cols else None,
-                   events=events, source=str(path), warnings=warnings)
+                   events=[e for e in events if e.kind != VALVE_EVENT], source=str(path), warnings=warnings,
+                   valve_pulses=pulses)
 
 
 def _parse_table(lines: list[str], linenos: list[int], width: int, path: Path) -> np.ndarray:

@@ -25,7 +25,7 @@ from qcm_app.fileio import check_input
 from qcm_app.importers import angstrom, colnatec, generic, labview, openqcm, sqm160, stm2
 from qcm_app.importers.common import NotThisFormat, SourceText, read_source
 from qcm_app.importers.generic import ColumnMapping
-from qcm_app.markers import VALVE_EVENT, pulses_from_events, shift_pulses
+from qcm_app.markers import shift_pulses
 from qcm_app.physics import is_crystal_frequency, valid_frequencies
 from qcm_app.runfile import FORMAT_TAG, RunData, RunEvent, is_run_file, read_run
 
@@ -154,8 +154,6 @@ def _own_run(path: Path) -> RunData:
     invalid frequencies as gaps, and a start frequency per sensor."""
     run = read_run(path)
     run.source = str(path)
-    run.valve_pulses = pulses_from_events(run.events)  # written by qcm convert from a tool's log
-    run.events = [e for e in run.events if e.kind != VALVE_EVENT]
     run.metadata.extra.setdefault("Source format", OWN_FORMAT)
     t = run.time_s
     if t.size == 0:
