@@ -184,6 +184,12 @@ def sorted_pulses(pulses: Iterable[ValvePulse]) -> tuple[ValvePulse, ...]:
     return tuple(sorted(pulses, key=lambda p: (p.time_s, p.channel)))
 
 
+def analysis_markers(pulses: Iterable[ValvePulse]) -> tuple[ValvePulse, ...]:
+    """The pulses the analysis takes as its timeline: those dosing a known precursor. A channel with
+    no name (a shutter, an output nobody named) is shown and recorded, but times no cycle."""
+    return tuple(p for p in pulses if p.precursor)
+
+
 def shift_pulses(pulses: Iterable[ValvePulse], offset_s: float) -> tuple[ValvePulse, ...]:
     """The same pulses on a clock that starts ``offset_s`` later (importers zero time at the first row)."""
     if not math.isfinite(offset_s) or offset_s == 0:

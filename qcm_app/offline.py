@@ -18,6 +18,7 @@ import numpy as np
 from qcm_app.analysis import AnalysisResult, LiveAnalysis, json_text
 from qcm_app.errors import UserInputError
 from qcm_app.fileio import check_output, write_output_text
+from qcm_app.markers import analysis_markers
 from qcm_app.physics import CrystalSettings, sauerbrey_factor_ng_cm2_per_hz
 from qcm_app.recipes import Recipe, parse_recipe, resolve_recipe
 from qcm_app.runfile import RunData
@@ -67,30 +68,34 @@ def run_mass(run: RunData, crystal_mhz: float | None = None) -> tuple[np.ndarray
     return (start - f) * factor, start, factor
 
 
+def name_valves(run: RunData, recipe: Recipe | None, valves: Sequence[str] = ()) -> None:
+    """Give each valve channel of ``run`` its precursor, in place: ``valves`` (``TMA=Mod8/do1``) first,
+    then the names the log or run file carries, then the recipe's pulse order (said in a warning).
+    ``qcm analyze``, the reports and replay all name them here."""
+    from qcm_app.markers import name_channels, parse_valve_options, recipe_pulse_sequence
+
+    if valves:
+        run.valve_pulses = tuple(name_channels(run.valve_pulses, valve_map=parse_valve_options(valves))[0])
+    if recipe is not None and any(not p.precursor for p in run.valve_pulses):
+        pulses, notes = name_channels(run.valve_pulses, recipe_pulse_names=recipe_pulse_sequence(recipe))
+        run.valve_pulses = tuple(pulses)
+        run.warnings.extend(notes)
+
+
 def analyze_file(path: str | Path, recipe: str | None = None, crystal_mhz: float | None = None,
                  density_g_cm3: float | None = None, valves: Sequence[str] = ()) -> AnalyzedRun:
     """``valves`` (``TMA=Mod8/do1``) say which precursor each valve column of the log doses."""
     from qcm_app.importers import load_run
 
     run = load_run(path)
-    if valves:
-        from qcm_app.markers import name_channels, parse_valve_options
-
-        run.valve_pulses = tuple(name_channels(run.valve_pulses, valve_map=parse_valve_options(valves))[0])
     rec = recipe_for(run, recipe)
-    if rec is not None and any(not p.precursor for p in run.valve_pulses):
-        from qcm_app.markers import name_channels, recipe_pulse_sequence
-
-        pulses, notes = name_channels(run.valve_pulses, recipe_pulse_names=recipe_pulse_sequence(rec))
-        run.valve_pulses = tuple(pulses)
-        run.warnings.extend(notes)
+    name_valves(run, rec, valves)
     mass, start, factor = run_mass(run, crystal_mhz)
     densities = {b.name: density_g_cm3 for b in rec.blocks} if (rec and density_g_cm3) else None
     # density: --density for every block, else the recipe's per block, else the log's film density
     log_density = run.metadata.density_g_cm3 if math.isfinite(run.metadata.density_g_cm3) else None
-    markers = [p for p in run.valve_pulses if p.precursor] if run.valve_pulses else []
     live = LiveAnalysis(rec, densities=densities, default_density_g_cm3=density_g_cm3 or log_density,
-                        markers=markers)
+                        markers=analysis_markers(run.valve_pulses))
     live.feed(run.time_s, mass)
     live.finish()
     return AnalyzedRun(run=run, recipe=rec, time_s=run.time_s, mass_ng_cm2=mass, result=live.result(str(path)),
