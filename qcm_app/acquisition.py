@@ -6,6 +6,9 @@ chunks and small frozen dataclasses. The worker never touches a widget and the v
 blocks on I/O. Link trouble is handled here: bad frames are dropped and counted, timeouts are
 retried with backoff, a vanished port is re-opened until it returns, and the run file gets an
 explicit gap marker and continues.
+
+The tool's valve markers (a log file followed as it grows, or an event line) are polled here too,
+between readings, on the run's clock; each pulse goes to the run file, the analysis and the view.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +31,8 @@ from instruments import base as ib
 from instruments.registry import driver_class
 from instruments.transport import open_transport
 from qcm_app.errors import UserInputError
+from qcm_app.marker_sources import MarkerSource, MarkerSpec
+from qcm_app.markers import ValvePulse, analysis_markers, sorted_pulses, valve_events
 from qcm_app.pipeline import Pipeline, SampleChunk, block_density_after
 from qcm_app.recipes import Recipe
 from qcm_app.recording import Recording
@@ -41,6 +46,10 @@ STATS_INTERVAL_S = 0.5
 #: consecutive timeouts after which the port is closed and re-opened
 TIMEOUTS_BEFORE_REOPEN = 8
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
+#: a marker source that cannot be opened (a port not there yet) is tried again this often
+MARKER_RETRY_S = 2.0
+#: host seconds a marker may arrive late before the clock offset is corrected (times the time scale)
+MARKER_MAX_LATENCY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,14 @@ class Analyzer(Protocol):
     def finish(self) -> Any: ...
 
 
+def add_markers(analyzer: Analyzer, pulses: Sequence[ValvePulse]) -> None:
+    """The tool's pulses to the analysis, whose next feed/finish takes them as the cycle timeline."""
+    markers = analysis_markers(pulses)
+    adder = getattr(analyzer, "add_markers", None)  # until LiveAnalysis.add_markers lands on main
+    if markers and adder is not None:
+        adder(markers)
+
+
 #: builds a fresh analyzer for a recipe (None: infer the pattern)
 AnalyzerFactory = Callable[[Recipe | None], Analyzer]
 
@@ -103,6 +120,7 @@ class WorkerBase(QObject):
     recording_changed = Signal(object)  # Path or None
     warning_raised = Signal(str)
     recording_failed = Signal(str)  # the disk refused: samples wait in memory for another folder
+    valve_pulses_received = Signal(object)  # tuple[ValvePulse, ...] in time order, on the run's clock
     finished = Signal()
 
     def __init__(self, pipeline: Pipeline, analyzer: Analyzer | None = None,
@@ -119,6 +137,8 @@ class WorkerBase(QObject):
         self._stop = threading.Event()
         self._last_frequency: list[float] = [math.nan] * pipeline.sensors
         self.state = "idle"
+        #: every valve pulse of the run so far (a new recipe re-analyses with them)
+        self.valve_pulses: list[ValvePulse] = []
 
     # -- thread-safe commands ---------------------------------------------------------------
 
@@ -202,6 +222,19 @@ class WorkerBase(QObject):
                 self._follow_block_density(update)
                 self.analysis_updated.emit(update)
 
+    def _deliver_pulses(self, pulses: Sequence[ValvePulse], record: bool = True) -> None:
+        """Valve pulses → run file → analysis (at its next feed) → view."""
+        if not pulses:
+            return
+        ordered = sorted_pulses(pulses)
+        self.valve_pulses.extend(ordered)
+        if record:
+            for event in valve_events(ordered):
+                self.recording.mark(event.kind, event.time_s, event.text)
+        if self.analyzer is not None:
+            add_markers(self.analyzer, ordered)
+        self.valve_pulses_received.emit(ordered)
+
     def _follow_block_density(self, update: Any) -> None:
         """The thickness column grows at the density of the block being deposited."""
         cycles = getattr(update, "new_cycles", ())
@@ -229,6 +262,7 @@ class WorkerBase(QObject):
         self.metadata.recipe_file = recipe.source if recipe else ""
         self.metadata.recipe_text = recipe.text if recipe else ""
         self.recording.mark("recipe changed", self._now_run_s(), recipe.name if recipe else "none")
+        add_markers(self.analyzer, self.valve_pulses)
         self.analyzer.feed(self.history.view("time_s"), self.history.view("run_mass_ng_cm2"))
         self.analysis_reset.emit(getattr(self.analyzer, "full_update", lambda: None)())
 
@@ -291,6 +325,7 @@ class WorkerBase(QObject):
         now_s = max(elapsed_s, last_s + 1.0)
         self.pipeline.clock.origin_s = time.monotonic() - now_s / scale
         if run.time_s.size and run.sensors == self.pipeline.sensors:
+            self._deliver_pulses(run.valve_pulses, record=False)  # the timeline first, then the samples
             self._deliver(self.pipeline.process_arrays(run.time_s, run.frequency_hz))  # not recorded again
         keep = ("instrument", "firmware", "port", "protocol")
         for name in keep:  # the connection is today's; the rest describes the run
@@ -312,13 +347,84 @@ class InstrumentWorker(WorkerBase):
     def __init__(self, spec: ConnectionSpec, pipeline: Pipeline, analyzer: Analyzer | None = None,
                  metadata: RunMetadata | None = None,
                  opener: Callable[[ConnectionSpec], ib.Driver] | None = None,
-                 analyzer_factory: AnalyzerFactory | None = None) -> None:
+                 analyzer_factory: AnalyzerFactory | None = None, markers: MarkerSpec | None = None) -> None:
         super().__init__(pipeline, analyzer, metadata, analyzer_factory)
         self.spec = spec
         self._opener = opener or ConnectionSpec.open
         self.driver: ib.Driver | None = None
         self.stats = LinkStats(state="idle")
         self._times: deque[float] = deque(maxlen=200)
+        #: where the tool's valve markers come from (None: no markers); the source is opened here
+        self.marker_spec = markers
+        self.marker_source: MarkerSource | None = None
+        self._next_marker_poll = 0.0
+        self._marker_retry_at = 0.0
+        self._marker_open_failed = False
+        #: the source's and its clock's warnings already passed on
+        self._marker_warnings_said = [0, 0]
+
+    def set_markers(self, spec: MarkerSpec | None) -> None:
+        """Follow another valve marker source from now on (None: none); pulses so far are kept."""
+        self._commands.put(lambda: self._do_set_markers(spec))
+
+    def _do_set_markers(self, spec: MarkerSpec | None) -> None:
+        self._close_markers()
+        self.marker_spec = spec
+        self._marker_retry_at = 0.0
+        self._marker_open_failed = False
+        self._note_markers()
+
+    def _note_markers(self) -> None:
+        """The header says where the valve markers came from (a continued run follows them again)."""
+        extra = self.metadata.extra
+        extra.pop("Valve markers", None)
+        extra.pop("Valve names", None)
+        if self.marker_spec is not None:
+            extra["Valve markers"] = self.marker_spec.text()
+            if self.marker_spec.names:
+                extra["Valve names"] = self.marker_spec.names_text()
+
+    def _close_markers(self) -> None:
+        if self.marker_source is not None:
+            self.marker_source.close()
+            self.marker_source = None
+
+    def _poll_markers(self) -> None:
+        """Read the tool's valve markers (at most every ``poll_interval_s`` of the spec). Nothing
+        before the first sample: the run's clock, on which the pulses are placed, starts there."""
+        if self.marker_spec is None or self.pipeline.clock.origin_s is None:
+            return
+        now = time.monotonic()
+        if now < self._next_marker_poll:
+            return
+        self._next_marker_poll = now + self.marker_spec.poll_interval_s
+        source = self.marker_source
+        if source is None:
+            if now < self._marker_retry_at:
+                return
+            scale = self.pipeline.clock.time_scale
+            # wall-clock stamps map onto run time only when run time is real time
+            epoch = time.time() - (now - self.pipeline.clock.origin_s) if scale == 1.0 else None
+            try:
+                source = self.marker_spec.open(self._now_run_s, run_start_epoch_s=epoch,
+                                               max_latency_s=MARKER_MAX_LATENCY_S * scale)
+            except UserInputError as exc:
+                self._marker_retry_at = now + MARKER_RETRY_S
+                if not self._marker_open_failed:
+                    self._marker_open_failed = True
+                    self._warn(f"valve markers: {exc.detail}; trying again every {MARKER_RETRY_S:g} s")
+                return
+            if self._marker_open_failed:
+                self._warn(f"valve markers: {self.marker_spec.describe()} open")
+            self._marker_open_failed = False
+            self.marker_source = source
+            self._marker_warnings_said = [0, 0]
+        pulses = source.poll()
+        for k, said in enumerate((source.warnings, source.clock.warnings)):
+            for text in said[self._marker_warnings_said[k]:]:
+                self._warn(text)
+            self._marker_warnings_said[k] = len(said)
+        self._deliver_pulses(pulses)
 
     def zero_instrument(self) -> None:
         self._commands.put(self._do_zero)
@@ -339,6 +445,7 @@ class InstrumentWorker(WorkerBase):
             self._warn(f"acquisition stopped: {type(exc).__name__}: {exc}")
         finally:
             self._close_driver()
+            self._close_markers()
             self._finish_analysis()
             self.recording.stop()
             self._set_state("stopped")
@@ -353,8 +460,10 @@ class InstrumentWorker(WorkerBase):
         attempt = 0
         period = self.spec.poll_interval_s
         next_poll = time.monotonic()
+        self._note_markers()
         while not self._stop.is_set():
             self._run_commands()
+            self._poll_markers()
             if self.driver is None:
                 if not self._connect(first=lost_at_run_s is None and attempt == 0):
                     attempt += 1
@@ -404,11 +513,25 @@ class InstrumentWorker(WorkerBase):
                 next_poll += period
                 wait = next_poll - time.monotonic()
                 if wait > 0:
-                    self._stop.wait(wait)
+                    self._idle(wait)
                 elif wait < -period:
                     next_poll = time.monotonic()  # fell behind (slow link): do not burst
         if pending:
             self._deliver(self.pipeline.process_readings(pending))
+
+    def _idle(self, seconds: float) -> None:
+        """Wait until the next reading is due, reading the valve markers meanwhile: the latency of
+        their first batch is the clock offset's bias."""
+        if self.marker_spec is None:
+            self._stop.wait(seconds)
+            return
+        end = time.monotonic() + seconds
+        while not self._stop.is_set():
+            self._poll_markers()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, self.marker_spec.poll_interval_s))
 
     def _connect(self, first: bool) -> bool:
         self._set_state("connecting" if first else "reconnecting", self.spec.port)

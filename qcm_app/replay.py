@@ -4,7 +4,9 @@ The :class:`ReplayWorker` replaces the instrument: it loads the file in its own 
 hands the samples to the same pipeline, analysis and signals as live acquisition, paced at
 1× to 1000× or delivered at once (seek forward, jump to end). Seeking backwards starts the
 analysis again from the beginning, so the cycles and flags are always those of an unbroken
-pass, which is what ``qcm analyze`` computes.
+pass, which is what ``qcm analyze`` computes. The run's valve pulses (recorded live, or a tool
+log's valve columns) reach the analysis and the view as the replay clock passes them, named
+exactly as ``qcm analyze`` names them.
 """
 
 from __future__ import annotations
@@ -85,10 +87,11 @@ class ReplayWorker(WorkerBase):
 
     def _load(self) -> RunData:
         from qcm_app.importers import load_run
-        from qcm_app.offline import recipe_for
+        from qcm_app.offline import name_valves, recipe_for
 
         run = load_run(self.path)
         self.recipe = self.recipe_override or recipe_for(run, None)
+        name_valves(run, self.recipe)
         self.run_data = run
         self.metadata = run.metadata
         self.pipeline = self._new_pipeline(run)
@@ -116,7 +119,9 @@ class ReplayWorker(WorkerBase):
         f = run.frequency_hz
         n = t.size
         duration = float(t[-1]) if n else 0.0
-        pos = 0
+        pulses = run.valve_pulses
+        pulse_times = np.array([p.time_s for p in pulses])
+        pos = pulse_pos = 0
         play_t = float(t[0]) if n else 0.0
         finished = False
         self._set_state("replaying", f"{self.path.name}: {n} samples, {duration / 3600:.2f} h")
@@ -132,11 +137,16 @@ class ReplayWorker(WorkerBase):
                 self._seek_to = None
                 if target < play_t:  # backwards: start over so the analysis sees an unbroken pass
                     self._restart(run)
-                    pos, finished = 0, False
+                    pos, pulse_pos, finished = 0, 0, False
                 play_t = target
             elif not self.paused and not finished:
                 play_t += dt * self.speed
             end = int(np.searchsorted(t, play_t, side="right"))
+            # the valves that fired by now, before the samples that show their uptake (all at the end)
+            pulse_end = pulse_times.size if end >= n else int(np.searchsorted(pulse_times, play_t, side="right"))
+            if pulse_end > pulse_pos:
+                self._deliver_pulses(pulses[pulse_pos:pulse_end], record=False)
+                pulse_pos = pulse_end
             while pos < end:
                 stop = min(end, pos + CATCH_UP_CHUNK)
                 self._deliver(self.pipeline.process_arrays(t[pos:stop], f[pos:stop]))
@@ -154,6 +164,7 @@ class ReplayWorker(WorkerBase):
         self.pipeline = self._new_pipeline(run)
         self.analyzer = self.analyzer_factory(self.recipe) if self.analyzer_factory else None
         self.history = type(self.history)(self.history.columns)
+        self.valve_pulses = []
         self.session_reset.emit()
         self._set_state("replaying", f"{self.path.name}: from the start")
 
