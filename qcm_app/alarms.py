@@ -1,6 +1,6 @@
 """Alarms a bench monitor raises: target reached, crystal nearly spent, rate or mass per cycle out
-of band, link lost. Pure logic (no Qt): the window shows and sounds them, the controller writes
-them to the run file.
+of band, link lost, and — with the tool's valve markers — a pulse that brought no uptake. Pure
+logic (no Qt): the window shows and sounds them, the controller writes them to the run file.
 
 Each alarm is raised once when its condition becomes true and may be raised again only after
 the condition went away, so a persistent state never floods the run file.
@@ -29,6 +29,16 @@ class AlarmKind(Enum):
     RATE_OUT_OF_BAND = "rate out of band"
     CYCLE_MASS_OUT_OF_BAND = "mass per cycle out of band"
     LINK_LOST = "link lost"
+    NO_UPTAKE = "no uptake"
+
+
+#: how the analysis words a valve pulse that brought nothing ("TMA pulse of cycle 37: no uptake ...")
+NO_UPTAKE_MARK = ": no uptake"
+
+
+def uptake_alarms(notes: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+    """(which pulse, the whole text) for each "no uptake" alarm among the analysis' notes."""
+    return [(note.split(NO_UPTAKE_MARK, 1)[0], note) for note in notes if NO_UPTAKE_MARK in note]
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class AlarmInputs:
     last_cycle_gain_ng_cm2: float = math.nan
     link_lost: bool = False
     link_detail: str = ""
+    #: the analysis' notes, which carry its "no uptake" alarms when the valves are known
+    analysis_notes: tuple[str, ...] = ()
 
 
 def _outside(value: float, low: float, high: float) -> bool:
@@ -80,11 +92,14 @@ class AlarmMonitor:
         #: alarms whose condition holds now (raised and not yet gone)
         self.active: dict[AlarmKind, Alarm] = {}
         self._checked_cycle: int | None = None
+        #: the pulses already alarmed for no uptake (a re-measured cycle words it anew: not twice)
+        self._no_uptake: set[str] = set()
 
     def reset(self) -> None:
         """A new source: nothing is active."""
         self.active.clear()
         self._checked_cycle = None
+        self._no_uptake.clear()
 
     def check(self, x: AlarmInputs) -> list[Alarm]:
         """Alarms newly raised by this state (the ones to show, sound and log)."""
@@ -118,4 +133,11 @@ class AlarmMonitor:
                 raised.append(alarm)
             else:
                 self.active.pop(AlarmKind.CYCLE_MASS_OUT_OF_BAND, None)
+        # no uptake: each pulse the analysis names is one alarm, raised once
+        for pulse, text in uptake_alarms(x.analysis_notes):
+            if pulse not in self._no_uptake:
+                self._no_uptake.add(pulse)
+                alarm = Alarm(AlarmKind.NO_UPTAKE, text)
+                self.active[AlarmKind.NO_UPTAKE] = alarm
+                raised.append(alarm)
         return raised
