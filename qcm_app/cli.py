@@ -23,6 +23,7 @@ from qcm_app.errors import UserInputError
 
 if TYPE_CHECKING:
     from instruments.emulators.base import EmulatorServer
+    from qcm_app.marker_sources import MarkerSpec
 
 PROTOCOL_CHOICES = ("sqm160", "sqc310", "stm100", "stm2", "tm400", "openqcm", "line")
 
@@ -38,6 +39,13 @@ def _gui_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, help="demo: how much faster than real time the reactor runs")
     p.add_argument("--runs-folder", type=Path, help="where run files are written (default ~/qcm-runs)")
     p.add_argument("--record", action="store_true", help="start recording a run file at once")
+    from qcm_app.marker_sources import MARKER_SPEC_HELP
+
+    p.add_argument("--markers", metavar="SOURCE",
+                   help=f"the tool's valve markers beside the instrument: {MARKER_SPEC_HELP} "
+                        "(the demo serves its own unless given)")
+    p.add_argument("--valve", action="append", metavar="NAME=VALVE",
+                   help="which precursor a marker valve doses, e.g. TMA=Mod8/do1 (repeatable)")
     p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
     p.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
 
@@ -138,6 +146,19 @@ def check_gui_args(args: argparse.Namespace) -> None:
         from qcm_app.recipes import resolve_recipe
 
         resolve_recipe(args.recipe)  # a broken recipe is one line here, not a dialog later
+    gui_markers(args)
+
+
+def gui_markers(args: argparse.Namespace) -> MarkerSpec | None:
+    """The ``--markers`` source with its ``--valve`` names (None without ``--markers``)."""
+    from qcm_app.marker_sources import parse_marker_spec
+
+    valves = getattr(args, "valve", None) or ()
+    if not getattr(args, "markers", None):
+        if valves:
+            raise UserInputError("--valve names the valves of --markers; give --markers too")
+        return None
+    return parse_marker_spec(args.markers, valves)
 
 
 def _run_gui(args: argparse.Namespace) -> int:
@@ -158,8 +179,12 @@ def _run_simulate(args: argparse.Namespace) -> int:
     if args.protocol == "valves":
         if args.speed <= 0:
             raise UserInputError("--speed must be positive")
-        server = build_marker_server("valves", resolve_recipe(args.recipe), speed=args.speed, seed=args.seed,
-                                     link=args.link)
+        try:
+            transport = ServerTransport(args.transport) if args.transport else None
+            server = build_marker_server("valves", resolve_recipe(args.recipe), speed=args.speed, seed=args.seed,
+                                         link=args.link, transport=transport)
+        except ValueError as exc:
+            raise UserInputError(str(exc)) from None
         server.start()
         return _serve(server)
     if args.protocol not in available_protocols():

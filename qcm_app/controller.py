@@ -1,13 +1,14 @@
 """The application's controller: starts and stops acquisition (live, demo or replay), owns the
-worker thread and the in-process demo emulator, and routes worker signals into the
-:class:`~qcm_app.session.LiveSession`. Widgets bind their buttons to its slots and read the
-session from a timer; nothing here is a widget.
+worker thread and the in-process demo emulators (the instrument and the tool's valve-event line),
+and routes worker signals into the :class:`~qcm_app.session.LiveSession`. Widgets bind their
+buttons to its slots and read the session from a timer; nothing here is a widget.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from instruments.emulators.base import EmulatorServer
 from qcm_app.acquisition import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
 from qcm_app.alarms import Alarm, AlarmInputs, AlarmKind, AlarmMonitor, AlarmSettings, EventKind
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
+from qcm_app.errors import UserInputError
+from qcm_app.marker_sources import MarkerKind, MarkerSpec, parse_marker_spec
+from qcm_app.markers import ValvePulse
 from qcm_app.physics import CrystalSettings
 from qcm_app.pipeline import FilmSettings, Pipeline, SampleChunk
 from qcm_app.recipes import Recipe, load_preset, parse_recipe
@@ -36,9 +40,12 @@ from qcm_app.runfile import (
     read_header_only,
 )
 from qcm_app.session import LiveSession, Progress
-from qcm_app.simulate import DEMO_SPEED, build_server
+from qcm_app.simulate import DEMO_SPEED, build_marker_server, build_server
 
 log = logging.getLogger(__name__)
+
+#: the demo tool sends its valve events this often (a real one at the edge): little latency to bias the clock
+DEMO_MARKER_FRAME_S = 0.01
 
 
 @dataclass
@@ -80,6 +87,10 @@ class AppController(QObject):
         self.worker: WorkerBase | None = None
         self._thread: QThread | None = None
         self.demo_server: EmulatorServer | None = None
+        #: the demo reactor's valve-event line (the tool's side of a marker source)
+        self.marker_server: EmulatorServer | None = None
+        #: where the running acquisition takes its valve markers from (None: no markers)
+        self.marker_spec: MarkerSpec | None = None
         self.description = ""
         self.is_demo = False
         self.is_replay = False
@@ -105,21 +116,30 @@ class AppController(QObject):
     # -- starting sources ---------------------------------------------------------------------
 
     def start_demo(self, recipe: Recipe | None = None, speed: float | None = None,
-                   protocol: str | None = None, sensors: int = 1) -> None:
+                   protocol: str | None = None, sensors: int = 1, markers: MarkerSpec | None = None) -> None:
         """Simulated instrument on a simulated reactor, reached through the real driver over a pty.
-        A second sensor is a reference crystal that sees drift and transients but no film."""
+        A second sensor is a reference crystal that sees drift and transients but no film. The same
+        reactor's valves are served as a tool's event line, read as any marker source is (unless
+        ``markers`` names another source)."""
         self.stop(reason="the source changed (the demo started)")
         self.is_replay = False
         recipe = recipe or load_preset()
         speed = speed or self.settings.demo_speed
         protocol = protocol or self.settings.demo_protocol
-        self.demo_server = build_server(protocol, recipe, speed=speed, sensors=sensors).start()
+        seed = random.randrange(1, 1_000_000)  # one reactor: the instrument and the valves share it
+        self.demo_server = build_server(protocol, recipe, speed=speed, sensors=sensors, seed=seed).start()
+        if markers is None:
+            self.marker_server = build_marker_server("valves", recipe, speed=speed, seed=seed, beside=self.demo_server,
+                                                     frame_period_s=DEMO_MARKER_FRAME_S).start()
+            port = self.marker_server.port
+            markers = MarkerSpec(MarkerKind.TCP if port.startswith("socket://") else MarkerKind.SERIAL, port)
         spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port, sensors=tuple(range(1, sensors + 1)),
                               poll_interval_s=self.demo_server.instrument.measurement_period_s)
         self.is_demo = True
         self._start_instrument(spec, recipe, time_scale=speed,
                                description=f"Demo: {recipe.name} at {speed:g}× (simulated {protocol} on "
-                                           f"{self.demo_server.port})")
+                                           f"{self.demo_server.port}; valves: {markers.describe()})",
+                               markers=markers)
 
     def open_run(self, path: str | Path, speed: float = 100.0, recipe: Recipe | None = None) -> None:
         """Replay a recorded run or vendor log through the live pipeline (its embedded recipe,
@@ -164,17 +184,27 @@ class AppController(QObject):
 
     def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None,
                            opener: Callable[[ConnectionSpec], Driver] | None = None,
-                           time_scale: float = 1.0) -> None:
+                           time_scale: float = 1.0, markers: MarkerSpec | None = None) -> None:
         """Acquire from an instrument; ``opener`` replaces opening the port (scripts, benchmarks).
         ``time_scale`` is 1 for a real instrument; a sped-up simulator's speed otherwise, so the
-        analysis sees process seconds and the run file says it was not real time."""
+        analysis sees process seconds and the run file says it was not real time. ``markers``: the
+        tool's valve markers beside it (a log file or an event line)."""
         self.stop(reason=f"the source changed (connecting to {spec.port})")
         self.is_demo = False
         self.is_replay = False
         description = f"{spec.protocol} on {spec.port}"
         if time_scale != 1.0:
             description += f" at {time_scale:g}× (a sped-up simulator: process seconds, not real ones)"
-        self._start_instrument(spec, recipe, time_scale=time_scale, description=description, opener=opener)
+        if markers is not None:
+            description += f"; valves: {markers.describe()}"
+        self._start_instrument(spec, recipe, time_scale=time_scale, description=description, opener=opener,
+                               markers=markers)
+
+    def set_markers(self, markers: MarkerSpec | None) -> None:
+        """Follow another valve marker source in the running acquisition (None: stop following)."""
+        self.marker_spec = markers
+        if isinstance(self.worker, InstrumentWorker):
+            self.worker.set_markers(markers)
 
     def disconnect(self) -> None:
         """The user's Disconnect: acquisition stops and nothing is shown as running any more
@@ -187,8 +217,10 @@ class AppController(QObject):
         self.source_changed.emit("")
 
     def _start_instrument(self, spec: ConnectionSpec, recipe: Recipe | None, time_scale: float,
-                          description: str, opener: Callable[[ConnectionSpec], Driver] | None = None) -> None:
+                          description: str, opener: Callable[[ConnectionSpec], Driver] | None = None,
+                          markers: MarkerSpec | None = None) -> None:
         self.recipe = recipe
+        self.marker_spec = markers
         sensors = len(spec.sensors)
         pipeline = Pipeline(sensors=sensors, crystal=self.settings.crystal, film=self._film_for(recipe),
                             time_scale=time_scale)
@@ -199,7 +231,7 @@ class AppController(QObject):
             meta.extra["Sped up"] = (f"yes: {time_scale:g}x set when connecting (a simulator; a real instrument "
                                      "runs at 1x)")
         worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta,
-                                  analyzer_factory=self._make_analyzer, opener=opener)
+                                  analyzer_factory=self._make_analyzer, opener=opener, markers=markers)
         self.time_scale = time_scale
         self._launch(worker, sensors, description)
 
@@ -250,6 +282,7 @@ class AppController(QObject):
         worker.warning_raised.connect(self.warning_raised)
         worker.recording_failed.connect(self.recording_failed)
         worker.identified.connect(self.identified)
+        worker.valve_pulses_received.connect(self._on_valve_pulses)
         self.worker, self._thread = worker, thread
         self.description = description
         self.source_changed.emit(description)
@@ -271,9 +304,10 @@ class AppController(QObject):
                 log.error("acquisition thread did not stop in time")
             self._thread = None
         self.worker = None
-        if self.demo_server is not None:
-            self.demo_server.stop()
-            self.demo_server = None
+        for server in (self.demo_server, self.marker_server):
+            if server is not None:
+                server.stop()
+        self.demo_server = self.marker_server = None
         if worker is not None and worker.recording.memory_rows:
             self._unsaved.append((worker.recording, worker.run_metadata))
         if recording is not None:
@@ -377,7 +411,8 @@ class AppController(QObject):
                              last_cycle_index=last.index if last is not None else None,
                              last_cycle_gain_ng_cm2=last.mass_gain_ng_cm2 if last is not None else math.nan,
                              link_lost=self.link_state in ("lost", "reconnecting") and not self.is_replay,
-                             link_detail=self.link_detail)
+                             link_detail=self.link_detail,
+                             analysis_notes=tuple(self.session.regimes.notes) if self.session.regimes else ())
         raised = self.alarms.check(inputs)
         for alarm in raised:
             if alarm.kind is AlarmKind.LINK_LOST:  # the worker writes link lost/restored itself
@@ -440,8 +475,15 @@ class AppController(QObject):
             self.start_demo(recipe, speed=meta.time_scale or None, protocol=meta.protocol or None,
                             sensors=sensors)
         else:
+            markers = None
+            if meta.extra.get("Valve markers"):
+                try:
+                    markers = parse_marker_spec(meta.extra["Valve markers"],
+                                                [meta.extra["Valve names"]] if meta.extra.get("Valve names") else ())
+                except UserInputError as exc:
+                    self.warning_raised.emit(f"{path.name}: its valve markers are not followed again: {exc.detail}")
             self.connect_instrument(ConnectionSpec(protocol=meta.protocol, port=meta.port,
-                                                   sensors=tuple(meta.sensors)), recipe)
+                                                   sensors=tuple(meta.sensors)), recipe, markers=markers)
         assert self.worker is not None
         self.worker.resume_recording(path)
         self.current_file = path
@@ -468,6 +510,9 @@ class AppController(QObject):
         if self._wall_origin_s is None and len(chunk) and not self.is_replay:
             self._wall_origin_s = time.time() - float(chunk.time_s[-1]) / (self.time_scale or 1.0)
         self.session.add_chunk(chunk)
+
+    def _on_valve_pulses(self, pulses: tuple[ValvePulse, ...]) -> None:
+        self.session.add_valve_pulses(pulses)
 
     def _on_analysis(self, update: AnalysisUpdate) -> None:
         self.session.add_analysis(update)

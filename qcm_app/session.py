@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from qcm_app.markers import ValvePulse
 from qcm_app.physics import CrystalSettings, crystal_life_pct, thickness_ang_from_mass
 from qcm_app.pipeline import SampleChunk
 from qcm_app.recipes import Recipe
@@ -84,6 +85,9 @@ class LiveSession:
         self.cycles: list[Any] = []
         self.regimes: Any = None
         self.analysis_version = 0
+        #: the tool's valve pulses in time order, for the plot's ticks
+        self.valve_pulses: list[ValvePulse] = []
+        self.valves_version = 0
 
     def add_chunk(self, chunk: SampleChunk) -> None:
         if not len(chunk):
@@ -101,6 +105,17 @@ class LiveSession:
         data["run_mass_ng_cm2"] = chunk.run_mass_ng_cm2[:, 0]
         self.buffer.append(data)
         self._last_chunk = chunk
+        self.version += 1
+
+    def add_valve_pulses(self, pulses: tuple[ValvePulse, ...]) -> None:
+        """New pulses from the worker (already in time order; a late one is put in its place)."""
+        if not pulses:
+            return
+        late = self.valve_pulses and pulses[0].time_s < self.valve_pulses[-1].time_s
+        self.valve_pulses.extend(pulses)
+        if late:
+            self.valve_pulses.sort(key=lambda p: p.time_s)
+        self.valves_version += 1
         self.version += 1
 
     def add_analysis(self, update: Any) -> None:
@@ -241,4 +256,6 @@ class LiveSession:
         self.buffer.clear()
         self._last_chunk = None
         self.reset_analysis()
+        self.valve_pulses.clear()
+        self.valves_version += 1
         self.version += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from instruments.emulators.base import EmulatorServer, Faults, PtyServer, ServerTransport, serve
+from instruments.emulators.base import EmulatorServer, Faults, ServerTransport, serve
 from instruments.registry import driver_class, emulator_class, marker_emulator_class
 from qcm_app.reactor import ProcessModel, ReactorSettings, ReactorSource
 from qcm_app.recipes import Recipe
@@ -45,13 +45,19 @@ def build_server(protocol: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED
 
 
 def build_marker_server(name: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED, seed: int | None = None,
-                        link: str | Path | None = None, reactor: ReactorSettings | None = None) -> PtyServer:
-    """The reactor's valve events (``qcm simulate --protocol valves``) on a pty: ``<t> <valve> <0|1>``
-    lines stamped with the reactor's process seconds. With the same ``seed`` and ``speed`` as a QCM
-    emulator it is the same reactor, so the markers match that emulator's pulses."""
+                        link: str | Path | None = None, reactor: ReactorSettings | None = None,
+                        transport: ServerTransport | None = None, beside: EmulatorServer | None = None,
+                        frame_period_s: float = 0.05) -> EmulatorServer:
+    """The reactor's valve events (``qcm simulate --protocol valves``) on a pty (or loopback TCP
+    where there is none): ``<t> <valve> <0|1>`` lines stamped with the reactor's process seconds,
+    sent every ``frame_period_s``. With the same ``seed`` and ``speed`` as a QCM emulator it is the
+    same reactor; ``beside`` that emulator's server it also runs on its clock, so each valve event
+    goes out when that instrument sees the pulse (the demo runs both)."""
     if seed is None:
         seed = random.randrange(1, 1_000_000)
     model = ProcessModel(recipe, reactor or ReactorSettings(seed=seed))
     source = ReactorSource(model, speed=speed)
-    emulator = marker_emulator_class(name)(source, seed=seed)
-    return PtyServer(emulator, link=link, seed=seed)
+    emulator = marker_emulator_class(name)(source, seed=seed, measurement_period_s=frame_period_s)
+    if beside is not None:
+        emulator.share_clock(beside.instrument)
+    return serve(emulator, transport=transport, link=link, seed=seed)

@@ -118,6 +118,11 @@ class EmulatedInstrument(ABC):
     def elapsed_s(self) -> float:
         return time.monotonic() - self._t0
 
+    def share_clock(self, other: EmulatedInstrument) -> None:
+        """Run on ``other``'s clock: two emulators of one reactor (an instrument and the tool's valve
+        line) then see each pulse at the same moment."""
+        self._t0 = other._t0
+
     def measure(self, sensor: int) -> tuple[float, float, float]:
         """(frequency Hz, thickness kÅ, rate Å/s) of a sensor (0-based), refreshed once per
         measurement period like a real unit (polling faster returns the same values)."""
