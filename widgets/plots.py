@@ -7,16 +7,25 @@ items that are moved, not re-created.
 Following: the plots follow the newest data until the user zooms or pans (wheel, drag); then
 ``follow_changed(False)`` tells the window, which shows it on its Follow toggle. ``reset_view``
 (and a new source) brings the whole run back and follows again.
+
+Valve ticks: the tool's pulses as short vertical strokes along the bottom of the mass plot, one
+row and one colour per precursor (the same colour for the same name in every run), with a legend.
+One persistent curve per precursor draws all its pulses (``connect="pairs"``), so thousands cost
+one item; the strokes keep their place at the bottom when the mass axis rescales.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
+from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
+
+from qcm_app.markers import ValvePulse
 
 SENSOR_COLOURS = ("#1f5fbf", "#c0392b", "#27864a", "#8e44ad", "#d35400", "#2c3e50")
 REGIME_BRUSHES = {
@@ -24,6 +33,42 @@ REGIME_BRUSHES = {
     "steady": (102, 187, 106, 45),
     "anomaly": (229, 57, 53, 70),
 }
+#: valve tick colours of common precursors (clear of the regime shading and the sensor curves)
+PRECURSOR_COLOURS = {
+    "TMA": "#6A1B9A", "H2O": "#00838F", "O3": "#283593", "O2": "#3949AB", "TiCl4": "#AD1457", "TDMAT": "#AD1457",
+    "DEZ": "#4E342E", "ZnEt2": "#4E342E", "HfCl4": "#00695C", "TEMAH": "#00695C", "TEMAZ": "#5D4037",
+    "ZrCl4": "#5D4037", "NH3": "#1565C0", "H2S": "#9E9D24", "EG": "#C2185B", "GL": "#C2185B",
+    "LiHMDS": "#D84315", "LiOtBu": "#D84315", "TMG": "#0277BD", "BDEAS": "#37474F",
+}
+#: any other name takes one of these, chosen by a hash of the name (stable across runs)
+SPARE_COLOURS = ("#8E24AA", "#00897B", "#3949AB", "#6D4C41", "#D81B60", "#546E7A", "#7CB342", "#F4511E")
+#: the tick rows: their height and step as fractions of the mass plot's height, from its bottom
+TICK_ROW_HEIGHT = 0.045
+TICK_ROW_STEP = 0.055
+TICK_BOTTOM = 0.01
+
+
+def precursor_colour(name: str) -> str:
+    """The colour of a precursor's valve ticks: a fixed one for common names, else a stable pick."""
+    for known, colour in PRECURSOR_COLOURS.items():
+        if known.lower() == name.lower():
+            return colour
+    return SPARE_COLOURS[zlib.crc32(name.encode("utf-8")) % len(SPARE_COLOURS)]
+
+
+class MassViewBox(pg.ViewBox):
+    """The mass plot's view: while valve ticks are shown, auto-range keeps the data above a strip at
+    the bottom (``foot_fraction`` of the height), so strokes and trace never cross."""
+
+    foot_fraction = 0.0
+
+    def childrenBounds(self, *args: object, **kwargs: object) -> list:
+        bounds = super().childrenBounds(*args, **kwargs)
+        y = bounds[1]
+        if self.foot_fraction > 0 and y is not None:
+            span = (y[1] - y[0]) or 1.0
+            bounds[1] = [y[0] - span * self.foot_fraction / (1.0 - self.foot_fraction), y[1]]
+        return bounds
 
 
 class TimeAxisItem(pg.AxisItem):
@@ -67,7 +112,7 @@ class TimePlots(pg.GraphicsLayoutWidget):
         self.time_axes = (TimeAxisItem("bottom"), TimeAxisItem("bottom"))
         self.freq_plot = self.addPlot(row=1, col=0, axisItems={"bottom": self.time_axes[0],
                                                                "left": FrequencyAxisItem("left")})
-        self.mass_plot = self.addPlot(row=2, col=0, axisItems={"bottom": self.time_axes[1]})
+        self.mass_plot = self.addPlot(row=2, col=0, viewBox=MassViewBox(), axisItems={"bottom": self.time_axes[1]})
         self.mass_plot.setXLink(self.freq_plot)
         self.freq_plot.setLabel("left", "Frequency", units="Hz")
         self.mass_plot.setLabel("left", "Areal mass (ng/cm²)")
@@ -84,6 +129,15 @@ class TimePlots(pg.GraphicsLayoutWidget):
         self.set_sensor_count(sensors)
         self._regions: list[pg.LinearRegionItem] = []
         self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
+        #: per precursor: its tick curve, and the curve's x, height in its row (0 foot, 1 top) and row
+        self.valve_curves: dict[str, pg.PlotCurveItem] = {}
+        self._valve_xy: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.valve_legend = pg.LegendItem(offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 215),
+                                          pen=pg.mkPen("#B0BEC5"), labelTextSize="9pt", labelTextColor="#263238",
+                                          verSpacing=-4)
+        self.valve_legend.setParentItem(self.mass_plot.getViewBox())
+        self.valve_legend.setVisible(False)
+        self.mass_plot.getViewBox().sigYRangeChanged.connect(self._place_valve_ticks)
         self.following = True
         for plot in (self.freq_plot, self.mass_plot):
             plot.getViewBox().sigRangeChangedManually.connect(self._zoomed_by_user)
@@ -166,6 +220,65 @@ class TimePlots(pg.GraphicsLayoutWidget):
 
     def marker_times(self) -> list[float]:
         return [float(bottom.value()) for _, bottom in self._markers if bottom.isVisible()]
+
+    # -- valve ticks ----------------------------------------------------------------------------
+
+    def set_valve_pulses(self, pulses: Sequence[ValvePulse]) -> None:
+        """The tool's pulses so far (all of them; the curves are reused, never re-created)."""
+        by_name: dict[str, list[ValvePulse]] = {}
+        for p in pulses:
+            by_name.setdefault(p.precursor or p.channel, []).append(p)
+        for row, (name, mine) in enumerate(by_name.items()):
+            curve = self.valve_curves.get(name)
+            if curve is None:
+                pen = pg.mkPen(precursor_colour(name), width=2)
+                curve = pg.PlotCurveItem(pen=pen, connect="pairs", skipFiniteCheck=True, name=name)
+                curve.setZValue(-5)  # above the regime shading, below the mass curve
+                self.mass_plot.getViewBox().addItem(curve, ignoreBounds=True)
+                self.valve_curves[name] = curve
+            if self._legend_label(curve) is None:
+                self.valve_legend.addItem(curve, name)
+            start = np.fromiter((p.time_s for p in mine), float, len(mine))
+            end = start + np.fromiter((p.duration_s for p in mine), float, len(mine))
+            # a stroke up at the opening, and along the row's foot while the valve stays open
+            x = np.column_stack((start, start, start, end)).ravel()
+            self._valve_xy[name] = (x, np.tile(np.array([0.0, 1.0, 0.0, 0.0]), len(mine)), row)
+            curve.setVisible(True)
+            curve.setToolTip(f"{name} valve: {len(mine)} pulses (from the tool)")
+            label = self._legend_label(curve)
+            if label is not None:
+                label.setText(f"{name} valve · {len(mine)}")
+        for name, curve in self.valve_curves.items():
+            if name not in by_name:  # another run's precursor
+                curve.setVisible(False)
+                self._valve_xy.pop(name, None)
+                if self._legend_label(curve) is not None:
+                    self.valve_legend.removeItem(curve)
+        self.valve_legend.setVisible(bool(by_name))
+        view = self.mass_plot.getViewBox()
+        foot = TICK_BOTTOM + len(by_name) * TICK_ROW_STEP + 0.01 if by_name else 0.0
+        if foot != view.foot_fraction:
+            view.foot_fraction = foot
+            view.updateAutoRange()
+        self._place_valve_ticks()
+
+    def _legend_label(self, curve: pg.PlotCurveItem) -> pg.LabelItem | None:
+        return next((label for sample, label in self.valve_legend.items if sample.item is curve), None)
+
+    def _place_valve_ticks(self, *_: object) -> None:
+        """Keep the strokes at the bottom of the mass plot, whatever its range."""
+        if not self._valve_xy:
+            return
+        low, high = self.mass_plot.getViewBox().viewRange()[1]
+        span = (high - low) or 1.0
+        for name, (x, height, row) in self._valve_xy.items():
+            y = low + span * (TICK_BOTTOM + row * TICK_ROW_STEP + height * TICK_ROW_HEIGHT)
+            self.valve_curves[name].setData(x, y)
+
+    def valve_tick_times(self, name: str) -> np.ndarray:
+        """Opening times drawn for one precursor (what a test or a person checks)."""
+        x = self._valve_xy[name][0] if name in self._valve_xy else np.empty(0)
+        return x[::4]
 
     # -- crosshair ------------------------------------------------------------------------------
 
