@@ -10,6 +10,7 @@ import sys
 from PySide6 import QtCore, QtWidgets
 
 from qcm_app.acquisition import ConnectionSpec
+from qcm_app.cli import gui_markers
 from qcm_app.controller import AppController
 from qcm_app.errors import UserInputError
 from qcm_app.recipes import resolve_recipe
@@ -32,6 +33,7 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
         logging.getLogger(__name__).warning(problem)
         window.show_warning(problem)
     recipe = resolve_recipe(args.recipe) if args.recipe or not args.port else None
+    markers = gui_markers(args)
     try:
         sensors = tuple(int(s) for s in str(args.sensors).split(",")) if args.sensors else (1,)
     except ValueError:
@@ -41,9 +43,9 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
             raise UserInputError("--poll-interval must be 0 or more seconds")
         spec = ConnectionSpec(protocol=args.protocol, port=args.port, baud=args.baud, sensors=sensors,
                               poll_interval_s=args.poll_interval)
-        controller.connect_instrument(spec, recipe)
+        controller.connect_instrument(spec, recipe, markers=markers)
     else:
-        controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors))
+        controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors), markers=markers)
     if getattr(args, "record", False):
         window.ask_recording_details = False  # --record: the default name, no question
         window.record_action.setChecked(True)

@@ -1,4 +1,5 @@
-"""Choosing an instrument: port, protocol, baud rate, sensors, and a quick "does it answer?" test.
+"""Choosing an instrument: port, protocol, baud rate, sensors, and a quick "does it answer?" test;
+beside it, optionally, where the tool's valve markers come from.
 
 A passive view. It builds a :class:`~qcm_app.acquisition.ConnectionSpec` and does no acquisition.
 Its only I/O is the connection test, which opens the port, asks for the instrument's identity and
@@ -18,6 +19,8 @@ from instruments import registry
 from instruments.base import DriverInfo, InstrumentError, ProtocolError, ReplyTimeout
 from instruments.ports import PortInfo, describe_port, list_ports
 from qcm_app.acquisition import ConnectionSpec
+from qcm_app.marker_sources import MarkerSpec
+from widgets.marker_source_box import MarkerSourceBox
 
 log = logging.getLogger(__name__)
 
@@ -253,10 +256,13 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.ok_button = self.button_box.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Connect")
 
+        self.marker_box = MarkerSourceBox()
+
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.line_group)
         layout.addLayout(test_row)
+        layout.addWidget(self.marker_box)
         layout.addWidget(self.problem_label)
         layout.addStretch(1)
         layout.addWidget(self.button_box)
@@ -272,6 +278,7 @@ class ConnectionDialog(QtWidgets.QDialog):
                               self.decimal_comma_check.toggled):
             widget_signal.connect(self._on_choice_changed)
         self.test_button.clicked.connect(self.test_connection)
+        self.marker_box.changed.connect(self._update_buttons)  # the test is the instrument's, not the markers'
         self.button_box.accepted.connect(self.accept)
         self.button_box.rejected.connect(self.reject)
 
@@ -313,6 +320,9 @@ class ConnectionDialog(QtWidgets.QDialog):
 
     def problem(self) -> str:
         """Why the current choice cannot be used yet (empty when it can)."""
+        return self._instrument_problem() or self.marker_box.problem()
+
+    def _instrument_problem(self) -> str:
         if not self.protocol():
             return "No instrument driver is available."
         if not self.port():
@@ -326,9 +336,13 @@ class ConnectionDialog(QtWidgets.QDialog):
                 return "Time and frequency cannot come from the same column."
         return ""
 
+    def marker_spec(self) -> MarkerSpec | None:
+        """The valve marker source chosen beside the instrument (None: none)."""
+        return self.marker_box.spec()
+
     def spec(self) -> ConnectionSpec:
-        """Build the chosen connection. Raises ValueError while :meth:`problem` is not empty."""
-        problem = self.problem()
+        """Build the chosen connection. Raises ValueError while the instrument's choice is incomplete."""
+        problem = self._instrument_problem()
         if problem:
             raise ValueError(problem)
         options = self.line_options() if self.protocol() == LINE_PROTOCOL else {}
@@ -350,7 +364,7 @@ class ConnectionDialog(QtWidgets.QDialog):
     @Slot()
     def test_connection(self) -> None:
         """Start a connection test in a pool thread. The result arrives in :meth:`_on_probe_finished`."""
-        if self._probing or self.problem():
+        if self._probing or self._instrument_problem():
             return
         spec = self.spec()
         self._probing = True
@@ -459,7 +473,7 @@ class ConnectionDialog(QtWidgets.QDialog):
         problem = self.problem()
         self.problem_label.setText(problem)  # its line stays when empty: nothing below moves
         self.ok_button.setEnabled(not problem)
-        self.test_button.setEnabled(not problem and not self._probing)
+        self.test_button.setEnabled(not self._instrument_problem() and not self._probing)
 
     def _show_test_result(self, text: str, ok: bool | None) -> None:
         colour = "" if ok is None else f"color: {_OK_COLOUR if ok else _ERROR_COLOUR};"
@@ -505,6 +519,7 @@ class ConnectionDialog(QtWidgets.QDialog):
             self.protocol_combo.setCurrentIndex(max(index, 0))
         self._apply_protocol(self.protocol(), baud=baud if protocol == saved_protocol else None,
                              sensors=sensors if protocol == saved_protocol else (1,))
+        self.marker_box.restore()
 
     def _save(self) -> None:
         """Remember the choice. Columns are stored as shown (from 1; time 0 = none), as the user reads them."""
@@ -520,6 +535,7 @@ class ConnectionDialog(QtWidgets.QDialog):
         settings.setValue("decimal_comma", self.decimal_comma_check.isChecked())
         settings.endGroup()
         settings.sync()
+        self.marker_box.save()
 
 
 def _int_or_none(value: object) -> int | None:

@@ -1,8 +1,8 @@
 """The main window: a passive view over the controller's session.
 
 Buttons call controller slots; a timer (15 Hz) reads the session and points the persistent
-curves at the newest history; link statistics arrive as signals. Alarms are worked out by the
-controller; the window shows them in banners and sounds them. The layout (window, toolbars,
+curves (and the valve ticks) at the newest history; link statistics arrive as signals. Alarms are
+worked out by the controller; the window shows them in banners and sounds them. The layout (window, toolbars,
 splitters) is kept in QSettings between launches.
 """
 
@@ -77,6 +77,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._recording_since: float | None = None
         self._recording_path: Path | None = None
         self._shown_analysis = -1
+        #: (session, its valves version) last drawn: a new session starts its versions again
+        self._shown_valves: tuple[int, int] = (0, -1)
         self._selected_cycle: int | None = None
 
         self.plots = TimePlots(1)
@@ -270,6 +272,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.new_crystal_action.setToolTip("After changing the crystal: its frequency now is the new mass zero "
                                            "and 100 % life; the run file notes the change")
         self.new_crystal_action.triggered.connect(self.new_crystal_dialog)
+        self.markers_action = menu.addAction("Valve markers…")
+        self.markers_action.setToolTip("Follow the tool's valve signals beside the instrument: its log file as it "
+                                       "grows, or event lines on a serial port or over TCP")
+        self.markers_action.triggered.connect(self.open_markers_dialog)
 
         view = self.menuBar().addMenu("&View")
         view.addAction(self.follow_action)
@@ -378,7 +384,22 @@ class MainWindow(QtWidgets.QMainWindow):
         dialog = ConnectionDialog(self)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             self.controller.connect_instrument(dialog.spec(), self.controller.recipe,
-                                               time_scale=dialog.time_scale())
+                                               time_scale=dialog.time_scale(), markers=dialog.marker_spec())
+
+    def open_markers_dialog(self) -> None:
+        """Follow (another) valve marker source beside the running instrument."""
+        from widgets.marker_source_box import MarkerDialog
+
+        c = self.controller
+        if c.worker is None or c.is_replay:
+            self.show_warning("Valve markers are followed beside a live instrument (connect or start the demo first).")
+            return
+        current = c.marker_spec.describe() if c.marker_spec else ""
+        if current and c.is_demo and c.marker_server is not None:
+            current += " (the demo's simulated tool)"
+        dialog = MarkerDialog(current, self)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            c.set_markers(dialog.spec())
 
     def _build_statusbar(self) -> None:
         sb = self.statusBar()
@@ -435,7 +456,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tare_action.setEnabled(True)
         self.marker_action.setEnabled(not replay)
         self.new_crystal_action.setEnabled(not replay)
+        self.markers_action.setEnabled(not replay)
         self._shown_version = self._shown_analysis = self._shown_events = -1
+        self._shown_valves = (0, -1)
         self._selected_cycle = None
         for key in self.banners.keys():  # noqa: SIM118 - a method returning a list
             if key.startswith(("alarm:", "target")):
@@ -448,6 +471,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.regime_label.setStyleSheet("")
             self.statusBar().clearMessage()
             self.plots.set_markers([])
+            self.plots.set_valve_pulses([])
 
     def show_state(self, state: str, detail: str) -> None:
         self.replay_controls.set_loading(state == "loading")
@@ -560,6 +584,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if len(self.controller.events) != self._shown_events:
             self._shown_events = len(self.controller.events)
             self.plots.set_markers(self.controller.events)
+        if (id(session), session.valves_version) != self._shown_valves:
+            self._shown_valves = (id(session), session.valves_version)
+            self.plots.set_valve_pulses(session.valve_pulses)
         self._shown_version = session.version
         buf = session.buffer
         if len(self.plots.freq_curves) != session.sensors:
