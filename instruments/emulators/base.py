@@ -152,6 +152,9 @@ class EmulatedInstrument(ABC):
         """The next streamed frame, for instruments with a ``stream_period_s``."""
         return None
 
+    def client_opened(self) -> None:  # noqa: B027 - a hook most instruments need not override
+        """A client opened the port: a stream starts from now (nothing from before is sent)."""
+
     def corrupt(self, frame: bytes) -> bytes:
         """The frame with its checksum broken (default: last byte changed)."""
         if not frame:
@@ -289,6 +292,7 @@ class EmulatorServer(ABC):
                 if connected:
                     self._client = True
                     self.connections += 1
+                    self.instrument.client_opened()
                     # the first frame comes one period after the port was opened, freshly measured
                     next_frame = time.monotonic() + (period or 0.0)
                 else:

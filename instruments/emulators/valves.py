@@ -34,6 +34,11 @@ class ValveEventEmulator(EmulatedInstrument):
     def handle(self, data: bytes) -> list[bytes]:
         return []
 
+    def client_opened(self) -> None:
+        """A tool's event line reports edges as they happen: a client that opens the port late (or
+        again) gets none from before, as from a real serial line."""
+        self._sent_until_s = self.elapsed_s() * self.schedule.speed
+
     def stream_frame(self) -> bytes | None:
         now = self.elapsed_s() * self.schedule.speed
         events = self.schedule.valve_events(self._sent_until_s, now)
