@@ -95,13 +95,15 @@ class Analyzer(Protocol):
 
     def finish(self) -> Any: ...
 
+    def add_markers(self, pulses: Sequence[ValvePulse]) -> None:
+        """The tool's valve pulses, the cycle timeline from the next feed/finish on."""
+
 
 def add_markers(analyzer: Analyzer, pulses: Sequence[ValvePulse]) -> None:
-    """The tool's pulses to the analysis, whose next feed/finish takes them as the cycle timeline."""
+    """The pulses that time cycles (those of a known precursor) to the analysis."""
     markers = analysis_markers(pulses)
-    adder = getattr(analyzer, "add_markers", None)  # until LiveAnalysis.add_markers lands on main
-    if markers and adder is not None:
-        adder(markers)
+    if markers:
+        analyzer.add_markers(markers)
 
 
 #: builds a fresh analyzer for a recipe (None: infer the pattern)
