@@ -405,11 +405,10 @@ class InstrumentWorker(WorkerBase):
             if now < self._marker_retry_at:
                 return
             scale = self.pipeline.clock.time_scale
-            # wall-clock stamps map onto run time only when run time is real time
-            epoch = time.time() - (now - self.pipeline.clock.origin_s) if scale == 1.0 else None
+            epoch = time.time() - (now - self.pipeline.clock.origin_s)  # the wall clock at run time 0
             try:
                 source = self.marker_spec.open(self._now_run_s, run_start_epoch_s=epoch,
-                                               max_latency_s=MARKER_MAX_LATENCY_S * scale)
+                                               max_latency_s=MARKER_MAX_LATENCY_S * scale, time_scale=scale)
             except UserInputError as exc:
                 self._marker_retry_at = now + MARKER_RETRY_S
                 if not self._marker_open_failed:

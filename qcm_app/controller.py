@@ -44,7 +44,7 @@ from qcm_app.simulate import DEMO_SPEED, build_marker_server, build_server
 
 log = logging.getLogger(__name__)
 
-#: the demo tool sends its valve events this often (a real one at the edge): little latency to bias the clock
+#: the demo tool sends its valve events this often (a real one at the edge)
 DEMO_MARKER_FRAME_S = 0.01
 
 
@@ -129,8 +129,9 @@ class AppController(QObject):
         seed = random.randrange(1, 1_000_000)  # one reactor: the instrument and the valves share it
         self.demo_server = build_server(protocol, recipe, speed=speed, sensors=sensors, seed=seed).start()
         if markers is None:
+            # the simulated tool runs on this PC: its wall-clock stamps place each pulse exactly
             self.marker_server = build_marker_server("valves", recipe, speed=speed, seed=seed, beside=self.demo_server,
-                                                     frame_period_s=DEMO_MARKER_FRAME_S).start()
+                                                     frame_period_s=DEMO_MARKER_FRAME_S, wall_clock=True).start()
             port = self.marker_server.port
             markers = MarkerSpec(MarkerKind.TCP if port.startswith("socket://") else MarkerKind.SERIAL, port)
         spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port, sensors=tuple(range(1, sensors + 1)),

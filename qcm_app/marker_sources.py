@@ -8,8 +8,9 @@ Clocks. The tool stamps its markers on its own clock; the run has its own (secon
 started). :class:`ClockAlignment` maps one onto the other:
 
 - stamps that are wall-clock time (Unix seconds, or a log's date-and-time column) are placed by
-  the wall clock: ``t_run = t_stamp - run_start_epoch`` (the tool PC and this one must agree, e.g.
-  by NTP — the same PC, or a share from a synchronised one);
+  the wall clock: ``t_run = (t_stamp - run_start_epoch) * time_scale`` (the tool PC and this one
+  must agree, e.g. by NTP — the same PC, or a share from a synchronised one; ``time_scale`` is 1
+  but for a sped-up simulator, whose run clock counts process seconds);
 - stamps that are elapsed seconds of the tool's own are placed by the first marker: the newest
   marker of the first batch is "now" (``offset = arrival_run_s - t_stamp``; a log that already ran
   before we started maps its newest line to the present). The offset then stays fixed, so the
@@ -53,6 +54,8 @@ class ClockAlignment:
     offset_s: float | None = None
     max_latency_s: float = 1.0
     warnings: list[str] = field(default_factory=list)
+    #: run seconds per wall second (a sped-up simulator's speed; 1 for a real instrument)
+    time_scale: float = 1.0
 
     def observe(self, newest_stamp_s: float, arrival_run_s: float | None = None) -> None:
         """A batch of markers arrived; its newest stamp bounds the offset (call before ``to_run``)."""
@@ -69,7 +72,7 @@ class ClockAlignment:
 
     def to_run(self, stamp_s: float, arrival_run_s: float | None = None) -> float:
         if stamp_s > EPOCH_THRESHOLD_S and self.run_start_epoch_s is not None:
-            return stamp_s - self.run_start_epoch_s
+            return (stamp_s - self.run_start_epoch_s) * self.time_scale
         if self.offset_s is None:
             self.observe(stamp_s, arrival_run_s)
         assert self.offset_s is not None
@@ -109,13 +112,14 @@ class EventLineSource:
     """``<t> <valve> <0|1>`` lines from a serial port or a ``socket://host:port`` URL (pyserial)."""
 
     def __init__(self, url: str, run_clock: Callable[[], float], *, run_start_epoch_s: float | None = None,
-                 names: dict[str, str] | None = None, baudrate: int = 9600, max_latency_s: float = 1.0) -> None:
+                 names: dict[str, str] | None = None, baudrate: int = 9600, max_latency_s: float = 1.0,
+                 time_scale: float = 1.0) -> None:
         self.url = url
         self.baudrate = baudrate
         self._port = self._open()
         self.link_up = True
         self._retry_at = 0.0
-        self.clock = ClockAlignment(run_clock, run_start_epoch_s, max_latency_s=max_latency_s)
+        self.clock = ClockAlignment(run_clock, run_start_epoch_s, max_latency_s=max_latency_s, time_scale=time_scale)
         self.tracker = EdgeTracker(names=dict(names or {}))
         self._buf = bytearray()
         self.bad_lines = 0
@@ -222,9 +226,9 @@ class LogFollower:
     """
 
     def __init__(self, path: str | Path, run_clock: Callable[[], float], *, run_start_epoch_s: float | None = None,
-                 names: dict[str, str] | None = None, max_latency_s: float = 1.0) -> None:
+                 names: dict[str, str] | None = None, max_latency_s: float = 1.0, time_scale: float = 1.0) -> None:
         self.path = Path(path)
-        self.clock = ClockAlignment(run_clock, run_start_epoch_s, max_latency_s=max_latency_s)
+        self.clock = ClockAlignment(run_clock, run_start_epoch_s, max_latency_s=max_latency_s, time_scale=time_scale)
         self.tracker = EdgeTracker(names=dict(names or {}))
         self._given = dict(names or {})
         self.warnings: list[str] = []
@@ -478,14 +482,14 @@ class MarkerSpec:
         return self.target
 
     def open(self, run_clock: Callable[[], float], *, run_start_epoch_s: float | None = None,
-             max_latency_s: float = 1.0) -> MarkerSource:
+             max_latency_s: float = 1.0, time_scale: float = 1.0) -> MarkerSource:
         """The live source (raises :class:`UserInputError` when a port cannot be opened)."""
         names = dict(self.names)
         if self.kind is MarkerKind.LOG:
             return LogFollower(self.target, run_clock, run_start_epoch_s=run_start_epoch_s, names=names,
-                               max_latency_s=max_latency_s)
+                               max_latency_s=max_latency_s, time_scale=time_scale)
         return EventLineSource(self.url, run_clock, run_start_epoch_s=run_start_epoch_s, names=names,
-                               baudrate=self.baud, max_latency_s=max_latency_s)
+                               baudrate=self.baud, max_latency_s=max_latency_s, time_scale=time_scale)
 
 
 def parse_marker_spec(text: str, valves: Sequence[str] | Mapping[str, str] = ()) -> MarkerSpec:

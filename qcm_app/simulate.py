@@ -47,17 +47,19 @@ def build_server(protocol: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED
 def build_marker_server(name: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED, seed: int | None = None,
                         link: str | Path | None = None, reactor: ReactorSettings | None = None,
                         transport: ServerTransport | None = None, beside: EmulatorServer | None = None,
-                        frame_period_s: float = 0.05) -> EmulatorServer:
+                        frame_period_s: float = 0.05, wall_clock: bool = False) -> EmulatorServer:
     """The reactor's valve events (``qcm simulate --protocol valves``) on a pty (or loopback TCP
-    where there is none): ``<t> <valve> <0|1>`` lines stamped with the reactor's process seconds,
-    sent every ``frame_period_s``. With the same ``seed`` and ``speed`` as a QCM emulator it is the
-    same reactor; ``beside`` that emulator's server it also runs on its clock, so each valve event
-    goes out when that instrument sees the pulse (the demo runs both)."""
+    where there is none): ``<t> <valve> <0|1>`` lines stamped with the reactor's process seconds
+    (``wall_clock``: with the Unix time of each event), sent every ``frame_period_s``. With the same
+    ``seed`` and ``speed`` as a QCM emulator it is the same reactor; ``beside`` that emulator's
+    server it also runs on its clock, so each valve event happens when that instrument sees the pulse
+    (the demo runs both)."""
     if seed is None:
         seed = random.randrange(1, 1_000_000)
     model = ProcessModel(recipe, reactor or ReactorSettings(seed=seed))
     source = ReactorSource(model, speed=speed)
-    emulator = marker_emulator_class(name)(source, seed=seed, measurement_period_s=frame_period_s)
+    emulator = marker_emulator_class(name)(source, seed=seed, measurement_period_s=frame_period_s,
+                                           wall_clock=wall_clock)
     if beside is not None:
         emulator.share_clock(beside.instrument)
     return serve(emulator, transport=transport, link=link, seed=seed)

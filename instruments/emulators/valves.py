@@ -7,6 +7,8 @@ the reactor's process seconds (the tool's own clock).
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Protocol
 
 from instruments.emulators.base import EmulatedInstrument
@@ -23,12 +25,17 @@ class ValveSchedule(Protocol):
 
 
 class ValveEventEmulator(EmulatedInstrument):
-    """Streams the events that fell due since the last frame (several lines at once when needed)."""
+    """Streams the events that fell due since the last frame (several lines at once when needed).
 
-    def __init__(self, source: ValveSchedule, *, seed: int = 0, measurement_period_s: float = 0.05) -> None:
+    Stamps are the reactor's process seconds, or with ``wall_clock`` the Unix time at which each
+    event happened (a tool PC whose clock agrees with ours, as on the same PC)."""
+
+    def __init__(self, source: ValveSchedule, *, seed: int = 0, measurement_period_s: float = 0.05,
+                 wall_clock: bool = False) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)  # type: ignore[arg-type]
         self.schedule = source
         self.stream_period_s = measurement_period_s
+        self.wall_clock = wall_clock
         self._sent_until_s = 0.0
 
     def handle(self, data: bytes) -> list[bytes]:
@@ -45,4 +52,7 @@ class ValveEventEmulator(EmulatedInstrument):
         self._sent_until_s = now
         if not events:
             return None
+        if self.wall_clock:  # process seconds → the moment on the wall clock (the reactor runs `speed` times faster)
+            started_epoch_s = time.time() - self.elapsed_s()
+            events = [replace(e, time_s=started_epoch_s + e.time_s / self.schedule.speed) for e in events]
         return "".join(format_event_line(e) for e in events).encode("ascii")
