@@ -186,6 +186,13 @@ def test_replay_hands_the_pulses_on_as_its_clock_passes_them(qtbot, controller, 
     assert len(offline.result.cycles) == load_preset("al2o3").total_cycles
 
 
+def test_wall_clock_stamps_follow_a_sped_up_run_clock() -> None:
+    """A simulator at 20x counts process seconds: a wall-clock stamp 3 s after the run began is 60 s in."""
+    clock = marker_sources.ClockAlignment(lambda: 0.0, run_start_epoch_s=1_700_000_000.0, time_scale=20.0)
+    assert clock.to_run(1_700_000_003.0) == pytest.approx(60.0)
+    assert clock.offset_s is None  # the elapsed-seconds rule was not needed
+
+
 @pytest.mark.parametrize(("text", "kind", "target"), [
     ("/tmp/x_DataLog.txt", MarkerKind.LOG, "/tmp/x_DataLog.txt"),
     ("serial:/dev/ttyUSB1", MarkerKind.SERIAL, "/dev/ttyUSB1"),
