@@ -38,7 +38,7 @@ PRECURSOR_COLOURS = {
     "TMA": "#6A1B9A", "H2O": "#00838F", "O3": "#283593", "O2": "#3949AB", "TiCl4": "#AD1457", "TDMAT": "#AD1457",
     "DEZ": "#4E342E", "ZnEt2": "#4E342E", "HfCl4": "#00695C", "TEMAH": "#00695C", "TEMAZ": "#5D4037",
     "ZrCl4": "#5D4037", "NH3": "#1565C0", "H2S": "#9E9D24", "EG": "#C2185B", "GL": "#C2185B",
-    "LiHMDS": "#D84315", "LiOtBu": "#D84315", "TMG": "#0277BD", "BDEAS": "#37474F",
+    "LiHMDS": "#D84315", "LiOtBu": "#D84315", "glycerol": "#C2185B", "TMG": "#0277BD", "BDEAS": "#37474F",
 }
 #: any other name takes one of these, chosen by a hash of the name (stable across runs)
 SPARE_COLOURS = ("#8E24AA", "#00897B", "#3949AB", "#6D4C41", "#D81B60", "#546E7A", "#7CB342", "#F4511E")
