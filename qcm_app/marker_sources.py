@@ -78,6 +78,12 @@ class ClockAlignment:
         assert self.offset_s is not None
         return stamp_s + self.offset_s
 
+    def pulse_to_run(self, pulse: ValvePulse) -> ValvePulse:
+        """A pulse in the tool's stamps → on the run's clock (its duration too: a sped-up run's
+        wall-clock second is ``time_scale`` run seconds)."""
+        start = self.to_run(pulse.time_s)
+        return replace(pulse, time_s=start, duration_s=self.to_run(pulse.time_s + pulse.duration_s) - start)
+
 
 @dataclass
 class EdgeTracker:
@@ -185,7 +191,7 @@ class EventLineSource:
         for e in events:
             pulse = self.tracker.event(e.time_s, e.valve, e.is_open)
             if pulse is not None:
-                out.append(replace(pulse, time_s=self.clock.to_run(pulse.time_s)))
+                out.append(self.clock.pulse_to_run(pulse))
         self.pulses.extend(out)
         return out
 
@@ -319,7 +325,7 @@ class LogFollower:
         self.clock.observe(max(stamp for stamp, _ in rows), arrival)
         out: list[ValvePulse] = []
         for stamp, fields in rows:
-            out.extend(replace(p, time_s=self.clock.to_run(p.time_s)) for p in self._row(stamp, fields))
+            out.extend(self.clock.pulse_to_run(p) for p in self._row(stamp, fields))
         self._check_stuck()
         self.pulses.extend(out)
         return out
