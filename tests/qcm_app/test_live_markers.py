@@ -190,6 +190,8 @@ def test_wall_clock_stamps_follow_a_sped_up_run_clock() -> None:
     """A simulator at 20x counts process seconds: a wall-clock stamp 3 s after the run began is 60 s in."""
     clock = marker_sources.ClockAlignment(lambda: 0.0, run_start_epoch_s=1_700_000_000.0, time_scale=20.0)
     assert clock.to_run(1_700_000_003.0) == pytest.approx(60.0)
+    pulse = clock.pulse_to_run(ValvePulse(1_700_000_003.0, 0.1, "LiOtBu", "LiOtBu"))  # a 2 s pulse, sped up
+    assert (pulse.time_s, pulse.duration_s) == (pytest.approx(60.0), pytest.approx(2.0))
     assert clock.offset_s is None  # the elapsed-seconds rule was not needed
 
 

@@ -85,6 +85,9 @@ def test_demo_shows_its_reactors_valves_through_an_event_line(qtbot, tmp_path) -
         got = np.array([p.time_s for p in pulses])
         k = int(np.searchsorted(truth, got[0] - 7.5))
         np.testing.assert_allclose(got, truth[k:k + got.size], atol=0.005 * speed)
+        model = controller.marker_server.instrument.schedule.model.valve_pulses()
+        np.testing.assert_allclose([p.duration_s for p in pulses], [p.duration_s for p in model[k:k + got.size]],
+                                   atol=0.002 * speed)
     finally:
         controller.stop()
     assert controller.marker_server is None
