@@ -43,8 +43,8 @@ PRECURSOR_COLOURS = {
 #: any other name takes one of these, chosen by a hash of the name (stable across runs)
 SPARE_COLOURS = ("#8E24AA", "#00897B", "#3949AB", "#6D4C41", "#D81B60", "#546E7A", "#7CB342", "#F4511E")
 #: the tick rows: their height and step as fractions of the mass plot's height, from its bottom
-TICK_ROW_HEIGHT = 0.045
-TICK_ROW_STEP = 0.055
+TICK_ROW_HEIGHT = 0.06
+TICK_ROW_STEP = 0.075
 TICK_BOTTOM = 0.01
 
 
