@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from PySide6 import QtWidgets
 
 from qcm_app.acquisition import ConnectionSpec
 from qcm_app.controller import AppController, AppSettings
@@ -19,6 +20,7 @@ from qcm_app.runfile import read_run
 from qcm_app.simulate import build_marker_server, build_server
 from widgets.connection_dialog import ConnectionDialog
 from widgets.main_window import MainWindow
+from widgets.marker_source_box import MarkerDialog
 from widgets.plots import PRECURSOR_COLOURS, SPARE_COLOURS, TimePlots, precursor_colour
 
 
@@ -61,7 +63,7 @@ def test_ticks_per_precursor_stay_at_the_foot_of_the_mass_plot(qtbot) -> None:
     assert not plots.valve_legend.isVisible() and plots.mass_plot.getViewBox().foot_fraction == 0
 
 
-def test_demo_shows_its_reactors_valves_through_an_event_line(qtbot, tmp_path) -> None:
+def test_demo_shows_its_reactors_valves_through_an_event_line(qtbot, tmp_path, monkeypatch) -> None:
     speed = 40.0
     controller, window = _window(qtbot, tmp_path, speed)
     try:
@@ -88,6 +90,20 @@ def test_demo_shows_its_reactors_valves_through_an_event_line(qtbot, tmp_path) -
         model = controller.marker_server.instrument.schedule.model.valve_pulses()
         np.testing.assert_allclose([p.duration_s for p in pulses], [p.duration_s for p in model[k:k + got.size]],
                                    atol=0.002 * speed)
+        # Instrument → Valve markers…: the dialog says what is followed now; the running worker follows the choice
+        log = tmp_path / "tool_DataLog.txt"
+
+        def answer(dialog: MarkerDialog) -> int:
+            assert "the demo's simulated tool" in dialog.now_label.text()
+            dialog.box.kind_combo.setCurrentIndex(dialog.box.kind_combo.findData("log"))
+            dialog.box.target_edit.setText(str(log))
+            dialog.accept()
+            return QtWidgets.QDialog.DialogCode.Accepted
+
+        monkeypatch.setattr(MarkerDialog, "exec", answer)
+        window.markers_action.trigger()
+        qtbot.waitUntil(lambda: controller.worker.marker_spec == MarkerSpec(MarkerKind.LOG, str(log)), timeout=10_000)
+        assert controller.marker_spec == controller.worker.marker_spec
     finally:
         controller.stop()
     assert controller.marker_server is None
@@ -188,3 +204,8 @@ def test_connection_dialog_takes_a_marker_source_and_remembers_it(qtbot, tmp_pat
     again.marker_box.kind_combo.setCurrentIndex(again.marker_box.kind_combo.findData("log"))
     again.marker_box.target_edit.setText(str(log))
     assert again.marker_spec() == MarkerSpec(MarkerKind.LOG, str(log), (("Mod8/do1", "TMA"), ("Mod8/do2", "H2O")))
+    menu = MarkerDialog("")  # Instrument → Valve markers… starts from the same remembered choice
+    qtbot.addWidget(menu)
+    assert menu.spec() == dialog.marker_spec() and "no valve markers" in menu.now_label.text()
+    menu.box.kind_combo.setCurrentIndex(menu.box.kind_combo.findData(""))
+    assert menu.spec() is None and menu.ok_button.text() == "Stop following"
