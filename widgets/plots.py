@@ -129,7 +129,7 @@ class TimePlots(pg.GraphicsLayoutWidget):
         self.set_sensor_count(sensors)
         self._regions: list[pg.LinearRegionItem] = []
         self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
-        #: per precursor: its tick curve, and the curve's x, height in its row (0 foot, 1 top) and row
+        #: per precursor: its tick curve, and its pulses' openings and closings (s) and its row
         self.valve_curves: dict[str, pg.PlotCurveItem] = {}
         self._valve_xy: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
         self.valve_legend = pg.LegendItem(offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 215),
@@ -137,7 +137,8 @@ class TimePlots(pg.GraphicsLayoutWidget):
                                           verSpacing=-4)
         self.valve_legend.setParentItem(self.mass_plot.getViewBox())
         self.valve_legend.setVisible(False)
-        self.mass_plot.getViewBox().sigYRangeChanged.connect(self._place_valve_ticks)
+        self.mass_plot.getViewBox().sigRangeChanged.connect(self._place_valve_ticks)
+        self.mass_plot.getViewBox().sigResized.connect(self._place_valve_ticks)
         self.following = True
         for plot in (self.freq_plot, self.mass_plot):
             plot.getViewBox().sigRangeChangedManually.connect(self._zoomed_by_user)
@@ -240,9 +241,7 @@ class TimePlots(pg.GraphicsLayoutWidget):
                 self.valve_legend.addItem(curve, name)
             start = np.fromiter((p.time_s for p in mine), float, len(mine))
             end = start + np.fromiter((p.duration_s for p in mine), float, len(mine))
-            # a stroke up at the opening, and along the row's foot while the valve stays open
-            x = np.column_stack((start, start, start, end)).ravel()
-            self._valve_xy[name] = (x, np.tile(np.array([0.0, 1.0, 0.0, 0.0]), len(mine)), row)
+            self._valve_xy[name] = (start, end, row)
             curve.setVisible(True)
             curve.setToolTip(f"{name} valve: {len(mine)} pulses (from the tool)")
             label = self._legend_label(curve)
@@ -266,19 +265,30 @@ class TimePlots(pg.GraphicsLayoutWidget):
         return next((label for sample, label in self.valve_legend.items if sample.item is curve), None)
 
     def _place_valve_ticks(self, *_: object) -> None:
-        """Keep the strokes at the bottom of the mass plot, whatever its range."""
+        """Draw the strokes at the bottom of the mass plot, whatever its range: a stroke up at each
+        opening and along the row's foot while the valve stays open. Only those in view, and one per
+        pixel column (a day of pulses in 800 pixels would paint each column several times over)."""
         if not self._valve_xy:
             return
-        low, high = self.mass_plot.getViewBox().viewRange()[1]
+        view = self.mass_plot.getViewBox()
+        (left, right), (low, high) = view.viewRange()
         span = (high - low) or 1.0
-        for name, (x, height, row) in self._valve_xy.items():
+        pixel_s = (right - left) / max(view.width(), 1.0)
+        for name, (start, end, row) in self._valve_xy.items():
+            shown = slice(int(np.searchsorted(start, left - pixel_s)), int(np.searchsorted(start, right + pixel_s)))
+            opened, closed = start[shown], end[shown]
+            if pixel_s > 0 and opened.size > 1:
+                column = np.floor((opened - left) / pixel_s)
+                first = np.concatenate(([True], column[1:] != column[:-1]))
+                opened, closed = opened[first], closed[first]
+            x = np.column_stack((opened, opened, opened, closed)).ravel()
+            height = np.tile(np.array([0.0, 1.0, 0.0, 0.0]), opened.size)
             y = low + span * (TICK_BOTTOM + row * TICK_ROW_STEP + height * TICK_ROW_HEIGHT)
             self.valve_curves[name].setData(x, y)
 
     def valve_tick_times(self, name: str) -> np.ndarray:
-        """Opening times drawn for one precursor (what a test or a person checks)."""
-        x = self._valve_xy[name][0] if name in self._valve_xy else np.empty(0)
-        return x[::4]
+        """Opening times of one precursor's pulses (all of them; the drawing thins them to the pixels)."""
+        return self._valve_xy[name][0] if name in self._valve_xy else np.empty(0)
 
     # -- crosshair ------------------------------------------------------------------------------
 

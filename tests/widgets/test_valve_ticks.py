@@ -35,6 +35,9 @@ def _window(qtbot, tmp_path, speed: float) -> tuple[AppController, MainWindow]:
 def test_ticks_per_precursor_stay_at_the_foot_of_the_mass_plot(qtbot) -> None:
     plots = TimePlots(1)
     qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    plots.show()
+    qtbot.waitExposed(plots)
     t = np.arange(0.0, 30_000.0, 1.0)
     plots.set_data(t, [5.97e6 - t * 1e-3], [t * 0.01])
     pulses = [ValvePulse(30.0 * k + 15.0 * (k % 2), 0.1, name, name) for k, name in
@@ -50,11 +53,18 @@ def test_ticks_per_precursor_stay_at_the_foot_of_the_mass_plot(qtbot) -> None:
     labels = [label.text for _, label in plots.valve_legend.items]
     assert labels == ["TMA valve · 1500", "H2O valve · 1500", "Shutter 1 valve · 1"]
     # the strokes sit in rows at the bottom of the view, below the whole mass trace
-    plots.mass_plot.getViewBox().autoRange()
-    low, high = plots.mass_plot.getViewBox().viewRange()[1]
+    view = plots.mass_plot.getViewBox()
+    qtbot.waitUntil(lambda: view.viewRange()[0][1] > 29_000, timeout=5000)  # auto-range followed the data
+    low, high = view.viewRange()[1]
     tops = [float(np.max(curve.yData)) for curve in plots.valve_curves.values()]
     assert low < tops[0] < tops[1] < tops[2] < float(np.min(t * 0.01))
     assert float(np.min(tma.yData)) == pytest.approx(low + 0.01 * (high - low))
+    # a view of 8 h draws one stroke per pixel column, not 1500: the rest would paint over it
+    drawn = tma.xData[::4]
+    assert 100 < drawn.size <= view.width() + 2 and set(drawn) <= set(plots.valve_tick_times("TMA"))
+    view.setXRange(3000.0, 3600.0, padding=0)  # zoomed in: every pulse in view, each one drawn
+    in_view = [p.time_s for p in pulses if p.precursor == "TMA" and 3000 <= p.time_s <= 3600]
+    assert np.array_equal(tma.xData[::4], in_view)
     # more pulses: the same items, updated; a run without a shutter hides its row and legend entry
     plots.set_valve_pulses([*pulses[:-1], ValvePulse(90_000.0, 0.1, "TMA", "TMA")])
     assert plots.valve_curves["TMA"] is tma and len(plots.valve_tick_times("TMA")) == 1501
