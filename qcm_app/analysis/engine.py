@@ -27,9 +27,9 @@ from qcm_app.analysis.result import AnalysisResult, AnalysisUpdate, CycleResult,
 from qcm_app.analysis.settings import AnalysisSettings
 from qcm_app.analysis.steps import LevelReader, Window, difference, pooled_slope
 from qcm_app.analysis.valve_timeline import ValveCycle, valve_blocks, valve_cycles
-from qcm_app.markers import ValvePulse
-from qcm_app.physics import CrystalSettings, sauerbrey_mass_ng_cm2
-from qcm_app.recipes import Block, Recipe, Step, StepKind
+from qcm_app.domain.markers import ValvePulse
+from qcm_app.domain.physics import CrystalSettings, sauerbrey_mass_ng_cm2
+from qcm_app.domain.recipes import Block, Recipe, Step, StepKind
 
 
 @dataclass

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qcm_app.analysis.settings import AnalysisSettings
-from qcm_app.physics import thickness_ang_from_mass
-from qcm_app.textenum import TextEnum
+from qcm_app.domain.physics import thickness_ang_from_mass
+from qcm_app.domain.textenum import TextEnum
 
 
 class Regime(TextEnum):

@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from qcm_app import __version__
-from qcm_app.markers import valves_vs_recipe_text
-from qcm_app.offline import AnalyzedRun
-from qcm_app.physics import thickness_ang_from_mass
-from qcm_app.regimes import BlockRegime
+from qcm_app.analysis import CycleResult
+from qcm_app.analysis.regimes import BlockRegime
+from qcm_app.domain.markers import valves_vs_recipe_text
+from qcm_app.domain.physics import thickness_ang_from_mass
+from qcm_app.io.offline import AnalyzedRun
 from qcm_app.report.reference import ReferenceComparison
-from qcm_app.segmenter import CycleResult
 
 #: the regimes a cycle can be in; arrays of cycles carry an index into this tuple
 REGIMES = ("nucleation", "steady", "anomaly")

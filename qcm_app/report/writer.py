@@ -18,9 +18,9 @@ from typing import Any
 import matplotlib
 
 from qcm_app import __version__
-from qcm_app.errors import UserInputError
-from qcm_app.fileio import atomic_write, atomic_write_text
-from qcm_app.offline import AnalyzedRun, analyze_file
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io.fileio import atomic_write, atomic_write_text
+from qcm_app.io.offline import AnalyzedRun, analyze_file
 from qcm_app.report import figures
 from qcm_app.report.content import ReportContent, build_content, cycles_csv, initiation_text
 from qcm_app.report.folder import (  # noqa: F401 - re-exported: the folder rules belong to the writer's API

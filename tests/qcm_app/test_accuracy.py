@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from qcm_app.recipes import parse_recipe
+from qcm_app.domain.recipes import parse_recipe
 from tests.support import boise, scoring
 from tests.support import tracegen as tg
 

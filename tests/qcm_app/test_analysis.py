@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qcm_app.analysis import LiveAnalysis, analyze_mass, mass_from_frequency
-from qcm_app.reactor import Anomaly, ProcessModel, ReactorSettings, sample_run
-from qcm_app.recipes import load_preset
-from qcm_app.regimes import classify_block
-from qcm_app.testset import Case, cases, same_result, score
+from qcm_app.analysis.regimes import classify_block
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.simulation.reactor import Anomaly, ProcessModel, ReactorSettings, sample_run
+from tests.support.testset import Case, cases, same_result, score
 
 CASES = cases((1, 2))
 

@@ -18,13 +18,13 @@ from PySide6 import QtGui
 
 from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import Sqm160Emulator
-from qcm_app import runfile
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.pipeline import Pipeline
-from qcm_app.recipes import load_preset
-from qcm_app.recording import Recording
-from qcm_app.runfile import RunMetadata, read_run
+from qcm_app.acquisition.recording import Recording
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.io import runfile
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, read_run
 from widgets.main_window import MainWindow
 
 ROWS_PER_CHUNK = 10
