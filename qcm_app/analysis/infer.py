@@ -94,8 +94,11 @@ def infer_pattern(candidates: Sequence[Candidate], pending: list[int], s: Analys
     for k, start in enumerate(rot):
         gap = (rot[k + 1] if k + 1 < len(rot) else period) - start
         pulse_s = min(1.0, 0.05 * gap)
-        typical = float(np.median(sz[pulses[(first + k) % len(pulses)]]))
-        steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s, mass_ng_cm2=typical))
+        cluster = pulses[(first + k) % len(pulses)]
+        typical = float(np.median(sz[cluster]))
+        # how often the pulse shows: a pulse seen in a fifth of the cycles costs little when missed
+        support = min(1.0, len(cluster) / cycles)
+        steps.append(Step(f"pulse {k + 1}", StepKind.PULSE, pulse_s, mass_ng_cm2=typical, extra={"support": support}))
         steps.append(Step("purge", StepKind.PURGE, max(gap - pulse_s, 1e-3)))
     # the segment starts at the first candidate of the cycle's first pulse
     lead = span[next(k for k in range(at.size) if k in pulses[first])]
