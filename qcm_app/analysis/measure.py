@@ -11,7 +11,7 @@ import numpy as np
 
 from qcm_app.analysis.result import CycleResult
 from qcm_app.analysis.settings import AnalysisSettings
-from qcm_app.analysis.steps import LevelReader, Window, difference, pooled_slope
+from qcm_app.analysis.steps import LevelReader, Window, bending_slope, difference, pooled_slope
 
 
 class CycleMeter:
@@ -42,12 +42,17 @@ class CycleMeter:
             windows.append(self.levels.window_before(t, m, times[k], start))
         start = self._clear_of_steps(cand_times, times[-1] + durations_s[-1], end)
         windows.append(self.levels.window_before(t, m, end, start))
-        # drift slope, pooled over the windows before the previous few pulses and this cycle's
+        # drift slope, pooled over the windows before the previous pulses and this cycle's; where
+        # the drift bends (a warm-up), it is the slope the windows' trend gives at this cycle
         pool: list[Window] = []
         for k in range(max(0, len(before) - self.s.drift_windows), len(before)):
             pool.append(self.levels.window_before(t, m, before[k][0], purge_start(k - 1)))
         pool += windows
         slope, slope_se = pooled_slope(pool, self.levels.quantum)
+        bent = bending_slope(pool, 0.5 * (windows[0].t_mean + windows[-1].t_mean), self.levels.quantum,
+                             self.s.drift_change_sigmas)
+        if bent is not None:
+            slope, slope_se = bent
         steps = [difference(windows[k], windows[k + 1], slope, slope_se) for k in range(len(times))]
         gain, gain_sigma = difference(windows[0], windows[-1], slope, slope_se)
         return replace(cycle, mass_gain_ng_cm2=gain, steps_ng_cm2=tuple(v for v, _ in steps),

@@ -177,3 +177,39 @@ def test_a_cached_window_is_the_window_of_exactly_those_times():
         cached = reader.window_before(t, m, second, -math.inf)
         fresh = LevelReader(s, 0.1, 0.0).window_before(t, m, second, -math.inf)
         assert (cached.n, cached.m_mean) == (fresh.n, fresh.m_mean)
+
+
+def test_a_bending_drift_is_followed_not_averaged():
+    """A warm-up (exponential drift, 30 % of a cycle's gain per cycle at first, fading over ~8
+    cycles) under steps of known size: once the purge windows' own slopes trend in time, the
+    drift is taken where the trend puts it at each cycle, so the early cycles are still right;
+    pooling all windows alike would subtract the steeper drift of the minutes before."""
+    from dataclasses import replace
+
+    from qcm_app.analysis.settings import AnalysisSettings
+    from qcm_app.domain.recipes import parse_recipe
+
+    period, n = 40.0, 30
+    recipe = parse_recipe(f'''name = "warm-up"
+[[blocks]]
+name = "A"
+repeat = {n}
+steps = [{{ name = "TMA", kind = "pulse", duration_s = 0.1 }}, {{ name = "N2", kind = "purge", duration_s = 19.9 }},
+         {{ name = "H2O", kind = "pulse", duration_s = 0.1 }}, {{ name = "N2", kind = "purge", duration_s = 19.9 }}]
+''')
+    rng = np.random.default_rng(7)
+    t = np.arange(0.0, n * period + 90.0, 0.1)
+    tma = np.maximum(np.floor((t - 30.0) / period) + 1, 0)  # pulses passed: TMA at 30 s, H2O 20 s later
+    h2o = np.maximum(np.floor((t - 50.0) / period) + 1, 0)
+    steps = 30.0 * tma + 5.0 * h2o
+    warm = -80.0 * np.exp(-t / 300.0)  # 0.27 ng/cm²/s at first: 11 per cycle
+    m = steps + warm + 0.05 * rng.standard_normal(t.size)
+    true_gain = 35.0
+    early = slice(2, 12)
+    adaptive = analyze_mass(t, m, recipe)
+    gains = np.array([c.mass_gain_ng_cm2 for c in adaptive.cycles])
+    assert len(gains) == n
+    assert np.median(np.abs(gains[early] - true_gain)) / true_gain < 0.01
+    pooled = analyze_mass(t, m, recipe, settings=replace(AnalysisSettings(), drift_change_sigmas=math.inf))
+    pooled_gains = np.array([c.mass_gain_ng_cm2 for c in pooled.cycles])
+    assert np.median(np.abs(pooled_gains[early] - true_gain)) / true_gain > 0.02
