@@ -163,8 +163,8 @@ class RunClock:
 def readings_to_arrays(readings: Sequence[Reading], sensors: int) -> dict[str, np.ndarray]:
     """Stack readings into (samples, sensors) arrays; missing sensors become NaN."""
     n = len(readings)
-    out = {name: np.full((n, sensors), np.nan) for name in ("frequency_hz", "rate_a_per_s",
-                                                             "instrument_thickness_kang")}
+    out: dict[str, np.ndarray] = {name: np.full((n, sensors), np.nan) for name in (
+        "frequency_hz", "rate_a_per_s", "instrument_thickness_kang")}
     times = np.empty(n)
     for i, r in enumerate(readings):
         times[i] = r.time_s

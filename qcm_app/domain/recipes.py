@@ -230,7 +230,7 @@ def _step(raw: Any, i: int, j: int, block: str, loc: _Locator) -> Step:
         raise loc.error(f"block {block!r}, step {name!r}: kind must be \"pulse\" or \"purge\", got {kind!r}",
                         i, j)
     duration = raw.get("duration_s")
-    if not _positive(duration) or duration > MAX_DURATION_S:
+    if duration is None or not _positive(duration) or duration > MAX_DURATION_S:
         raise loc.error(f"block {block!r}, step {name!r}: duration_s must be a positive number of seconds "
                         f"(at most {MAX_DURATION_S:g}), got {duration!r}", i, j)
     mass = raw.get("mass_ng_cm2")
