@@ -26,7 +26,7 @@ import numpy as np
 from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.physics import MAX_CRYSTAL_FREQUENCY_HZ, MIN_CRYSTAL_FREQUENCY_HZ, valid_frequencies
 from qcm_app.io.fileio import read_bytes
-from qcm_app.io.runfile import RunData, RunEvent, RunMetadata
+from qcm_app.io.runfile import RESERVED_KEYS, RunData, RunEvent, RunMetadata
 
 SECONDS_PER_DAY = 86400.0
 #: a backwards jump of wall-clock time larger than this is a midnight rollover, not disorder
@@ -615,13 +615,9 @@ _SETTING_KEYS = (
 )
 
 
-#: keys our run-file header already uses: a log's own line of that name must not shadow ours
-_RESERVED_KEYS = frozenset({
-    "app version", "start time", "instrument", "firmware", "port", "protocol", "sensors", "crystal nominal",
-    "quartz density", "quartz shear modulus", "quartz acoustic impedance", "blank frequency",
-    "fresh crystal frequency", "minimum crystal frequency", "start frequency", "film density", "z-ratio",
-    "tooling", "recipe", "recipe file", "recipe toml", "time scale", "operator note", "note",
-})
+#: keys our run-file header already uses (from the format's one declaration): a log's own line of
+#: that name must not shadow ours
+_RESERVED_KEYS = frozenset(key.lower() for key in RESERVED_KEYS)
 
 
 def extra_key(key: str) -> str:
