@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qcm_app.domain.physics import CrystalSettings
-from qcm_app.io.importers.common import extra_key
+from qcm_app.io.importers.metadata import extra_key
 from qcm_app.io.runfile import HEADER_KEYS, NOTE_KEY, RESERVED_KEYS, RunMetadata, format_header, parse_header
 
 
