@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 from qcm_app import __version__
 from qcm_app.report.content import DASH, ReportContent, fmt, summary_columns, table_header, table_rows
-from qcm_app.report.figures import CAPTIONS, FILL, STRONG
+from qcm_app.report.figures import CAPTIONS
+from qcm_app.report.plotting import FILL, STRONG
 from qcm_app.report.reference import ReferenceComparison
 
 #: above this many cycles the cycle table starts folded (still in the file, one click away)
