@@ -19,7 +19,7 @@ from matplotlib.figure import FigureBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from qcm_app.report.content import REGIMES, BlockSummary, ReportContent, fmt
+from qcm_app.report.content import REGIMES, BlockSummary, ReportContent
 from qcm_app.report.plotting import (
     EVENT_COLOUR,
     FILL,
@@ -38,6 +38,7 @@ from qcm_app.report.plotting import (
     _step_colours,
 )
 from qcm_app.report.trace import TRACE_BUCKETS, TimeAxis, minmax_downsample, regime_runs
+from qcm_app.report.wording import fmt
 
 #: block labels on the mass figure closer than this share of the time axis are not printed
 LABEL_GAP = 0.06

@@ -22,7 +22,8 @@ from qcm_app.domain.errors import UserInputError
 from qcm_app.io.fileio import atomic_write, atomic_write_text
 from qcm_app.io.offline import AnalyzedRun, analyze_file
 from qcm_app.report import figures, plotting
-from qcm_app.report.content import ReportContent, build_content, cycles_csv, initiation_text
+from qcm_app.report.content import ReportContent, build_content
+from qcm_app.report.cycle_table import cycles_csv
 from qcm_app.report.folder import (  # noqa: F401 - re-exported: the folder rules belong to the writer's API
     GENERATOR,
     INDEX_FILES,
@@ -36,6 +37,7 @@ from qcm_app.report.folder import (  # noqa: F401 - re-exported: the folder rule
 from qcm_app.report.html import IndexRow, index_html, report_html
 from qcm_app.report.pdf import write_pdf
 from qcm_app.report.reference import ReferenceComparison, compare, find_reference
+from qcm_app.report.wording import initiation_text
 
 #: (key, width, height in inches) of the HTML page's figures
 HTML_FIGURES = (("mass", 10.0, 4.2), ("gains", 10.0, 3.8), ("half", 10.0, 5.6), ("zooms", 10.0, 4.0))
