@@ -33,7 +33,8 @@ from qcm_app.io.recipe_files import load_preset
 from qcm_app.io.runfile import RunMetadata, RunWriter
 from qcm_app.report import ProgressBar, ReportFiles, write_report, write_reports
 from qcm_app.report import figures as report_figures
-from qcm_app.report.content import build_content, cycles_csv
+from qcm_app.report.content import build_content
+from qcm_app.report.cycle_table import cycles_csv
 from qcm_app.report.figures import minmax_downsample
 from qcm_app.report.writer import folder_names
 from qcm_app.simulation.reactor import Anomaly, ProcessModel, ReactorSettings, sample_run

@@ -25,9 +25,10 @@ from qcm_app.domain.markers import shift_pulses
 from qcm_app.domain.physics import is_crystal_frequency, valid_frequencies
 from qcm_app.io.fileio import check_input
 from qcm_app.io.importers import angstrom, colnatec, generic, labview, openqcm, sqm160, stm2
-from qcm_app.io.importers.common import NotThisFormat, SourceText, read_source
+from qcm_app.io.importers.build import MAX_BACKWARD_FRACTION, MAX_BACKWARD_ROWS
 from qcm_app.io.importers.generic import ColumnMapping
-from qcm_app.io.runfile import FORMAT_TAG, RunData, RunEvent, is_run_file, read_run
+from qcm_app.io.importers.source import NotThisFormat, SourceText, read_source
+from qcm_app.io.runfile import FORMAT_TAG, START_FREQUENCY_KEY, RunData, RunEvent, is_run_file, read_run
 from qcm_app.io.valve_lines import VALVE_EVENT, pulses_from_events
 
 __all__ = ["FORMATS", "ColumnMapping", "detect_format", "load_run"]
@@ -109,12 +110,6 @@ def _unrecognised(source: SourceText, reason: str) -> UserInputError:
                         f"for another table give the time and frequency columns", line)
 
 
-#: a few rows out of order are a glitch and are dropped with a warning; more means the file is not one
-#: time-ordered run, and dropping them would silently lose most of it
-MAX_BACKWARD_ROWS = 10
-MAX_BACKWARD_FRACTION = 0.01
-
-
 def _keep_rows(run: RunData, keep: np.ndarray) -> None:
     run.time_s = run.time_s[keep]
     run.frequency_hz = run.frequency_hz[keep]
@@ -141,8 +136,8 @@ def _check_own_header(run: RunData, path: Path) -> None:
     meta = run.metadata
     for f in meta.start_frequency_hz:
         if not math.isnan(f) and not is_crystal_frequency(f):
-            raise UserInputError(f"header 'Start frequency' must be a crystal frequency in Hz, got {f:g}", path,
-                                 _header_line(path, "Start frequency"))
+            raise UserInputError(f"header '{START_FREQUENCY_KEY}' must be a crystal frequency in Hz, got {f:g}",
+                                 path, _header_line(path, START_FREQUENCY_KEY))
     try:
         meta.crystal.check()
     except ValueError as exc:

@@ -23,18 +23,12 @@ import re
 import numpy as np
 
 from qcm_app.domain.errors import UserInputError
-from qcm_app.io.importers.common import (
-    RowOrder,
-    SourceText,
-    Table,
-    apply_film_settings,
-    build_run,
-    iso_from_epoch,
-    parse_clock,
-    parse_dates,
-    split_unit,
-    thickness_scale_to_ang,
-)
+from qcm_app.io.importers.build import RowOrder, build_run
+from qcm_app.io.importers.columns import split_unit, thickness_scale_to_ang
+from qcm_app.io.importers.metadata import apply_film_settings
+from qcm_app.io.importers.source import SourceText
+from qcm_app.io.importers.table import Table
+from qcm_app.io.importers.times import iso_from_epoch, parse_clock, parse_dates
 from qcm_app.io.runfile import RunData, RunEvent, RunMetadata
 
 FORMAT_NAME = "Angstrom Engineering tool log"

@@ -18,19 +18,12 @@ import re
 import numpy as np
 
 from qcm_app.domain.errors import UserInputError
-from qcm_app.io.importers.common import (
-    MAX_TIME_S,
-    RowOrder,
-    SourceText,
-    Table,
-    apply_film_settings,
-    build_run,
-    iso_from_epoch,
-    parse_clock,
-    parse_dates,
-    split_unit,
-    thickness_scale_to_ang,
-)
+from qcm_app.io.importers.build import RowOrder, build_run
+from qcm_app.io.importers.columns import split_unit, thickness_scale_to_ang
+from qcm_app.io.importers.metadata import apply_film_settings
+from qcm_app.io.importers.source import SourceText
+from qcm_app.io.importers.table import Table
+from qcm_app.io.importers.times import MAX_TIME_S, iso_from_epoch, parse_clock, parse_dates
 from qcm_app.io.runfile import RunData, RunMetadata
 
 FORMAT_NAME = "Colnatec Eon log"

@@ -25,27 +25,20 @@ import re
 from dataclasses import dataclass, field
 
 from qcm_app.domain.errors import UserInputError
-from qcm_app.io.importers.common import (
+from qcm_app.io.importers.build import RowOrder, build_run
+from qcm_app.io.importers.columns import find_column, name_unit, split_unit, thickness_scale_to_ang
+from qcm_app.io.importers.metadata import preamble_settings
+from qcm_app.io.importers.signals import attach_signals
+from qcm_app.io.importers.source import NotThisFormat, SourceText
+from qcm_app.io.importers.table import Table, has_decimal_comma, looks_like_number
+from qcm_app.io.importers.times import (
     TIME_FORMATS,
-    NotThisFormat,
-    RowOrder,
-    SourceText,
-    Table,
-    build_run,
-    find_column,
-    has_decimal_comma,
     iso_from_epoch,
     looks_like_clock,
     looks_like_date,
     looks_like_datetime,
-    looks_like_number,
-    name_unit,
-    preamble_settings,
-    split_unit,
-    thickness_scale_to_ang,
     time_values,
 )
-from qcm_app.io.importers.signals import attach_signals
 from qcm_app.io.runfile import RunData, RunMetadata
 
 FORMAT_NAME = "CSV/TSV with time and frequency columns"

@@ -30,7 +30,7 @@ from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.markers import name_channels, recipe_pulse_sequence
 from qcm_app.domain.recipes import Recipe, parse_recipe
 from qcm_app.io.importers import generic
-from qcm_app.io.importers.common import SourceText, read_source
+from qcm_app.io.importers.source import SourceText, read_source
 from qcm_app.io.runfile import RunData
 
 FORMAT_NAME = "LabVIEW ALD tool DataLog"

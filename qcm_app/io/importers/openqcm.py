@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import re
 
-from qcm_app.io.importers.common import (
-    RowOrder,
-    SourceText,
-    Table,
-    build_run,
-    has_decimal_comma,
-    iso_from_epoch,
-    parse_clock,
-    parse_dates,
-)
+from qcm_app.io.importers.build import RowOrder, build_run
+from qcm_app.io.importers.source import SourceText
+from qcm_app.io.importers.table import Table, has_decimal_comma
+from qcm_app.io.importers.times import iso_from_epoch, parse_clock, parse_dates
 from qcm_app.io.runfile import RunData, RunMetadata
 
 FORMAT_NAME = "openQCM log"

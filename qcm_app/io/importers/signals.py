@@ -19,7 +19,10 @@ import numpy as np
 
 from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.markers import ValvePulse, is_digital, precursor_in_name, pulses_from_digital, sorted_pulses
-from qcm_app.io.importers.common import RowOrder, Table, iso_from_epoch, split_unit, time_values
+from qcm_app.io.importers.build import RowOrder
+from qcm_app.io.importers.columns import split_unit
+from qcm_app.io.importers.table import Table
+from qcm_app.io.importers.times import iso_from_epoch, time_values
 from qcm_app.io.runfile import RunData
 
 _STATUS_NAME = re.compile(r"\bok\b|ok\?|status|stat_|xstat|alarm|error|fault|interlock|enable|xtal", re.I)

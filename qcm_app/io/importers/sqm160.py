@@ -24,18 +24,12 @@ import re
 
 import numpy as np
 
-from qcm_app.io.importers.common import (
-    RowOrder,
-    SourceText,
-    Table,
-    build_run,
-    has_decimal_comma,
-    iso_from_epoch,
-    preamble_settings,
-    split_unit,
-    thickness_scale_to_ang,
-    time_values,
-)
+from qcm_app.io.importers.build import RowOrder, build_run
+from qcm_app.io.importers.columns import split_unit, thickness_scale_to_ang
+from qcm_app.io.importers.metadata import preamble_settings
+from qcm_app.io.importers.source import SourceText
+from qcm_app.io.importers.table import Table, has_decimal_comma
+from qcm_app.io.importers.times import iso_from_epoch, time_values
 from qcm_app.io.runfile import RunData, RunMetadata
 
 FORMAT_NAME = "SQM-160 text log"

@@ -23,17 +23,11 @@ from datetime import datetime
 
 import numpy as np
 
-from qcm_app.io.importers.common import (
-    RowOrder,
-    SourceText,
-    Table,
-    build_run,
-    has_decimal_comma,
-    iso_from_epoch,
-    split_unit,
-    thickness_scale_to_ang,
-    time_values,
-)
+from qcm_app.io.importers.build import RowOrder, build_run
+from qcm_app.io.importers.columns import split_unit, thickness_scale_to_ang
+from qcm_app.io.importers.source import SourceText
+from qcm_app.io.importers.table import Table, has_decimal_comma
+from qcm_app.io.importers.times import iso_from_epoch, time_values
 from qcm_app.io.runfile import RunData, RunEvent, RunMetadata
 
 FORMAT_NAME = "INFICON STM-2 log"
