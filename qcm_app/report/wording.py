@@ -11,13 +11,12 @@ import numpy as np
 
 from qcm_app import __version__
 from qcm_app.analysis.regimes import BlockRegime
+from qcm_app.io.importers import OWN_FORMAT  # our run file's "Source format"
 from qcm_app.io.offline import AnalyzedRun
 
 if TYPE_CHECKING:
     from qcm_app.report.content import BlockSummary
 
-#: written by our own run-file importer as the "Source format"
-OWN_FORMAT = "qcm-monitor run file"
 DASH = "—"
 
 
