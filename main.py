@@ -2,7 +2,7 @@
 
 import sys
 
-from qcm_app.cli import main
+from qcm_app.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["gui", *sys.argv[1:]]))

@@ -5,7 +5,7 @@ Rows: one per scenario × mode (with the recipe / without), several seeds each, 
 - the real Boise State TMA/H2O run (``../shared/data/real/boise-ald-2019-05-24/``), scored against
   the valve times and the tool's own per-step table (``vendor_cycles.csv``);
 - the stress matrix of ``tests/support/tracegen.py``, a generator that shares no code and no physics
-  with ``qcm_app/reactor.py``.
+  with ``qcm_app/simulation/reactor.py``.
 
 Methods: ``ours`` (``qcm_app.analysis.analyze_mass``) and, with a recipe, the baselines ``pelt``
 (ruptures PELT, cost "l2") and ``kernelcpd`` (ruptures KernelCPD, kernel "linear") on the mass binned to
@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qcm_app.analysis import mass_from_frequency  # noqa: E402
-from qcm_app.physics import CrystalSettings  # noqa: E402
-from qcm_app.recipes import parse_recipe  # noqa: E402
+from qcm_app.domain.physics import CrystalSettings  # noqa: E402
+from qcm_app.domain.recipes import parse_recipe  # noqa: E402
 from tests.support import boise, scoring  # noqa: E402
 from tests.support import tracegen as tg  # noqa: E402
 
@@ -385,7 +385,7 @@ def write_docs(doc: dict[str, Any]) -> None:
         f"{doc['elapsed_s']} s on {doc['machine']}). Method `ours` is `qcm_app.analysis.analyze_mass`; `pelt` "
         "and `kernelcpd` are the ruptures change-point baselines, given the recipe's pulses per cycle "
         "(see the benchmark's docstring). Scoring: `tests/support/scoring.py`; generator: "
-        "`tests/support/tracegen.py` (no code or physics shared with `qcm_app/reactor.py`).",
+        "`tests/support/tracegen.py` (no code or physics shared with `qcm_app/simulation/reactor.py`).",
         "",
         "Baseline tuning (once, on `tuning_al2o3`, seed "
         f"{tg.TUNING_SEED}): " + "; ".join(

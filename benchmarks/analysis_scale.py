@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qcm_app.analysis import LiveAnalysis, analyze_mass  # noqa: E402
-from qcm_app.recipes import parse_recipe  # noqa: E402
+from qcm_app.domain.recipes import parse_recipe  # noqa: E402
 
 PERIOD_S = 30.2
 FACTOR = 12.27  # ng/cm² per Hz at 6 MHz

@@ -46,11 +46,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qcm_app.analysis import AnalysisResult, LiveAnalysis, analyze_mass, mass_from_frequency  # noqa: E402
-from qcm_app.importers import load_run  # noqa: E402
-from qcm_app.offline import analyze_file, run_mass  # noqa: E402
-from qcm_app.reactor import ProcessModel, ReactorSettings, TruthCycle, sample_run  # noqa: E402
-from qcm_app.recipes import Recipe, load_preset  # noqa: E402
-from qcm_app.testset import Case, Score, cases, same_result, score  # noqa: E402
+from qcm_app.domain.recipes import Recipe  # noqa: E402
+from qcm_app.io.importers import load_run  # noqa: E402
+from qcm_app.io.offline import analyze_file, run_mass  # noqa: E402
+from qcm_app.io.recipe_files import load_preset  # noqa: E402
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, TruthCycle, sample_run  # noqa: E402
+from tests.support.testset import Case, Score, cases, same_result, score  # noqa: E402
 
 #: ruptures settings (a scientist's choices, fixed before looking at any result)
 MIN_SEGMENT_S = 3.0  # shorter than any purge (10-60 s), longer than a pulse's transient

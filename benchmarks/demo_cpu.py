@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PySide6 import QtCore, QtWidgets
 
-from qcm_app.controller import AppController, AppSettings
+from qcm_app.app.controller import AppController, AppSettings
 from widgets.main_window import MainWindow
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")

@@ -24,9 +24,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from qcm_app.reactor import ProcessModel, ReactorSettings
-from qcm_app.recipes import load_preset
-from qcm_app.ringbuffer import RingBuffer
+from qcm_app.acquisition.ringbuffer import RingBuffer
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings
 from widgets.plots import TimePlots
 
 SIZES = {"1 h at 10 Hz": 36_000, "24 h at 10 Hz": 864_000, "1 M points": 1_000_000}

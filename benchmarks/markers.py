@@ -23,10 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qcm_app.importers import load_run  # noqa: E402
-from qcm_app.importers.labview import load_doses  # noqa: E402
-from qcm_app.marker_sources import LogFollower  # noqa: E402
-from qcm_app.markers import counts_by_precursor, pulses_from_digital  # noqa: E402
+from qcm_app.domain.markers import counts_by_precursor, pulses_from_digital  # noqa: E402
+from qcm_app.io.importers import load_run  # noqa: E402
+from qcm_app.io.importers.labview import load_doses  # noqa: E402
+from qcm_app.io.marker_sources import LogFollower  # noqa: E402
 
 BOISE = ROOT.parent / "shared" / "data" / "real" / "boise-ald-2019-05-24"
 RUN = "20190524_Run1_TMA-H2O-50cycles_TMA-10Pulses_TMA-H2O-20cycles_425C_GaPO4"

@@ -30,13 +30,13 @@ from instruments.emulators.base import PtyServer
 from instruments.emulators.line import LineEmulator
 from instruments.sqm160 import Sqm160, encode_command, encode_reply
 from instruments.transport import MemoryTransport
-from qcm_app.acquisition import ConnectionSpec
+from qcm_app.acquisition.ringbuffer import RingBuffer
+from qcm_app.acquisition.worker import ConnectionSpec
 from qcm_app.analysis import LiveAnalysis
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.pipeline import Pipeline
-from qcm_app.reactor import ProcessModel, ReactorSettings, ReactorSource
-from qcm_app.recipes import load_preset
-from qcm_app.ringbuffer import RingBuffer
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, ReactorSource
 
 N = 200_000
 BATCH = 50  # readings per pipeline call (the worker batches ~50 ms of readings)

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PySide6 import QtCore, QtWidgets
 
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.pipeline import Pipeline
-from qcm_app.reactor import ProcessModel, ReactorSettings, sample_run
-from qcm_app.recipes import load_preset
-from qcm_app.runfile import RunMetadata, RunWriter
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, RunWriter
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, sample_run
 from widgets.main_window import MainWindow
 
 

@@ -25,10 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from qcm_app.offline import analyze_file  # noqa: E402
-from qcm_app.reactor import ProcessModel, ReactorSettings, sample_run  # noqa: E402
-from qcm_app.recipes import Recipe, load_preset  # noqa: E402
+from qcm_app.domain.recipes import Recipe  # noqa: E402
+from qcm_app.io.offline import analyze_file  # noqa: E402
+from qcm_app.io.recipe_files import load_preset  # noqa: E402
 from qcm_app.report import write_report  # noqa: E402
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, sample_run  # noqa: E402
 
 
 def scaled_recipe(name: str, hours: float) -> tuple[Recipe, str]:

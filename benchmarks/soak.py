@@ -32,11 +32,12 @@ from PySide6 import QtCore, QtWidgets
 
 from instruments.base import Driver, DriverInfo, LinkLost, Reading, SensorReading
 from instruments.transport import MemoryTransport
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.reactor import ProcessModel, ReactorSettings
-from qcm_app.recipes import Recipe, load_preset
-from qcm_app.runfile import read_run
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.recipes import Recipe
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import read_run
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings
 from widgets.main_window import MainWindow
 
 

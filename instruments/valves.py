@@ -1,6 +1,6 @@
 """Valve events as text lines, ``<t> <valve> <0|1>``: what a tool's PLC or a small serial/TCP bridge
 prints when a valve opens or closes. Parsing only (no Qt, no clock): the marker source in
-``qcm_app.marker_sources`` turns the events into pulses on the run's clock.
+``qcm_app.io.marker_sources`` turns the events into pulses on the run's clock.
 
 ``t`` is seconds, on the tool's own clock (elapsed seconds, or Unix time when it is that large);
 the valve is a name without blanks (``TMA``, ``Mod8/do1``); ``1`` opened it, ``0`` closed it.

@@ -1,3 +1,3 @@
-from qcm_app.cli import main
+from qcm_app.app.cli import main
 
 raise SystemExit(main())

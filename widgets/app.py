@@ -9,12 +9,12 @@ import sys
 
 from PySide6 import QtCore, QtWidgets
 
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.cli import gui_markers
-from qcm_app.controller import AppController
-from qcm_app.errors import UserInputError
-from qcm_app.recipes import resolve_recipe
-from qcm_app.settings import load_settings
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.cli import gui_markers
+from qcm_app.app.controller import AppController
+from qcm_app.app.settings import load_settings
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io.recipe_files import resolve_recipe
 from widgets.display import display_problem
 from widgets.main_window import MainWindow
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from PySide6 import QtCore, QtWidgets
 
-from qcm_app.regimes import BlockRegime
+from qcm_app.analysis.regimes import BlockRegime
 
 _HEADERS = ("Block", "Cycles", "Initiation", "Steady\n(ng/cm²/cyc)", "GPC\n(Å/cyc)", "ρ\n(g/cm³)")
 DENSITY_COLUMN = 5

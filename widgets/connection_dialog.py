@@ -1,7 +1,7 @@
 """Choosing an instrument: port, protocol, baud rate, sensors, and a quick "does it answer?" test;
 beside it, optionally, where the tool's valve markers come from.
 
-A passive view. It builds a :class:`~qcm_app.acquisition.ConnectionSpec` and does no acquisition.
+A passive view. It builds a :class:`~qcm_app.acquisition.worker.ConnectionSpec` and does no acquisition.
 Its only I/O is the connection test, which opens the port, asks for the instrument's identity and
 closes it again. That runs in a thread-pool thread, so a silent instrument never freezes the
 window. The last choice is remembered in QSettings, so the next session starts where this one left.
@@ -18,8 +18,8 @@ from PySide6.QtCore import Signal, Slot
 from instruments import registry
 from instruments.base import DriverInfo, InstrumentError, ProtocolError, ReplyTimeout
 from instruments.ports import PortInfo, describe_port, list_ports
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.marker_sources import MarkerSpec
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.io.marker_sources import MarkerSpec
 from widgets.marker_source_box import MarkerSourceBox
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from qcm_app.segmenter import CycleResult
+from qcm_app.analysis import CycleResult
 
 REGIME_COLOURS = {"nucleation": "#FB8C00", "steady": "#43A047", "anomaly": "#E53935"}
 SELECTED_PEN = pg.mkPen("#000000", width=2)

@@ -15,12 +15,13 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from qcm_app import __version__
-from qcm_app.acquisition import LinkStats
-from qcm_app.alarms import Alarm, AlarmKind
-from qcm_app.controller import AppController
-from qcm_app.errors import UserInputError
-from qcm_app.recipes import Recipe, load_recipe, preset_paths
-from qcm_app.session import column
+from qcm_app.acquisition.worker import LinkStats
+from qcm_app.app.controller import AppController
+from qcm_app.app.session import column
+from qcm_app.domain.alarms import Alarm, AlarmKind
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.recipes import Recipe
+from qcm_app.io.recipe_files import load_recipe, preset_paths
 from widgets.banner import BannerArea
 from widgets.blocks_table import BlocksTable
 from widgets.cycle_chart import ALL_BLOCKS, REGIME_COLOURS, BreakdownView, CycleChart
@@ -369,7 +370,7 @@ class MainWindow(QtWidgets.QMainWindow):
         export_report(self, self.controller)
 
     def open_settings_dialog(self) -> None:
-        from qcm_app.settings import save_settings
+        from qcm_app.app.settings import save_settings
         from widgets.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.controller.settings, self)
@@ -558,7 +559,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """● REC, elapsed time and file size: unmistakable from across the lab."""
         if self._recording_since is None or self._recording_path is None:
             return
-        from qcm_app.session import format_duration
+        from qcm_app.app.session import format_duration
 
         elapsed = format_duration(time.monotonic() - self._recording_since)
         try:

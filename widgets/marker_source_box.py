@@ -2,7 +2,7 @@
 line (``<t> <valve> <0|1>``) on a serial port or over TCP; and which precursor each valve doses.
 
 A passive view shared by the connection dialog and *Instrument → Valve markers…*: it builds a
-:class:`~qcm_app.marker_sources.MarkerSpec` and opens nothing (the acquisition worker does). The
+:class:`~qcm_app.io.marker_sources.MarkerSpec` and opens nothing (the acquisition worker does). The
 last accepted choice is kept with the other connection settings (QSettings group ``connection``).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Signal
 
-from qcm_app.errors import UserInputError
-from qcm_app.marker_sources import MarkerKind, MarkerSpec, parse_marker_spec
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io.marker_sources import MarkerKind, MarkerSpec, parse_marker_spec
 
 SETTINGS_GROUP = "connection"
 #: (shown, kind, placeholder of the target field)

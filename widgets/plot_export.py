@@ -11,7 +11,7 @@ from pathlib import Path
 import pyqtgraph.exporters as pg_exporters
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
-from qcm_app.fileio import atomic_write_bytes
+from qcm_app.io.fileio import atomic_write_bytes
 
 
 class _Signals(QtCore.QObject):

@@ -25,7 +25,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from qcm_app.markers import ValvePulse
+from qcm_app.domain.markers import ValvePulse
 
 SENSOR_COLOURS = ("#1f5fbf", "#c0392b", "#27864a", "#8e44ad", "#d35400", "#2c3e50")
 REGIME_BRUSHES = {

@@ -6,7 +6,7 @@ import math
 
 from PySide6 import QtCore, QtWidgets
 
-from qcm_app.session import Readouts
+from qcm_app.app.session import Readouts
 
 _ROWS = (
     ("frequency_hz", "Frequency", "Hz", "{:,.2f}"),

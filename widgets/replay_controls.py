@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from qcm_app.replay import SPEEDS
-from qcm_app.session import format_duration
+from qcm_app.acquisition.replay import SPEEDS
+from qcm_app.app.session import format_duration
 
 
 class ReplayControls(QtWidgets.QWidget):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from qcm_app.controller import AppController
-from qcm_app.errors import UserInputError
+from qcm_app.app.controller import AppController
+from qcm_app.domain.errors import UserInputError
 
 
 class _Signals(QtCore.QObject):
@@ -25,7 +25,7 @@ class _ReportJob(QtCore.QRunnable):
         self.signals = _Signals()
 
     def run(self) -> None:
-        from qcm_app.offline import analyze_file
+        from qcm_app.io.offline import analyze_file
         from qcm_app.report import write_report
 
         try:

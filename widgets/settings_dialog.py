@@ -9,9 +9,9 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from qcm_app.controller import AppSettings
-from qcm_app.physics import CrystalSettings
-from qcm_app.pipeline import FilmSettings
+from qcm_app.app.controller import AppSettings
+from qcm_app.domain.physics import CrystalSettings
+from qcm_app.domain.pipeline import FilmSettings
 
 
 def _spin(value: float, low: float, high: float, decimals: int, suffix: str = "") -> QtWidgets.QDoubleSpinBox:

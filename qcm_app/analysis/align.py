@@ -48,6 +48,8 @@ class Aligner:
         self._offsets: dict[int, float] = {}
         process = [b for b in plan.blocks if not b.is_wait]
         self._period = process[0].cycle_duration_s if process else 1.0
+        #: an inferred pattern's pulses: how often each shows (its miss cost); one block, from j = 0
+        self._support = tuple(float(p.extra.get("support", 1.0)) for p in process[0].pulses) if process else (1.0,)
         self._expected: dict[tuple[int, int], float | None] = {}
         self._nodes: list[tuple[int, int, int, bool]] = []  # the last best path: (i, state, j, hold)
         self._node_pos: dict[tuple[int, int], int] = {}
@@ -176,9 +178,17 @@ class Aligner:
         return max(1, math.ceil(self.s.hold_max_cycles * ppc))
 
     def _miss(self, j_from: int, j_to: int) -> float:
+        """Skipping pulses of an inferred pattern costs in proportion to how often each shows."""
         if not self.inferred:
             return 0.0
-        return self.s.inferred_miss_cost * max(0, j_to - j_from - 1)
+        n = j_to - j_from - 1
+        if n <= 0:
+            return 0.0
+        weights = self._support
+        full, rest = divmod(n, len(weights))
+        first = (j_from + 1) % len(weights)
+        partial = sum(weights[(first + k) % len(weights)] for k in range(rest))
+        return self.s.inferred_miss_cost * (full * sum(weights) + partial)
 
     def _starts(self, t: float) -> list[tuple[int, float]]:
         """Pulses this candidate could be if it is the first one matched: the recipe cannot have

@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from qcm_app.recipes import Block
+from qcm_app.domain.recipes import Block
 
 
 @dataclass(frozen=True)

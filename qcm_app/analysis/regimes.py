@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from qcm_app.analysis.settings import AnalysisSettings
-from qcm_app.physics import thickness_ang_from_mass
-from qcm_app.textenum import TextEnum
+from qcm_app.domain.physics import thickness_ang_from_mass
+from qcm_app.domain.textenum import TextEnum
 
 
 class Regime(TextEnum):
@@ -153,7 +154,7 @@ def classify_block(gains: Sequence[float], sigmas: Sequence[float] | None = None
     g_all = np.asarray(gains, dtype=float)
     n = g_all.size
     sig_all = np.asarray(sigmas if sigmas is not None else [math.nan] * n, dtype=float)
-    common = dict(block_index=block_index, block_name=block_name, first_index=first_index, cycles=n,
+    common: dict[str, Any] = dict(block_index=block_index, block_name=block_name, first_index=first_index, cycles=n,
                   density_g_cm3=density_g_cm3, expected_mass_ng_cm2=expected_mass_ng_cm2,
                   gains_ng_cm2=tuple(float(v) for v in g_all))
     finite = np.isfinite(g_all)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qcm_app.analysis.regimes import BlockRegime, NucleationKind, Regime
-from qcm_app.physics import thickness_ang_from_mass
+from qcm_app.domain.physics import thickness_ang_from_mass
 
 
 @dataclass(frozen=True)
@@ -146,11 +145,6 @@ class AnalysisResult:
             "notes": list(self.regimes.notes),
             **self.extra,
         }
-
-    def write_json(self, path: str | Path) -> Path:
-        from qcm_app.fileio import atomic_write_text
-
-        return atomic_write_text(Path(path), json_text(self.to_json_dict()))
 
 
 def json_text(doc: dict[str, Any]) -> str:

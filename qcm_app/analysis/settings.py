@@ -89,6 +89,8 @@ class AnalysisSettings:
     settle_min_s: float = 4.0
     #: purge windows pooled for the drift slope
     drift_windows: int = 24
+    #: a trend of the windows' slopes in time this many sigmas clear of zero means the drift bends
+    drift_change_sigmas: float = 4.0
     #: valves without a recipe: a pause longer than this many cycle periods ends a block
     valve_pause_factor: float = 3.0
     #: a window's samples further than this many MADs from its median are dropped (spikes)

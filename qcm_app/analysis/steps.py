@@ -126,6 +126,32 @@ def pooled_slope(windows: list[Window], quantum: float = 0.0) -> tuple[float, fl
     return slope, se
 
 
+def bending_slope(windows: list[Window], t_s: float, quantum: float, sigmas: float) -> tuple[float, float] | None:
+    """The drift slope at ``t_s`` when the windows' own slopes follow a clear trend in time (the
+    drift bends, as in a warm-up), from a weighted line through them; None when no trend stands
+    ``sigmas`` above its error (then the pooled slope is the better estimate)."""
+    valid = [w for w in windows if w.valid and w.s_tt > 0]
+    if len(valid) < 4:
+        return None
+    x = np.array([w.t_mean - t_s for w in valid])
+    y = np.array([w.s_tm / w.s_tt for w in valid])
+    wt = np.array([w.s_tt for w in valid])
+    sw, sx, sy = wt.sum(), (wt * x).sum(), (wt * y).sum()
+    sxx, sxy = (wt * x * x).sum(), (wt * x * y).sum()
+    det = sw * sxx - sx * sx
+    if det <= 0:
+        return None
+    b = (sw * sxy - sx * sy) / det
+    a = (sy - b * sx) / sw
+    var = max(median_small([w.resid_var for w in valid]), quantum * quantum / 12.0)
+    scatter = float((wt * (y - a - b * x) ** 2).sum()) / (len(valid) - 2)  # per unit weight
+    var = max(var, scatter)
+    se_b = math.sqrt(var * sw / det)
+    if abs(b) <= sigmas * se_b:
+        return None
+    return float(a), math.sqrt(var * sxx / det)
+
+
 def difference(a: Window, b: Window, slope: float, slope_se: float) -> tuple[float, float]:
     """Mass added between two settled windows (drift removed) and its 1σ."""
     if not (a.valid and b.valid):

@@ -1,7 +1,7 @@
 """The cycle timeline read straight from the tool's valves, when there is no recipe.
 
 Every pulse time is known, so nothing is aligned: a cycle is the group of pulses that starts at
-the run's first precursor (:func:`qcm_app.markers.group_cycles`), it ends where the next cycle of
+the run's first precursor (:func:`qcm_app.domain.markers.group_cycles`), it ends where the next cycle of
 its block starts, and the last cycle of a block ends one block period after its start. The same
 function runs on the pulses seen so far (live) and on all of them (offline); a live cycle is
 handed out only once nothing later can move its end, so the two agree.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qcm_app.markers import PulseCycle, ValvePulse, group_cycles
-from qcm_app.recipes import Block, Step, StepKind
+from qcm_app.domain.markers import PulseCycle, ValvePulse, group_cycles
+from qcm_app.domain.recipes import Block, Step, StepKind
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ class ProgressBar:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from qcm_app.offline import analyze_file, print_import_warnings
+    from qcm_app.io.offline import analyze_file, print_import_warnings
     from qcm_app.report.folder import check_destination, check_options  # no matplotlib: bad input fails fast
 
     check_options(args.density, args.crystal_mhz)
@@ -71,7 +71,7 @@ def run_report(args: argparse.Namespace) -> int:
     check_destination(out, args.overwrite, runs)  # before any file is analysed
     reference = getattr(args, "reference", None)
     if reference is not None and len(runs) > 1:
-        from qcm_app.errors import UserInputError
+        from qcm_app.domain.errors import UserInputError
 
         raise UserInputError("--reference goes with one run (a batch finds each tool's table beside its log)")
     if len(runs) == 1:

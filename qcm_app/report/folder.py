@@ -25,8 +25,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from qcm_app.errors import UserInputError
-from qcm_app.fileio import check_output
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io.fileio import check_output
 
 GENERATOR = "qcm-monitor report"
 REPORT_FILES = ("report.html", "report.pdf", "cycles.csv", "summary.json")

@@ -12,9 +12,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from qcm_app import __version__
-from qcm_app.report.content import DASH, ReportContent, fmt, summary_columns, table_header, table_rows
-from qcm_app.report.figures import CAPTIONS, FILL, STRONG
+from qcm_app.report.content import ReportContent
+from qcm_app.report.cycle_table import table_header, table_rows
+from qcm_app.report.figures import CAPTIONS
+from qcm_app.report.plotting import FILL, STRONG
 from qcm_app.report.reference import ReferenceComparison
+from qcm_app.report.wording import DASH, fmt, summary_columns
 
 #: above this many cycles the cycle table starts folded (still in the file, one click away)
 OPEN_TABLE_MAX_CYCLES = 300

@@ -27,8 +27,11 @@ from matplotlib.text import Text
 
 from qcm_app import __version__
 from qcm_app.report import figures
-from qcm_app.report.content import REGIMES, ReportContent, summary_columns, table_header, table_rows
-from qcm_app.report.figures import CAPTIONS, FILL, new_figure
+from qcm_app.report.content import REGIMES, ReportContent
+from qcm_app.report.cycle_table import table_header, table_rows
+from qcm_app.report.figures import CAPTIONS
+from qcm_app.report.plotting import FILL, new_figure
+from qcm_app.report.wording import summary_columns
 
 # fontTools logs every subsetting step at INFO (~300 lines per PDF); only its warnings matter here
 logging.getLogger("fontTools").setLevel(logging.WARNING)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qcm_app.errors import UserInputError
-from qcm_app.importers.labview import TIME_ORIGIN_KEY, DoseTable, is_dose_table, load_doses, sibling
-from qcm_app.offline import AnalyzedRun
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io.importers.labview import TIME_ORIGIN_KEY, DoseTable, is_dose_table, load_doses, sibling
+from qcm_app.io.offline import AnalyzedRun
 
 #: a tool dose and one of our pulses are the same step when they start this close (s)
 MATCH_TOLERANCE_S = 3.0

@@ -18,11 +18,12 @@ from typing import Any
 import matplotlib
 
 from qcm_app import __version__
-from qcm_app.errors import UserInputError
-from qcm_app.fileio import atomic_write, atomic_write_text
-from qcm_app.offline import AnalyzedRun, analyze_file
-from qcm_app.report import figures
-from qcm_app.report.content import ReportContent, build_content, cycles_csv, initiation_text
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io.fileio import atomic_write, atomic_write_text
+from qcm_app.io.offline import AnalyzedRun, analyze_file
+from qcm_app.report import figures, plotting
+from qcm_app.report.content import ReportContent, build_content
+from qcm_app.report.cycle_table import cycles_csv
 from qcm_app.report.folder import (  # noqa: F401 - re-exported: the folder rules belong to the writer's API
     GENERATOR,
     INDEX_FILES,
@@ -36,6 +37,7 @@ from qcm_app.report.folder import (  # noqa: F401 - re-exported: the folder rule
 from qcm_app.report.html import IndexRow, index_html, report_html
 from qcm_app.report.pdf import write_pdf
 from qcm_app.report.reference import ReferenceComparison, compare, find_reference
+from qcm_app.report.wording import initiation_text
 
 #: (key, width, height in inches) of the HTML page's figures
 HTML_FIGURES = (("mass", 10.0, 4.2), ("gains", 10.0, 3.8), ("half", 10.0, 5.6), ("zooms", 10.0, 4.0))
@@ -110,10 +112,10 @@ def write_reports(paths: Sequence[str | Path], out_dir: str | Path, recipe: str 
             row, point = _index_entry(analyzed, name, path)
             rows.append(row)
             points.append(point)
-        with _DRAWING, matplotlib.rc_context(figures.STYLE):
-            fig = figures.new_figure(10.0, 3.6)
+        with _DRAWING, matplotlib.rc_context(plotting.STYLE):
+            fig = plotting.new_figure(10.0, 3.6)
             figures.draw_comparison(fig, points)
-            svg = figures.svg_text(fig, "svg-compare")
+            svg = plotting.svg_text(fig, "svg-compare")
         atomic_write_text(tmp / "index.html", index_html(rows, svg, generated))
         atomic_write_text(tmp / "index.csv", _index_csv(rows))
         if progress is not None:
@@ -143,7 +145,7 @@ def write_report_into(folder: Path, analyzed: AnalyzedRun, note: str = "", gener
     table (default: the one beside the tool's log, if any)."""
     content = build_content(analyzed, note, generated)
     content.reference = _reference(analyzed, reference)
-    with _DRAWING, matplotlib.rc_context(figures.STYLE):
+    with _DRAWING, matplotlib.rc_context(plotting.STYLE):
         svgs = _html_figures(content)
         pages: list[int] = []
         atomic_write(folder / "report.pdf", lambda tmp: pages.append(write_pdf(tmp, content)))
@@ -166,9 +168,9 @@ def _html_figures(content: ReportContent) -> dict[str, str]:
     for key, width, height in HTML_FIGURES:
         if key != "mass" and not content.cycles:
             continue
-        fig = figures.new_figure(width, height)
+        fig = plotting.new_figure(width, height)
         draw[key](fig, content)
-        out[key] = figures.svg_text(fig, f"svg-{key}")
+        out[key] = plotting.svg_text(fig, f"svg-{key}")
     return out
 
 

@@ -130,6 +130,6 @@ def test_simulate_runs_in_real_time_unless_sped_up() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
-    from qcm_app.cli import build_parser
+    from qcm_app.app.cli import build_parser
 
     assert build_parser().parse_args(["simulate", "--speed", "10"]).speed == 10.0

@@ -154,9 +154,9 @@ def test_simulate_on_a_busy_tcp_port_is_one_line() -> None:
 
 
 def test_demo_without_openpty_runs_over_tcp(qtbot, tmp_path, monkeypatch) -> None:
-    from qcm_app.controller import AppController, AppSettings
-    from qcm_app.recipes import load_preset
-    from qcm_app.session import column
+    from qcm_app.app.controller import AppController, AppSettings
+    from qcm_app.app.session import column
+    from qcm_app.io.recipe_files import load_preset
 
     monkeypatch.delenv(TRANSPORT_ENV, raising=False)
     monkeypatch.delattr(os, "openpty")  # the demo on Windows

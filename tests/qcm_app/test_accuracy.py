@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from qcm_app.recipes import parse_recipe
+from qcm_app.domain.recipes import parse_recipe
 from tests.support import boise, scoring
 from tests.support import tracegen as tg
 
@@ -26,9 +26,10 @@ SEEDS = (1, 2)
 #: (the six-pulse supercycle is not inferred)
 WITH_RECIPE = ("al2o3_2hz_res0.1_5mhz", "clock_jitter_hold", "saturating_precursor_block", "lzo_1to2_supercycle")
 WITHOUT_RECIPE = ("inhibited_from_zero", "al2o3_2hz_res0.1_5mhz")
-#: measured on the real run without a recipe: 53 of its 64 cycles that gain >= 6 ng/cm² are found within
-#: 3 s (the issue asks for all); this guards that level
-BOISE_NO_RECIPE_FOUND_FRACTION = 0.8
+#: measured on the real run without a recipe: 63 of its 64 cycles that gain >= 6 ng/cm² are found within
+#: 3 s, none false (the issue asks for all: the one missed is the TMA-only block's single visible pulse,
+#: a lone step between two waits that no repeating pattern explains); this guards that level
+BOISE_NO_RECIPE_FOUND_FRACTION = 0.95
 
 
 def _summary(s: scoring.Score) -> str:

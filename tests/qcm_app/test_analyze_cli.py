@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcm_app.cli import main
-from qcm_app.reactor import ProcessModel, ReactorSettings, sample_run
-from qcm_app.recipes import load_preset
+from qcm_app.app.cli import main
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, sample_run
 from tests.qcm_app.test_replay import _write_run
 
 ROOT = Path(__file__).resolve().parents[2]

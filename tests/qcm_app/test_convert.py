@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcm_app.errors import UserInputError
-from qcm_app.importers import ColumnMapping, load_run
-from qcm_app.importers import convert as convert_module
-from qcm_app.importers.convert import add_convert_arguments, convert_file, mapping_from_args, run_convert
-from qcm_app.physics import sauerbrey_mass_ng_cm2, zmatch_thickness_ang
-from qcm_app.runfile import IN_PROGRESS_SUFFIX, RunWriter, column_names, read_run
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.physics import sauerbrey_mass_ng_cm2, zmatch_thickness_ang
+from qcm_app.io.importers import ColumnMapping, load_run
+from qcm_app.io.importers import convert as convert_module
+from qcm_app.io.importers.convert import add_convert_arguments, convert_file, mapping_from_args, run_convert
+from qcm_app.io.runfile import IN_PROGRESS_SUFFIX, RunWriter, column_names, read_run
 
 DATA = Path(__file__).resolve().parent / "data"
 

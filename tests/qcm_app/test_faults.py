@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 
 from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import Sqm160Emulator
-from qcm_app import acquisition, runfile
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.errors import UserInputError
-from qcm_app.recipes import load_preset
-from qcm_app.runfile import interrupted_runs, read_run
+from qcm_app.acquisition import worker as acquisition
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io import runfile
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import interrupted_runs, read_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcm_app.cli import main
+from qcm_app.app.cli import main
 from tests.qcm_app.harness.corpus import Expect, build, unmount_all
 from tests.qcm_app.harness.runner import counts, run_all
 

@@ -1,4 +1,4 @@
-"""The one output rule (qcm_app/fileio.py) and the guards behind issue 10's tracebacks, tested
+"""The one output rule (qcm_app/io/fileio.py) and the guards behind issue 10's tracebacks, tested
 directly: what the corpus harness shows from the outside, here from the inside."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcm_app.errors import UserInputError
-from qcm_app.fileio import check_input, check_link, check_output, write_output_text
-from qcm_app.offline import analyze_file
-from qcm_app.physics import CrystalSettings, sauerbrey_factor_ng_cm2_per_hz
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.physics import CrystalSettings, sauerbrey_factor_ng_cm2_per_hz
+from qcm_app.io.fileio import check_input, check_link, check_output, write_output_text
+from qcm_app.io.offline import analyze_file
 from qcm_app.report.writer import write_report
 
 

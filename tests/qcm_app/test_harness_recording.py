@@ -18,13 +18,13 @@ from PySide6 import QtGui
 
 from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import Sqm160Emulator
-from qcm_app import runfile
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.pipeline import Pipeline
-from qcm_app.recipes import load_preset
-from qcm_app.recording import Recording
-from qcm_app.runfile import RunMetadata, read_run
+from qcm_app.acquisition.recording import Recording
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, read_run
+from qcm_app.io.runfile import writer as runfile_writer
 from widgets.main_window import MainWindow
 
 ROWS_PER_CHUNK = 10
@@ -96,7 +96,7 @@ def small_disk(folder: Path, size_bytes: int, monkeypatch: pytest.MonkeyPatch,
             return _LimitedFile(real_open(path, mode, *args, **kw), size_bytes)
         return real_open(path, mode, *args, **kw)
 
-    monkeypatch.setattr(runfile, "open", limited_open, raising=False)
+    monkeypatch.setattr(runfile_writer, "open", limited_open, raising=False)
     yield "injected"
 
 
@@ -116,7 +116,7 @@ def _meta() -> RunMetadata:
 @pytest.mark.parametrize("flush_interval_s", [0.0, 1e9], ids=["flushed-every-write", "all-in-the-buffer"])
 def test_disk_full_keeps_every_sample_including_the_unflushed_buffer(tmp_path, monkeypatch, flush_interval_s,
                                                                      mount) -> None:
-    monkeypatch.setattr(runfile, "FLUSH_INTERVAL_S", flush_interval_s)
+    monkeypatch.setattr(runfile_writer, "FLUSH_INTERVAL_S", flush_interval_s)
     warnings: list[str] = []
     failures: list[str] = []
     rec = Recording(warnings.append, failures.append)

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcm_app.errors import UserInputError
-from qcm_app.importers import FORMATS, ColumnMapping, detect_format, load_run
-from qcm_app.importers.agreement import compare_with_instrument, thickness_zeroings
-from qcm_app.physics import CrystalSettings, zmatch_thickness_ang
-from qcm_app.runfile import RunData
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.physics import CrystalSettings, zmatch_thickness_ang
+from qcm_app.io.importers import FORMATS, ColumnMapping, detect_format, load_run
+from qcm_app.io.importers.agreement import compare_with_instrument, thickness_zeroings
+from qcm_app.io.runfile import RunData
 
 DATA = Path(__file__).resolve().parent / "data"
 REAL_ANGSTROM = DATA / "angstrom_al_evap.csv"
@@ -190,8 +190,8 @@ def test_detect_format(name: str, expected: str) -> None:
 
 
 def test_our_own_run_file_is_delegated(tmp_path: Path) -> None:
-    from qcm_app.pipeline import Pipeline
-    from qcm_app.runfile import RunMetadata, RunWriter
+    from qcm_app.domain.pipeline import Pipeline
+    from qcm_app.io.runfile import RunMetadata, RunWriter
 
     path = tmp_path / "run.csv"
     writer = RunWriter.create(path, RunMetadata(start_frequency_hz=(5975830.23,)))

@@ -12,10 +12,10 @@ from instruments.emulators.base import ConstantSource, Faults, PtyServer
 from instruments.emulators.sqm160 import Sqm160Emulator
 from instruments.emulators.sycon import Stm100Emulator
 from instruments.registry import available_protocols
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.recipes import load_preset
-from qcm_app.runfile import read_run
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import read_run
 
 
 @pytest.fixture

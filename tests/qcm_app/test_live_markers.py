@@ -14,20 +14,22 @@ import pytest
 
 from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import Sqm160Emulator
-from qcm_app import acquisition, marker_sources
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.cli import main as qcm_main
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.errors import UserInputError
-from qcm_app.importers import load_run
-from qcm_app.marker_sources import LogFollower, MarkerKind, MarkerSpec, parse_marker_spec
-from qcm_app.marker_testdata import marker_run
-from qcm_app.markers import ValvePulse, valve_events
-from qcm_app.offline import analyze_file
-from qcm_app.pipeline import Pipeline
-from qcm_app.recipes import load_preset
-from qcm_app.runfile import RunMetadata, RunWriter, read_run
-from qcm_app.testset import same_result
+from qcm_app.acquisition import worker as acquisition
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.cli import main as qcm_main
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.markers import ValvePulse
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.io import marker_sources
+from qcm_app.io.importers import load_run
+from qcm_app.io.marker_sources import LogFollower, MarkerKind, MarkerSpec, parse_marker_spec
+from qcm_app.io.offline import analyze_file
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, RunWriter, read_run
+from qcm_app.io.valve_lines import valve_events
+from tests.support.marker_testdata import marker_run
+from tests.support.testset import same_result
 
 
 @pytest.fixture

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from instruments.valves import parse_event_line
-from qcm_app.importers import load_run
-from qcm_app.marker_sources import ClockAlignment, EventLineSource, LogFollower
-from qcm_app.marker_testdata import departed_run, empty_bottle_run, marker_run
-from qcm_app.markers import compare_with_recipe, counts_by_precursor, recipe_pulse_sequence
-from qcm_app.physics import sauerbrey_factor_ng_cm2_per_hz
-from qcm_app.recipes import load_preset
-from qcm_app.simulate import build_marker_server
+from qcm_app.domain.markers import compare_with_recipe, counts_by_precursor, recipe_pulse_sequence
+from qcm_app.domain.physics import sauerbrey_factor_ng_cm2_per_hz
+from qcm_app.io.importers import load_run
+from qcm_app.io.marker_sources import ClockAlignment, EventLineSource, LogFollower
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.simulation.simulate import build_marker_server
+from tests.support.marker_testdata import departed_run, empty_bottle_run, marker_run
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "boise-ald-2019-05-24"
 DATALOG = DATA / "20190524_Run1_TMA-H2O-50cycles_TMA-10Pulses_TMA-H2O-20cycles_425C_GaPO4_DataLog.txt"
@@ -210,7 +210,7 @@ def test_simulated_tool_serves_the_reactors_valves_on_a_pty():
 
 
 def server_settings(seed: int):
-    from qcm_app.reactor import ReactorSettings
+    from qcm_app.simulation.reactor import ReactorSettings
 
     return ReactorSettings(seed=seed)
 

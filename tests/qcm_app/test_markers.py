@@ -7,11 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcm_app.cli import main
-from qcm_app.errors import UserInputError
-from qcm_app.importers import detect_format, load_run
-from qcm_app.importers.labview import FORMAT_NAME, load_doses, load_execution_table
-from qcm_app.markers import (
+from qcm_app.app.cli import main
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.markers import (
     ValvePulse,
     compare_with_recipe,
     counts_by_precursor,
@@ -20,7 +18,10 @@ from qcm_app.markers import (
     pulses_from_digital,
     recipe_pulse_sequence,
 )
-from qcm_app.recipes import parse_recipe, resolve_recipe
+from qcm_app.domain.recipes import parse_recipe
+from qcm_app.io.importers import detect_format, load_run
+from qcm_app.io.importers.labview import FORMAT_NAME, load_doses, load_execution_table
+from qcm_app.io.recipe_files import resolve_recipe
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 BOISE = DATA / "boise-ald-2019-05-24"
@@ -308,7 +309,7 @@ def test_cycles_from_the_valves_alone(boise_run):
     listed in the derived vendor_cycles.csv (tool elapsed seconds)."""
     import csv
 
-    from qcm_app.markers import group_cycles
+    from qcm_app.domain.markers import group_cycles
 
     cycles = group_cycles(boise_run.valve_pulses)
     assert len(cycles) == 80
@@ -325,7 +326,7 @@ def test_cycles_from_the_valves_alone(boise_run):
 def test_a_datalog_alone_is_named_by_the_recipe_given(tmp_path):
     import shutil
 
-    from qcm_app.offline import analyze_file
+    from qcm_app.io.offline import analyze_file
 
     alone = tmp_path / DATALOG.name  # without the dose and execution tables beside it
     shutil.copyfile(DATALOG, alone)
@@ -338,9 +339,9 @@ def test_an_empty_bottle_raises_the_no_uptake_alarm() -> None:
     """The TMA valve keeps firing from its 30th pulse on, with nothing in the bottle: the analysis,
     timed by the valves, says which pulses got no uptake; a full bottle raises nothing."""
     from qcm_app.analysis import LiveAnalysis
-    from qcm_app.marker_testdata import empty_bottle_run
-    from qcm_app.offline import run_mass
-    from qcm_app.recipes import load_preset
+    from qcm_app.io.offline import run_mass
+    from qcm_app.io.recipe_files import load_preset
+    from tests.support.marker_testdata import empty_bottle_run
 
     recipe = load_preset("al2o3")
     for depleted_from, expect_alarm in ((30, True), (10**9, False)):
@@ -387,7 +388,7 @@ def test_valves_alone_give_the_tools_cycles_live_as_offline(boise_run):
     import csv
 
     from qcm_app.analysis import analyze_mass
-    from qcm_app.offline import run_mass
+    from qcm_app.io.offline import run_mass
 
     mass, _, _ = run_mass(boise_run)
     offline = analyze_mass(boise_run.time_s, mass, markers=boise_run.valve_pulses)
@@ -411,7 +412,7 @@ def test_markers_attached_mid_run_take_over_the_timeline(boise_run):
     """A valve source attached after the run started: the cycles placed from the data until then
     are placed again from the valves, and the end result is the one the valves give offline."""
     from qcm_app.analysis import analyze_mass
-    from qcm_app.offline import run_mass
+    from qcm_app.io.offline import run_mass
 
     mass, _, _ = run_mass(boise_run)
     offline = analyze_mass(boise_run.time_s, mass, markers=boise_run.valve_pulses)
@@ -423,9 +424,9 @@ def test_recipe_with_live_markers_equals_offline_and_alarms_an_empty_bottle() ->
     """With a recipe, pulses handed over live become its named candidates: the result equals the
     offline one with all pulses given at once, and the empty bottle raises its alarm."""
     from qcm_app.analysis import analyze_mass
-    from qcm_app.marker_testdata import empty_bottle_run
-    from qcm_app.offline import run_mass
-    from qcm_app.recipes import load_preset
+    from qcm_app.io.offline import run_mass
+    from qcm_app.io.recipe_files import load_preset
+    from tests.support.marker_testdata import empty_bottle_run
 
     recipe = load_preset("al2o3")
     run, _model = empty_bottle_run(recipe, "TMA", 30, seed=4)

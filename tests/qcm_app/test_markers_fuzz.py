@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from instruments.valves import parse_event_line
-from qcm_app.errors import UserInputError
-from qcm_app.importers.labview import load_doses, load_execution_table
-from qcm_app.marker_sources import LogFollower
+from qcm_app.domain.errors import UserInputError
+from qcm_app.io.importers.labview import load_doses, load_execution_table
+from qcm_app.io.marker_sources import LogFollower
 
 EXECUTION_HEADER = "Recipe Step\tPrecursor\tFill Pressure [Torr]\tDose Time [s]\tPurge Time [s]\tALD Process Type\n"
 DOSES_HEADER = ("Recipe Step #\tPrecursor #\tPrecursor Name\tALD Process Type\tPulse/Fill Start Timestamp\t"

@@ -13,7 +13,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 import qcm_app
-from qcm_app.recipes import PRESET_DIR, preset_paths
+from qcm_app.domain.recipes import PRESET_DIR
+from qcm_app.io.recipe_files import preset_paths
 from qcm_app.resources import resource_dir
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qcm_app.physics import (
+from qcm_app.domain.physics import (
     CrystalSettings,
     crystal_life_pct,
     mass_ng_cm2_from_thickness,

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcm_app.errors import UserInputError
-from qcm_app.recipes import load_preset, load_recipe, parse_recipe, preset_paths, resolve_recipe
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.recipes import parse_recipe
+from qcm_app.io.recipe_files import load_preset, load_recipe, preset_paths, resolve_recipe
 
 GOOD = """
 name = "test"

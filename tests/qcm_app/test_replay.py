@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.offline import analyze_file
-from qcm_app.pipeline import Pipeline
-from qcm_app.reactor import ProcessModel, ReactorSettings, sample_run
-from qcm_app.recipes import load_preset
-from qcm_app.runfile import RunMetadata, RunWriter
-from qcm_app.testset import same_result
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.io.offline import analyze_file
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, RunWriter
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, sample_run
+from tests.support.testset import same_result
 
 
 def _write_run(path: Path, seed: int = 11, preset: str = "ligl_on_al2o3") -> Path:

@@ -24,18 +24,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qcm_app.cli import main
-from qcm_app.errors import UserInputError
-from qcm_app.offline import analyze_file
-from qcm_app.pipeline import Pipeline
-from qcm_app.reactor import Anomaly, ProcessModel, ReactorSettings, sample_run
-from qcm_app.recipes import load_preset, parse_recipe
+from qcm_app.app.cli import main
+from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.domain.recipes import parse_recipe
+from qcm_app.io.offline import analyze_file
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, RunWriter
 from qcm_app.report import ProgressBar, ReportFiles, write_report, write_reports
 from qcm_app.report import figures as report_figures
-from qcm_app.report.content import build_content, cycles_csv
+from qcm_app.report.content import build_content
+from qcm_app.report.cycle_table import cycles_csv
 from qcm_app.report.figures import minmax_downsample
 from qcm_app.report.writer import folder_names
-from qcm_app.runfile import RunMetadata, RunWriter
+from qcm_app.simulation.reactor import Anomaly, ProcessModel, ReactorSettings, sample_run
 
 SHORT_REPEATS = (20, 50)
 
@@ -333,7 +335,7 @@ def test_batch_api_reports_progress_and_stops_on_a_bad_file(data: dict[str, Path
 
 
 def test_reports_need_no_qt_no_pyplot_and_no_display(data: dict[str, Path], tmp_path: Path) -> None:
-    code = ("import sys; from qcm_app.offline import analyze_file; from qcm_app.report import write_report; "
+    code = ("import sys; from qcm_app.io.offline import analyze_file; from qcm_app.report import write_report; "
             f"write_report(analyze_file({str(data['flat'])!r}), {str(tmp_path / 'out')!r}); "
             "loaded = [m for m in sys.modules if m.startswith(('PySide6', 'matplotlib.pyplot'))]; "
             "print(loaded)")

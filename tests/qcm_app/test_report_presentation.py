@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from qcm_app.offline import analyze_file
-from qcm_app.pipeline import Pipeline
-from qcm_app.reactor import ProcessModel, ReactorSettings, sample_run
-from qcm_app.recipes import load_preset
-from qcm_app.report.content import build_content, table_header, table_rows
-from qcm_app.report.figures import MIN_MASS_SPAN_NG_CM2, _readable_ylim, new_figure
-from qcm_app.runfile import RunMetadata, RunWriter
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.io.offline import analyze_file
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, RunWriter
+from qcm_app.report.content import build_content
+from qcm_app.report.cycle_table import table_header, table_rows
+from qcm_app.report.plotting import MIN_MASS_SPAN_NG_CM2, _readable_ylim, new_figure
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, sample_run
 
 
 def write_run(path: Path, preset: str, keep_fraction: float = 1.0) -> Path:

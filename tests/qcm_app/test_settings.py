@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings
 
-from qcm_app.controller import AppSettings
-from qcm_app.physics import CrystalSettings
-from qcm_app.settings import load_settings, save_settings, settings_from_mapping, settings_to_mapping
+from qcm_app.app.controller import AppSettings
+from qcm_app.app.settings import load_settings, save_settings, settings_from_mapping, settings_to_mapping
+from qcm_app.domain.physics import CrystalSettings
 
 
 def test_round_trip_through_qsettings(tmp_path) -> None:

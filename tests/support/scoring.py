@@ -89,8 +89,8 @@ def found_from_result(result: Any) -> Found:
 def run_ours(time_s: np.ndarray, frequency_hz: np.ndarray, recipe_toml: str | None, crystal_mhz: float) -> Found:
     """The project's analysis from frequency, as ``qcm analyze`` would run it; timed, never raising."""
     from qcm_app.analysis import analyze_mass, mass_from_frequency
-    from qcm_app.physics import CrystalSettings
-    from qcm_app.recipes import parse_recipe
+    from qcm_app.domain.physics import CrystalSettings
+    from qcm_app.domain.recipes import parse_recipe
 
     t0 = time.perf_counter()
     try:

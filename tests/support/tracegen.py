@@ -1,6 +1,6 @@
 """An independent ALD/MLD trace generator: the yardstick the cycle analysis is measured with.
 
-It shares no code and no model with ``qcm_app/reactor.py`` (it imports nothing from ``qcm_app``), so
+It shares no code and no model with ``qcm_app/simulation/reactor.py`` (it imports nothing from ``qcm_app``), so
 the analysis cannot pass by fitting the simulator it was developed on. Pure numpy, seeded.
 
 Physics of its own:

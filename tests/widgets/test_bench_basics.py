@@ -11,11 +11,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from instruments.base import ProtocolError, ReplyTimeout
 from qcm_app import __version__
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.alarms import AlarmInputs, AlarmKind, AlarmMonitor, AlarmSettings
-from qcm_app.controller import AppController, AppSettings, recorded_speed_note
-from qcm_app.recipes import load_preset, parse_recipe
-from qcm_app.runfile import RunMetadata, read_run
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.controller import AppController, AppSettings, recorded_speed_note
+from qcm_app.domain.alarms import AlarmInputs, AlarmKind, AlarmMonitor, AlarmSettings
+from qcm_app.domain.recipes import parse_recipe
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import RunMetadata, read_run
 from tests.qcm_app.test_replay import _write_run
 from widgets.connection_dialog import human_reason
 from widgets.main_window import MainWindow
@@ -353,7 +354,7 @@ def test_plot_export_writes_the_file(qtbot, tmp_path, suffix) -> None:
 
 
 def test_alarm_settings_round_trip_and_bad_values_fall_back() -> None:
-    from qcm_app.settings import settings_from_mapping, settings_to_mapping
+    from qcm_app.app.settings import settings_from_mapping, settings_to_mapping
 
     settings, problems = settings_from_mapping({"alarm_rate_max_ng_cm2_s": "5", "alarm_cycle_mass_min_ng_cm2": "",
                                                 "alarm_crystal_life_min_pct": "15"})
@@ -389,7 +390,7 @@ def test_wall_clock_axis_follows_a_live_run_and_a_replayed_files_start(qtbot, tm
 
 
 def test_the_blocks_table_says_what_the_bars_say() -> None:
-    from qcm_app.regimes import BlockRegime
+    from qcm_app.analysis.regimes import BlockRegime
     from widgets.blocks_table import initiation_text
 
     def block(labels: tuple[str, ...], **kw: object) -> BlockRegime:

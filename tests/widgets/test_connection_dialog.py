@@ -21,7 +21,7 @@ from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import FIRMWARE, Sqm160Emulator
 from instruments.ports import USB_BRIDGES, PortInfo, describe_port, list_ports
 from instruments.transport import MemoryTransport
-from qcm_app.acquisition import ConnectionSpec
+from qcm_app.acquisition.worker import ConnectionSpec
 from widgets.connection_dialog import ConnectionDialog, connection_settings
 
 Qt = QtCore.Qt

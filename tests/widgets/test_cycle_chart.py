@@ -9,11 +9,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qcm_app.analysis import AnalysisUpdate, RegimeSnapshot
-from qcm_app.pipeline import FilmSettings, Pipeline
-from qcm_app.regimes import BlockRegime
-from qcm_app.segmenter import CycleResult
-from qcm_app.session import LiveSession
+from qcm_app.analysis import AnalysisUpdate, CycleResult, RegimeSnapshot
+from qcm_app.analysis.regimes import BlockRegime
+from qcm_app.app.session import LiveSession
+from qcm_app.domain.pipeline import FilmSettings, Pipeline
 from widgets.cycle_chart import ALL_BLOCKS, REVISED_TIP, BreakdownView, CycleAxisItem, CycleChart
 
 
@@ -139,9 +138,9 @@ def test_thickness_readout_is_per_block_at_each_density() -> None:
 
 
 def test_thickness_column_grows_at_each_blocks_density() -> None:
-    from qcm_app.physics import CrystalSettings, zmatch_thickness_ang
-    from qcm_app.pipeline import block_density_after
-    from qcm_app.recipes import load_preset
+    from qcm_app.domain.physics import CrystalSettings, zmatch_thickness_ang
+    from qcm_app.domain.pipeline import block_density_after
+    from qcm_app.io.recipe_files import load_preset
 
     pipe = Pipeline(1, film=FilmSettings(density_g_cm3=3.0))
     f0, f1, f2 = 6.0e6, 5.9990e6, 5.9900e6
@@ -168,8 +167,8 @@ def test_thickness_column_grows_at_each_blocks_density() -> None:
 def test_the_worker_switches_the_thickness_density_when_a_block_ends(qtbot) -> None:
     from types import SimpleNamespace
 
-    from qcm_app.acquisition import WorkerBase
-    from qcm_app.recipes import load_preset
+    from qcm_app.acquisition.worker import WorkerBase
+    from qcm_app.io.recipe_files import load_preset
 
     recipe = load_preset("ligl_on_al2o3")
     first = recipe.blocks[0]

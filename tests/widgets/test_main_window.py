@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PySide6 import QtWidgets
 
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.recipes import load_preset
-from qcm_app.runfile import read_run
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import read_run
 from widgets.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]

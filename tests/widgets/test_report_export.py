@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from qcm_app.controller import AppController, AppSettings
+from qcm_app.app.controller import AppController, AppSettings
 from tests.qcm_app.test_replay import _write_run
 from widgets.main_window import MainWindow
 

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from PySide6 import QtWidgets
 
-from qcm_app.acquisition import ConnectionSpec
-from qcm_app.controller import AppController, AppSettings
-from qcm_app.marker_sources import EventLineSource, MarkerKind, MarkerSpec
-from qcm_app.markers import ValvePulse
-from qcm_app.reactor import Depletion, ReactorSettings
-from qcm_app.recipes import load_preset, parse_recipe
-from qcm_app.runfile import read_run
-from qcm_app.simulate import build_marker_server, build_server
+from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.domain.markers import ValvePulse
+from qcm_app.domain.recipes import parse_recipe
+from qcm_app.io.marker_sources import EventLineSource, MarkerKind, MarkerSpec
+from qcm_app.io.recipe_files import load_preset
+from qcm_app.io.runfile import read_run
+from qcm_app.simulation.reactor import Depletion, ReactorSettings
+from qcm_app.simulation.simulate import build_marker_server, build_server
 from widgets.connection_dialog import ConnectionDialog
 from widgets.main_window import MainWindow
 from widgets.marker_source_box import MarkerDialog

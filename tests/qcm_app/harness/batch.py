@@ -1,5 +1,5 @@
 """Many corpus cases in one interpreter: ``python -m tests.qcm_app.harness.batch CASES.json`` runs
-each case's argv through ``qcm_app.cli.main`` (the function ``python -m qcm_app`` calls) and prints
+each case's argv through ``qcm_app.app.cli.main`` (the function ``python -m qcm_app`` calls) and prints
 one JSON outcome per case. Starting Python and numpy takes most of a case's time on a busy machine,
 so the corpus runs in a few of these batches, while the issue's headline cases also run one process
 each (see :mod:`tests.qcm_app.harness.runner`).
@@ -30,7 +30,7 @@ def _alarm(*_: object) -> None:
 
 
 def run_one(argv: list[str], timeout_s: float) -> dict[str, object]:
-    from qcm_app.cli import main
+    from qcm_app.app.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     rc: int | None

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qcm_app.pipeline import Pipeline
-from qcm_app.reactor import ProcessModel, ReactorSettings, sample_run
-from qcm_app.recipes import parse_recipe
-from qcm_app.runfile import RunMetadata, RunWriter
+from qcm_app.domain.pipeline import Pipeline
+from qcm_app.domain.recipes import parse_recipe
+from qcm_app.io.runfile import RunMetadata, RunWriter
+from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, sample_run
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PRESETS = Path(__file__).resolve().parents[3] / "resources" / "recipes"

@@ -1,0 +1,1 @@
+"""The acquisition worker (QtCore), the sample pipeline, ring buffer, recording and replay."""

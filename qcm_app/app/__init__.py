@@ -1,0 +1,1 @@
+"""The application: controller, session, the one settings store, the command line."""

@@ -1,0 +1,1 @@
+"""Pure domain code: physics, recipes, valve pulses, alarms, errors, typed enums."""
