@@ -20,6 +20,8 @@ try:  # POSIX: tcflush and friends raise termios.error, not OSError, on a dead p
     _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, TypeError, termios.error)
 except ImportError:  # pragma: no cover - Windows
     _PORT_ERRORS = (serial.SerialException, OSError, TypeError)
+#: opening also refuses a malformed URL or setting with ValueError
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (*_PORT_ERRORS, ValueError)
 
 
 class Transport(Protocol):
@@ -56,7 +58,7 @@ class SerialTransport:
         try:
             self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s,
                                                write_timeout=max(timeout_s, 1.0), exclusive=None)
-        except (*_PORT_ERRORS, ValueError) as exc:
+        except _OPEN_ERRORS as exc:
             raise base.LinkLost(f"cannot open {url}: {_one_line(exc)}") from None
 
     @property
