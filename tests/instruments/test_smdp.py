@@ -81,9 +81,7 @@ SETTERS: list[tuple[str, tuple[float, ...], bytes]] = [
 
 
 def scripted(*exchanges: tuple[bytes, bytes], address: int = 0x10) -> tuple[MemoryTransport, Stm2Smdp]:
-    t = MemoryTransport()
-    for request, reply in exchanges:
-        t.replies[request] = reply
+    t = MemoryTransport(exchanges=exchanges)
     return t, Stm2Smdp(t, address=address)
 
 

@@ -54,9 +54,7 @@ def test_crc_covers_the_length_character() -> None:
 
 
 def _driver(pairs: list[tuple[bytes, bytes]]) -> tuple[Sqm160, MemoryTransport]:
-    t = MemoryTransport()
-    for request, reply in pairs:
-        t.replies[request] = reply
+    t = MemoryTransport(exchanges=pairs)
     return Sqm160(t), t
 
 
@@ -217,8 +215,7 @@ def test_silence_is_a_timeout() -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzzed_replies_only_raise_driver_errors(data: bytes) -> None:
-    t = MemoryTransport()
-    t.replies[encode_command(b"W")] = data
+    t = MemoryTransport(exchanges=[(encode_command(b"W"), data)])
     drv = Sqm160(t)
     try:
         drv.read()
@@ -264,9 +261,8 @@ def test_emulator_and_driver_over_a_real_pty(pty_pair) -> None:
 # --- SQC-310: same framing, K2 all-sensor reading, four sensors -----------------------------------
 
 def test_sqc310_sensor_readings_byte_table() -> None:
-    t = MemoryTransport()
     reply = encode_reply("A", b"12.50 0.00 0.000 5950000.00 1.20 0.345 5949000.00 -1 -1 -1 -1 -1 -1")
-    t.replies[encode_command(b"K2")] = reply
+    t = MemoryTransport(exchanges=[(encode_command(b"K2"), reply)])
     drv = Sqc310(t, sensors=(2, 1))
     r = drv.read()
     assert bytes(t.written) == b"!$K2" + bytes(crc14(b"$K2"))
@@ -297,8 +293,7 @@ def test_sqc310_over_a_pty() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_sqc310_fuzzed_replies_only_raise_driver_errors(data: bytes) -> None:
-    t = MemoryTransport()
-    t.replies[encode_command(b"K2")] = data
+    t = MemoryTransport(exchanges=[(encode_command(b"K2"), data)])
     try:
         Sqc310(t).read()
     except InstrumentError:

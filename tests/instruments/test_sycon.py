@@ -84,10 +84,7 @@ SETTERS: list[tuple[str, tuple[float, ...], bytes]] = [
 
 
 def scripted(*exchanges: tuple[bytes, bytes]) -> MemoryTransport:
-    t = MemoryTransport()
-    for request, reply in exchanges:
-        t.replies[request] = reply
-    return t
+    return MemoryTransport(exchanges=exchanges)
 
 
 class StreamTransport(MemoryTransport):
@@ -150,7 +147,7 @@ def test_power_lost_status_is_acknowledged_once_and_value_kept() -> None:
 
 
 def test_power_lost_ack_without_answer_still_returns_value() -> None:
-    t = scripted((REQ_FREQUENCY, h("02 08 42 35 33 31 39 32 33 34 AD")))
+    t = scripted((REQ_FREQUENCY, h("02 08 42 35 33 31 39 32 33 34 AD")), (REQ_ACK, b""))  # the ack is lost
     assert Stm100(t).frequency_hz() == 5319234.0
     assert bytes(t.written) == REQ_FREQUENCY + REQ_ACK
 

@@ -89,10 +89,9 @@ def test_manual_mass_example() -> None:
     assert values["s1_mass"] * 0.137 == pytest.approx(98_562.7, abs=0.05)
 
 
-def _driver(incoming: bytes = b"", replies: dict[bytes, bytes] | None = None, **options: int) -> tuple[Tm400,
-                                                                                                      MemoryTransport]:
-    t = MemoryTransport(incoming)
-    t.replies.update(replies or {})
+def _driver(incoming: bytes = b"", exchanges: tuple[tuple[bytes, bytes], ...] = (),
+            **options: int) -> tuple[Tm400, MemoryTransport]:
+    t = MemoryTransport(incoming, exchanges=exchanges)
     return Tm400(t, **options), t
 
 
@@ -110,7 +109,7 @@ def test_stop_sends_the_zero_mask() -> None:
 
 
 def test_status_and_identify() -> None:
-    drv, t = _driver(replies={STATUS_REQUEST: STATUS_REPLY})
+    drv, t = _driver(exchanges=((STATUS_REQUEST, STATUS_REPLY),) * 3)  # status, identify, health: one each
     status = drv.status()
     assert bytes(t.written) == STATUS_REQUEST
     assert (status.active_film, status.active_sensor, status.health) == (1, 1, (97, 255))
@@ -120,7 +119,7 @@ def test_status_and_identify() -> None:
 
 
 def test_failed_sensor_health_is_value_unavailable() -> None:
-    drv, _ = _driver(replies={STATUS_REQUEST: STATUS_REPLY}, sensors=(2,))
+    drv, _ = _driver(exchanges=((STATUS_REQUEST, STATUS_REPLY),) * 2, sensors=(2,))
     with pytest.raises(ValueUnavailable, match="failed"):
         drv.crystal_health_pct()
     assert "sensor 2 failed" in drv.identify()
@@ -128,7 +127,7 @@ def test_failed_sensor_health_is_value_unavailable() -> None:
 
 def test_address_is_framed_but_not_summed() -> None:
     reply = H("FF FE 05 04 0A 01 01 61 FF 00 00 05 03 10 00 77")  # I/O address 5: sum +4 -> 77
-    drv, t = _driver(replies={H("FF FE 05 04 00 FB"): reply}, address=5)
+    drv, t = _driver(exchanges=((H("FF FE 05 04 00 FB"), reply),), address=5)
     assert drv.status().address == 5
     assert bytes(t.written) == H("FF FE 05 04 00 FB")
 
@@ -175,7 +174,7 @@ def test_status_reply_in_the_stream_is_passed_over() -> None:
 
 
 def test_refusal_is_command_rejected() -> None:
-    drv, _ = _driver(replies={STATUS_REQUEST: REFUSED_BAD_DATA})
+    drv, _ = _driver(exchanges=((STATUS_REQUEST, REFUSED_BAD_DATA),))
     with pytest.raises(CommandRejected, match="bad data"):
         drv.identify()
 
@@ -294,7 +293,7 @@ def test_fuzzed_stream_only_raises_driver_errors(data: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([(1,), (2,)]))
 def test_fuzzed_status_replies_only_raise_driver_errors(data: bytes, sensors: tuple[int, ...]) -> None:
-    drv, _ = _driver(replies={STATUS_REQUEST: data}, sensors=sensors)
+    drv, _ = _driver(exchanges=((STATUS_REQUEST, data),), sensors=sensors)
     try:
         drv.identify()
     except InstrumentError:
