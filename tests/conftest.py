@@ -1,4 +1,4 @@
-"""Test-wide setup: headless Qt, isolated user settings, and a pty emulator fixture."""
+"""Test-wide setup: headless Qt, isolated user settings, and a test-only protocol (pty pairs: tests/support/pty.py)."""
 
 from __future__ import annotations
 
