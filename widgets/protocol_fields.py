@@ -125,11 +125,10 @@ class ProtocolFields(QtWidgets.QGroupBox):
                     field.setCurrentIndex(max(field.findData(option.format(value)), 0))
                 elif isinstance(field, QtWidgets.QCheckBox):
                     field.setChecked(bool(value))
-                elif isinstance(field, QtWidgets.QSpinBox | QtWidgets.QDoubleSpinBox):
-                    if value is None or isinstance(value, str):
-                        field.setValue(field.minimum())
-                    else:
-                        field.setValue(value + option.offset)  # type: ignore[arg-type]
+                elif isinstance(field, QtWidgets.QSpinBox):
+                    field.setValue(field.minimum() if not isinstance(value, int) else value + option.offset)
+                elif isinstance(field, QtWidgets.QDoubleSpinBox):
+                    field.setValue(field.minimum() if not isinstance(value, int | float) else float(value))
                 elif isinstance(field, QtWidgets.QLineEdit):
                     field.setText("" if value is None else str(value))
         self.changed.emit()

@@ -34,7 +34,8 @@ class MadeUpMeter(Driver):
 
 
 def _conflict(options: Mapping[str, OptionValue]) -> str:
-    if options.get("mode") == "slow" and isinstance(options.get("rate_hz"), int) and options["rate_hz"] > 100:
+    rate = options.get("rate_hz")
+    if options.get("mode") == "slow" and isinstance(rate, int) and rate > 100:
         return "A slow mode cannot sample faster than 100 Hz."
     return ""
 

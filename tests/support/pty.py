@@ -24,13 +24,17 @@ def pty_pair(emulator: EmulatedInstrument, driver_class: type[D], *, timeout_s: 
 
     Both are closed on leaving, the driver first (it may still write a stop command).
     """
-    with PtyServer(emulator, faults=faults, baud=None, link=link) as server:
+    server = PtyServer(emulator, faults=faults, baud=None, link=link)
+    server.start()
+    try:
         driver = driver_class(open_transport(server.port, driver_class.info.default_baud, timeout_s=timeout_s),
                               **options)
         try:
             yield server, driver
         finally:
             driver.close()
+    finally:
+        server.stop()
 
 
 def read_some(driver: Driver, count: int, frequency_hz: float, tolerance_hz: float = 0.0) -> tuple[
