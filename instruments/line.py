@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Mapping
 
 from instruments.base import (
     NAN,
@@ -31,6 +32,7 @@ from instruments.base import (
     SensorReading,
     ValueUnavailable,
 )
+from instruments.protocol_spec import Choice, OptionSpec, OptionValue, ProtocolSpec
 from instruments.transport import Transport
 
 MAX_LINE = 256
@@ -242,3 +244,38 @@ class LineMonitor(Driver):
                 return f"line monitor: {self._last_layout}, no frequency yet"
             return f"line monitor: {self._last_layout}, {frequency:.2f} Hz"
         raise ProtocolError(f"line monitor: no valid line among {_IDENTIFY_TRIES}: {error}")
+
+
+#: columns a line may have, as far as the dialog and the command line offer them
+MAX_COLUMNS = 32
+
+
+def _conflicting_options(options: Mapping[str, OptionValue]) -> str:
+    """What the constructor would refuse, or what cannot be meant, in words the user chose them in."""
+    if options.get("decimal_comma") and options.get("delimiter") == ",":
+        return "With a decimal comma the delimiter cannot be a comma."
+    time_column = options.get("time_column")
+    if time_column is not None and time_column == options.get("frequency_column"):
+        return "Time and frequency cannot come from the same column."
+    return ""
+
+
+# The options a user chooses for a lab-built stream. terminator, max_gap_s and temperature_column stay
+# keyword arguments for scripts: the app reads neither the temperature nor another line ending.
+# The frequency column is offered as the second one, which is also what the driver picks when a line has
+# two or more fields; only a one-field stream needs it set to 1.
+PROTOCOLS = (
+    ProtocolSpec(LineMonitor, "instruments.emulators.line:LineEmulator", options=(
+        OptionSpec("delimiter", str, None, "Delimiter", help="what separates the fields", choices=(
+            Choice(None, "auto", "Automatic (tab, ; or , per line)"), Choice("\t", "tab", "Tab"),
+            Choice(",", "comma", "Comma  ,"), Choice(";", "semicolon", "Semicolon  ;"),
+            Choice(" ", "space", "One space"), Choice("whitespace", "whitespace", "Any whitespace"))),
+        OptionSpec("frequency_column", int, 1, "Frequency column", minimum=0, maximum=MAX_COLUMNS - 1,
+                   counts_from_one=True, help="the field holding the frequency, counting from 1"),
+        OptionSpec("time_column", int, None, "Time column", minimum=0, maximum=MAX_COLUMNS - 1,
+                   counts_from_one=True, none_label="none (use the computer's clock)",
+                   help="the field holding the instrument's own time stamp, counting from 1"),
+        OptionSpec("decimal_comma", bool, False, "Decimal comma (3,14 instead of 3.14)",
+                   help="numbers are written with a decimal comma"),
+    ), options_title="Line format (one reading per line; columns count from 1)", conflict=_conflicting_options),
+)

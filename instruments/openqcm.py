@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from instruments.base import NAN, Driver, DriverInfo, ProtocolError, Reading, SensorReading, ValueUnavailable
 from instruments.line import read_record
+from instruments.protocol_spec import OptionSpec, ProtocolSpec
 from instruments.transport import Transport
 
 TERMINATOR = b"\xff"
@@ -125,3 +126,11 @@ class OpenQcm(Driver):
                 parts.append(f"serial {self.serial_number}")
             return ", ".join(parts)
         raise ProtocolError(f"openQCM: no valid record among {_IDENTIFY_TRIES}: {error}")
+
+
+PROTOCOLS = (
+    ProtocolSpec(OpenQcm, "instruments.emulators.openqcm:OpenQcmEmulator", options=(
+        OptionSpec("gate_s", float, 1.0, "Counting gate", unit="s", minimum=0.01, maximum=60.0, decimals=2,
+                   help="the firmware's counting gate (1 s unless the sketch was rebuilt with another)"),
+    )),
+)

@@ -1,41 +1,78 @@
-"""Protocol name → driver class and emulator class, imported on first use."""
+"""Which protocols exist: each driver module's ``PROTOCOLS`` declarations, gathered on first use.
+
+A family whose module cannot be imported (a missing optional dependency, say) is left out and
+logged rather than breaking every other instrument. :func:`register` adds a declaration at run time:
+a plug-in, or a test's made-up protocol.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING
+
+from instruments.protocol_spec import ProtocolSpec
 
 if TYPE_CHECKING:
     from instruments.base import Driver
     from instruments.emulators.base import EmulatedInstrument
 
-#: protocol: (driver module, driver class, emulator module, emulator class)
-PROTOCOLS: dict[str, tuple[str, str, str, str]] = {
-    "sqm160": ("instruments.sqm160", "Sqm160", "instruments.emulators.sqm160", "Sqm160Emulator"),
-    "sqc310": ("instruments.sqm160", "Sqc310", "instruments.emulators.sqm160", "Sqc310Emulator"),
-    "stm100": ("instruments.sycon", "Stm100", "instruments.emulators.sycon", "Stm100Emulator"),
-    "stm2": ("instruments.smdp", "Stm2Smdp", "instruments.emulators.smdp", "Stm2SmdpEmulator"),
-    "tm400": ("instruments.tm400", "Tm400", "instruments.emulators.tm400", "Tm400Emulator"),
-    "openqcm": ("instruments.openqcm", "OpenQcm", "instruments.emulators.openqcm", "OpenQcmEmulator"),
-    "line": ("instruments.line", "LineMonitor", "instruments.emulators.line", "LineEmulator"),
-}
+log = logging.getLogger(__name__)
+
+#: the modules declaring protocol families, in the order they are offered
+FAMILY_MODULES = ("instruments.sqm160", "instruments.sycon", "instruments.smdp", "instruments.tm400",
+                  "instruments.openqcm", "instruments.line")
+
+_declared: dict[str, ProtocolSpec] | None = None
+_registered: dict[str, ProtocolSpec] = {}
 
 
-def _load(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise KeyError(f"{module}.{name} is not available: {exc}") from None
+def _load_declared() -> dict[str, ProtocolSpec]:
+    global _declared
+    if _declared is None:
+        found: dict[str, ProtocolSpec] = {}
+        for module in FAMILY_MODULES:
+            try:
+                specs: tuple[ProtocolSpec, ...] = importlib.import_module(module).PROTOCOLS
+            except (ImportError, AttributeError) as exc:
+                log.warning("protocols of %s are not available: %s", module, exc)
+                continue
+            found.update((spec.name, spec) for spec in specs)
+        _declared = found
+    return _declared
 
+
+def protocols() -> dict[str, ProtocolSpec]:
+    """Every declared protocol by name, the registered ones last."""
+    return {**_load_declared(), **_registered}
+
+
+def protocol_names() -> list[str]:
+    return list(protocols())
+
+
+def protocol_spec(protocol: str) -> ProtocolSpec:
+    known = protocols()
+    if protocol not in known:
+        raise KeyError(f"unknown protocol {protocol!r}; known: {', '.join(known)}")
+    return known[protocol]
+
+
+def register(spec: ProtocolSpec) -> None:
+    """Offer one more protocol (it replaces a registered one of the same name)."""
+    _registered[spec.name] = spec
+
+
+def unregister(protocol: str) -> None:
+    _registered.pop(protocol, None)
 
 
 def available_protocols() -> list[str]:
     """Protocols whose driver and emulator can be imported."""
     out = []
-    for name in PROTOCOLS:
+    for name, spec in protocols().items():
         try:
-            driver_class(name)
-            emulator_class(name)
+            spec.emulator_class()
         except KeyError:
             continue
         out.append(name)
@@ -43,17 +80,17 @@ def available_protocols() -> list[str]:
 
 
 def driver_class(protocol: str) -> type[Driver]:
-    if protocol not in PROTOCOLS:
-        raise KeyError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    module, name, _, _ = PROTOCOLS[protocol]
-    return _load(module, name)
+    return protocol_spec(protocol).driver
 
 
 def emulator_class(protocol: str) -> type[EmulatedInstrument]:
-    if protocol not in PROTOCOLS:
-        raise KeyError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    _, _, module, name = PROTOCOLS[protocol]
-    return _load(module, name)
+    return protocol_spec(protocol).emulator_class()
+
+
+def options_help() -> str:
+    """Every protocol's options, for the command line's ``--help``."""
+    lines = [spec.options_help() for spec in protocols().values() if spec.options]
+    return "\n".join(lines)
 
 
 #: sources of valve markers that run beside a QCM (no QCM driver): name → (emulator module, class)
@@ -65,4 +102,9 @@ MARKER_EMULATORS: dict[str, tuple[str, str]] = {
 def marker_emulator_class(name: str) -> type[EmulatedInstrument]:
     if name not in MARKER_EMULATORS:
         raise KeyError(f"unknown marker source {name!r}; known: {', '.join(MARKER_EMULATORS)}")
-    return _load(*MARKER_EMULATORS[name])
+    module, cls = MARKER_EMULATORS[name]
+    try:
+        loaded: type[EmulatedInstrument] = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise KeyError(f"{module}.{cls} is not available: {exc}") from None
+    return loaded

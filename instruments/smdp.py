@@ -35,7 +35,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from instruments.base import CommandRejected, DriverInfo, ProtocolError, ReplyTimeout
-from instruments.sycon import StmCommandDriver
+from instruments.protocol_spec import OptionSpec, ProtocolSpec
+from instruments.sycon import WITH_FILM, StmCommandDriver
 
 if TYPE_CHECKING:
     from instruments.transport import Transport
@@ -217,3 +218,12 @@ class Stm2Smdp(StmCommandDriver):
                 raise ProtocolError(f"{self.info.title} reply checksum mismatch in {chunk[start:]!r}")
             return frame.command, frame.data
         raise skipped or ProtocolError(f"{self.info.title}: no reply frame")
+
+
+PROTOCOLS = (
+    ProtocolSpec(Stm2Smdp, "instruments.emulators.smdp:Stm2SmdpEmulator", options=(
+        OptionSpec("address", int, DEFAULT_ADDRESS, "SMDP address", minimum=0x10, maximum=0xFE,
+                   help="the unit's SMDP address (0x10 unless changed on the unit; hex like 0x22 is read too)"),
+        WITH_FILM,
+    )),
+)

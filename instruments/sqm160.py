@@ -21,6 +21,7 @@ from instruments.base import (
     SensorReading,
     parse_float,
 )
+from instruments.protocol_spec import ProtocolSpec
 
 SYNC = b"!"
 _MAX_REPLY = 200  # longest reply: 'W' on a 6-sensor unit is about 130 characters
@@ -346,3 +347,9 @@ class Sqc310(Sqm160):
         """Measure the selected sensors with one ``K2`` exchange."""
         process_time, sensors = self.sensor_readings()
         return Reading(time_s=time.monotonic(), sensors=self._selected(sensors), instrument_time_s=process_time)
+
+
+PROTOCOLS = (
+    ProtocolSpec(Sqm160, "instruments.emulators.sqm160:Sqm160Emulator"),
+    ProtocolSpec(Sqc310, "instruments.emulators.sqm160:Sqc310Emulator"),
+)

@@ -33,6 +33,7 @@ from instruments.base import (
     ValueUnavailable,
     parse_float,
 )
+from instruments.protocol_spec import OptionSpec, ProtocolSpec
 
 if TYPE_CHECKING:
     from instruments.transport import Transport
@@ -317,3 +318,10 @@ class Stm100(StmCommandDriver):
             if bad is not None:
                 raise bad from None
             raise
+
+
+#: shared by both STM framings
+WITH_FILM = OptionSpec("with_film", bool, False, "Also read thickness and rate (two more exchanges a reading)",
+                       help="thickness and rate with every reading; costs two more exchanges")
+
+PROTOCOLS = (ProtocolSpec(Stm100, "instruments.emulators.sycon:Stm100Emulator", options=(WITH_FILM,)),)

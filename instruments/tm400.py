@@ -47,6 +47,7 @@ from instruments.base import (
     SensorReading,
     ValueUnavailable,
 )
+from instruments.protocol_spec import OptionSpec, ProtocolSpec
 from instruments.transport import Transport
 
 SYNC = b"\xff\xfe"
@@ -338,3 +339,11 @@ class Tm400(Driver):
                                thickness_kang=values[prefix + "thickness"] * THICKNESS_A_PER_COUNT / 1000.0,
                                mass_ug_cm2=values[prefix + "mass"] * MASS_NG_CM2_PER_COUNT / 1000.0)
         return Reading(time_s=t, sensors=(sensor,))
+
+
+PROTOCOLS = (
+    ProtocolSpec(Tm400, "instruments.emulators.tm400:Tm400Emulator", options=(
+        OptionSpec("address", int, 1, "Unit address", minimum=MIN_ADDRESS, maximum=MAX_ADDRESS,
+                   help="the unit's address on the serial bus (1 unless changed on the unit)"),
+    )),
+)

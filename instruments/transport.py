@@ -8,6 +8,8 @@ translated here so that drivers only ever see :mod:`instruments.base` errors.
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Iterable
 from typing import Protocol
 
 import serial
@@ -20,6 +22,8 @@ try:  # POSIX: tcflush and friends raise termios.error, not OSError, on a dead p
     _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, TypeError, termios.error)
 except ImportError:  # pragma: no cover - Windows
     _PORT_ERRORS = (serial.SerialException, OSError, TypeError)
+#: opening also refuses a malformed URL or setting with ValueError
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (*_PORT_ERRORS, ValueError)
 
 
 class Transport(Protocol):
@@ -56,7 +60,7 @@ class SerialTransport:
         try:
             self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s,
                                                write_timeout=max(timeout_s, 1.0), exclusive=None)
-        except (*_PORT_ERRORS, ValueError) as exc:
+        except _OPEN_ERRORS as exc:
             raise base.LinkLost(f"cannot open {url}: {_one_line(exc)}") from None
 
     @property
@@ -127,19 +131,38 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-class MemoryTransport:
-    """An in-memory transport: scripted replies in, written bytes recorded.
+class ScriptMismatch(AssertionError):
+    """A driver wrote something other than the next scripted request: the test's failure, not a link fault."""
 
-    Used by byte-table tests, fuzzing and the parse-throughput benchmark; a reply may be queued
-    per write (``on_write``) or fed as a raw stream.
+
+class MemoryTransport:
+    """An in-memory transport: scripted exchanges in, written bytes recorded.
+
+    Used by byte-table tests, fuzzing and the parse-throughput benchmark. ``exchanges`` are
+    (bytes sent, bytes answered) pairs played in order: a write that is not the next request raises
+    :class:`ScriptMismatch`, so a driver that reorders, repeats or adds a command is caught.
+    Without exchanges every write is only recorded; ``incoming`` (or :meth:`feed`) is a raw stream.
     """
 
-    def __init__(self, incoming: bytes = b"", timeout_s: float = 0.0) -> None:
+    def __init__(self, incoming: bytes = b"", timeout_s: float = 0.0,
+                 exchanges: Iterable[tuple[bytes, bytes]] = ()) -> None:
         self._incoming = bytearray(incoming)
         self.written = bytearray()
-        self.replies: dict[bytes, bytes] = {}
+        self._exchanges: deque[tuple[bytes, bytes]] = deque(exchanges)
+        self._scripted = bool(self._exchanges)
+        self._request = bytearray()  # the part of the next request written so far
         self._timeout_s = timeout_s
         self.closed = False
+
+    def expect(self, sent: bytes, answered: bytes) -> None:
+        """Append one exchange to the script."""
+        self._exchanges.append((sent, answered))
+        self._scripted = True
+
+    @property
+    def remaining(self) -> int:
+        """Scripted exchanges not reached yet."""
+        return len(self._exchanges)
 
     @property
     def timeout_s(self) -> float:
@@ -152,9 +175,18 @@ class MemoryTransport:
         if self.closed:
             raise base.LinkLost("memory transport closed")
         self.written += data
-        reply = self.replies.get(bytes(data))
-        if reply is not None:
-            self._incoming += reply
+        if not self._scripted:
+            return
+        self._request += data
+        if not self._exchanges:
+            raise ScriptMismatch(f"unexpected write {bytes(self._request)!r}: the script is finished")
+        sent, answered = self._exchanges[0]
+        if not sent.startswith(bytes(self._request)):
+            raise ScriptMismatch(f"unexpected write {bytes(self._request)!r}, expected {sent!r}")
+        if len(self._request) == len(sent):
+            self._request.clear()
+            self._exchanges.popleft()
+            self._incoming += answered
 
     def read(self, size: int) -> bytes:
         if self.closed:

@@ -1,4 +1,4 @@
-"""Test-wide setup: headless Qt, isolated user settings, and a pty emulator fixture."""
+"""Test-wide setup: headless Qt, isolated user settings, and a test-only protocol (pty pairs: tests/support/pty.py)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,14 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     except ImportError:
         pass
     yield home
+
+
+@pytest.fixture
+def made_up_protocol() -> Iterator[str]:
+    """A test-only protocol registered for one test (tests/support/made_up_protocol.py); yields its name."""
+    from instruments import registry
+    from tests.support.made_up_protocol import NAME, SPEC
+
+    registry.register(SPEC)
+    yield NAME
+    registry.unregister(NAME)

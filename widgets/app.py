@@ -42,7 +42,7 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
         if args.poll_interval is not None and args.poll_interval < 0:
             raise UserInputError("--poll-interval must be 0 or more seconds")
         spec = ConnectionSpec(protocol=args.protocol, port=args.port, baud=args.baud, sensors=sensors,
-                              poll_interval_s=args.poll_interval)
+                              poll_interval_s=args.poll_interval, options=dict(getattr(args, "options", {})))
         controller.connect_instrument(spec, recipe, markers=markers)
     else:
         controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors), markers=markers)

@@ -18,9 +18,11 @@ from PySide6.QtCore import Signal, Slot
 from instruments import registry
 from instruments.base import DriverInfo, InstrumentError, ProtocolError, ReplyTimeout
 from instruments.ports import PortInfo, describe_port, list_ports
+from instruments.protocol_spec import OptionValue
 from qcm_app.acquisition.worker import ConnectionSpec
 from qcm_app.io.marker_sources import MarkerSpec
 from widgets.marker_source_box import MarkerSourceBox
+from widgets.protocol_fields import ProtocolFields
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +30,8 @@ ORGANISATION = "qcm-monitor"
 APPLICATION = "qcm-monitor"
 SETTINGS_GROUP = "connection"
 
-#: the protocol whose framing is configured by the user (generic one-reading-per-line monitors)
-LINE_PROTOCOL = "line"
-#: (shown, delimiter) as the line driver takes it; "" is automatic detection and becomes ``None``
-DELIMITERS: tuple[tuple[str, str], ...] = (("Automatic (tab, ; or , per line)", ""), ("Tab", "\t"),
-                                           ("Comma  ,", ","), ("Semicolon  ;", ";"), ("One space", " "),
-                                           ("Any whitespace", "whitespace"))
-MAX_COLUMNS = 32
+#: where each protocol's driver options are remembered, inside SETTINGS_GROUP
+OPTIONS_GROUP = "options"
 
 _PORT_LABEL_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 _OK_COLOUR = "#1a7f37"
@@ -148,6 +145,8 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.setWindowTitle("Connect to instrument")
         self._ports: list[PortInfo] = []
         self._infos: dict[str, DriverInfo] = {}
+        #: the driver options of each protocol that has some, generated from its declaration
+        self.option_panels: dict[str, ProtocolFields] = {}
         self._sensor_boxes: list[QtWidgets.QCheckBox] = []
         #: bumped on every change of the choice; a test result from an older generation is stale
         self._generation = 0
@@ -211,28 +210,8 @@ class ConnectionDialog(QtWidgets.QDialog):
                                         "`qcm simulate --speed N` when the port is a sped-up simulator")
         form.addRow("&Time scale:", self.time_scale_spin)
 
-        self.line_group = QtWidgets.QGroupBox("Line format (one reading per line; columns count from 1)")
-        self.delimiter_combo = QtWidgets.QComboBox()
-        for shown, delimiter in DELIMITERS:
-            self.delimiter_combo.addItem(shown, delimiter)
-        self.frequency_column_spin = QtWidgets.QSpinBox()
-        self.frequency_column_spin.setRange(1, MAX_COLUMNS)
-        self.frequency_column_spin.setValue(2)
-        self.time_column_spin = QtWidgets.QSpinBox()
-        self.time_column_spin.setRange(0, MAX_COLUMNS)
-        self.time_column_spin.setSpecialValueText("none (use the computer's clock)")
-        self.time_column_spin.setValue(0)
-        self.decimal_comma_check = QtWidgets.QCheckBox("Decimal comma (3,14 instead of 3.14)")
-        line_form = QtWidgets.QFormLayout(self.line_group)
-        line_form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        line_form.addRow("Delimiter:", self.delimiter_combo)
-        line_form.addRow("Frequency column:", self.frequency_column_spin)
-        line_form.addRow("Time column:", self.time_column_spin)
-        line_form.addRow("", self.decimal_comma_check)
-        fields = (self.delimiter_combo, self.frequency_column_spin, self.time_column_spin)
-        width = max(field.sizeHint().width() for field in fields)
-        for field in fields:  # one column of equal fields reads as a table
-            field.setMinimumWidth(width)
+        self.options_layout = QtWidgets.QVBoxLayout()  # the protocols' option panels, one shown at a time
+        self.options_layout.setContentsMargins(0, 0, 0, 0)
 
         self.test_button = QtWidgets.QPushButton("Test connection")
         self.test_button.setToolTip("Open the port, ask the instrument who it is, and close it again")
@@ -260,7 +239,7 @@ class ConnectionDialog(QtWidgets.QDialog):
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.line_group)
+        layout.addLayout(self.options_layout)
         layout.addLayout(test_row)
         layout.addWidget(self.marker_box)
         layout.addWidget(self.problem_label)
@@ -273,10 +252,9 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.port_combo.activated.connect(self._on_port_activated)
         self.port_combo.editTextChanged.connect(self._on_port_text_changed)
         self.protocol_combo.currentIndexChanged.connect(self._on_protocol_changed)
-        for widget_signal in (self.baud_combo.currentIndexChanged, self.delimiter_combo.currentIndexChanged,
-                              self.frequency_column_spin.valueChanged, self.time_column_spin.valueChanged,
-                              self.decimal_comma_check.toggled):
-            widget_signal.connect(self._on_choice_changed)
+        self.baud_combo.currentIndexChanged.connect(self._on_choice_changed)
+        for panel in self.option_panels.values():
+            panel.changed.connect(self._on_choice_changed)
         self.test_button.clicked.connect(self.test_connection)
         self.marker_box.changed.connect(self._update_buttons)  # the test is the instrument's, not the markers'
         self.button_box.accepted.connect(self.accept)
@@ -284,11 +262,16 @@ class ConnectionDialog(QtWidgets.QDialog):
 
     def _load_protocols(self) -> None:
         for protocol in registry.available_protocols():
-            info = registry.driver_class(protocol).info
-            self._infos[protocol] = info
-            self.protocol_combo.addItem(info.title, protocol)
+            declaration = registry.protocol_spec(protocol)
+            self._infos[protocol] = declaration.info
+            self.protocol_combo.addItem(declaration.title, protocol)
             self.protocol_combo.setItemData(self.protocol_combo.count() - 1, f"protocol “{protocol}”",
                                             QtCore.Qt.ItemDataRole.ToolTipRole)
+            if declaration.options:
+                panel = ProtocolFields(declaration)
+                panel.hide()
+                self.options_layout.addWidget(panel)
+                self.option_panels[protocol] = panel
 
     # -- what the user chose --------------------------------------------------------------------
 
@@ -304,15 +287,10 @@ class ConnectionDialog(QtWidgets.QDialog):
     def sensors(self) -> tuple[int, ...]:
         return tuple(n for n, box in enumerate(self._sensor_boxes, start=1) if box.isChecked())
 
-    def line_options(self) -> dict[str, object]:
-        """The ``line`` driver's framing. Columns count from 0 here; the dialog shows them from 1."""
-        time_column = self.time_column_spin.value()
-        return {
-            "delimiter": self.delimiter_combo.currentData() or None,
-            "frequency_column": self.frequency_column_spin.value() - 1,
-            "time_column": time_column - 1 if time_column else None,
-            "decimal_comma": self.decimal_comma_check.isChecked(),
-        }
+    def options(self) -> dict[str, OptionValue]:
+        """The chosen driver's keyword arguments, as its declaration names them (empty without options)."""
+        panel = self.option_panels.get(self.protocol())
+        return panel.values() if panel is not None else {}
 
     def time_scale(self) -> float:
         """Process seconds per real second (1 for a real instrument)."""
@@ -329,12 +307,7 @@ class ConnectionDialog(QtWidgets.QDialog):
             return "Choose a port or type one in."
         if not self.sensors():
             return "Select at least one sensor."
-        if self.protocol() == LINE_PROTOCOL:
-            if self.decimal_comma_check.isChecked() and self.delimiter_combo.currentData() == ",":
-                return "With a decimal comma the delimiter cannot be a comma."
-            if self.time_column_spin.value() == self.frequency_column_spin.value():
-                return "Time and frequency cannot come from the same column."
-        return ""
+        return registry.protocol_spec(self.protocol()).problem(self.options())
 
     def marker_spec(self) -> MarkerSpec | None:
         """The valve marker source chosen beside the instrument (None: none)."""
@@ -345,9 +318,8 @@ class ConnectionDialog(QtWidgets.QDialog):
         problem = self._instrument_problem()
         if problem:
             raise ValueError(problem)
-        options = self.line_options() if self.protocol() == LINE_PROTOCOL else {}
         return ConnectionSpec(protocol=self.protocol(), port=self.port(), baud=self.baud(),
-                              sensors=self.sensors(), options=options)
+                              sensors=self.sensors(), options=self.options())
 
     def test_result_text(self) -> str:
         """The text the connection test left in the dialog (empty before a test)."""
@@ -458,9 +430,13 @@ class ConnectionDialog(QtWidgets.QDialog):
             box.toggled.connect(self._on_choice_changed)
             self.sensor_row.insertWidget(n - 1, box)
             self._sensor_boxes.append(box)
-        if self.line_group.isHidden() == (protocol == LINE_PROTOCOL):
-            self.line_group.setVisible(protocol == LINE_PROTOCOL)
-            self.adjustSize()  # shrink back when the line options disappear
+        resized = False
+        for name, panel in self.option_panels.items():
+            if panel.isHidden() == (name == protocol):
+                panel.setVisible(name == protocol)
+                resized = True
+        if resized:
+            self.adjustSize()  # shrink back when a protocol's options disappear
 
     def _update_port_hint(self) -> None:
         text = self.port()
@@ -491,10 +467,10 @@ class ConnectionDialog(QtWidgets.QDialog):
         baud = _int_or_none(settings.value("baud"))
         sensors = tuple(n for n in (_int_or_none(s) for s in str(settings.value("sensors", "1")).split(","))
                         if n is not None)
-        delimiter = settings.value("delimiter")
-        frequency_column = _int_or_none(settings.value("frequency_column"))
-        time_column = _int_or_none(settings.value("time_column"))
-        decimal_comma = str(settings.value("decimal_comma", "false")).lower() == "true"
+        settings.beginGroup(OPTIONS_GROUP)
+        for panel in self.option_panels.values():
+            panel.restore(settings)
+        settings.endGroup()
         settings.endGroup()
 
         ports = list_ports(include=[saved_port] if saved_port else [])
@@ -506,14 +482,6 @@ class ConnectionDialog(QtWidgets.QDialog):
             protocol = protocol or (hinted.suggested_protocol if hinted.suggested_protocol in self._infos else "")
         self._fill_ports(ports, port)
 
-        if delimiter is not None:
-            self.delimiter_combo.setCurrentIndex(max(self.delimiter_combo.findData(str(delimiter)), 0))
-        if frequency_column is not None:
-            self.frequency_column_spin.setValue(frequency_column)
-        if time_column is not None:
-            self.time_column_spin.setValue(time_column)
-        self.decimal_comma_check.setChecked(decimal_comma)
-
         index = self.protocol_combo.findData(protocol) if protocol else 0
         with QtCore.QSignalBlocker(self.protocol_combo):
             self.protocol_combo.setCurrentIndex(max(index, 0))
@@ -522,17 +490,17 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.marker_box.restore()
 
     def _save(self) -> None:
-        """Remember the choice. Columns are stored as shown (from 1; time 0 = none), as the user reads them."""
+        """Remember the choice; every protocol's options too, so switching back finds them as they were."""
         settings = connection_settings()
         settings.beginGroup(SETTINGS_GROUP)
         settings.setValue("port", self.port())
         settings.setValue("protocol", self.protocol())
         settings.setValue("baud", self.baud() or 0)
         settings.setValue("sensors", ",".join(str(n) for n in self.sensors()))
-        settings.setValue("delimiter", self.delimiter_combo.currentData())
-        settings.setValue("frequency_column", self.frequency_column_spin.value())
-        settings.setValue("time_column", self.time_column_spin.value())
-        settings.setValue("decimal_comma", self.decimal_comma_check.isChecked())
+        settings.beginGroup(OPTIONS_GROUP)
+        for panel in self.option_panels.values():
+            panel.save(settings)
+        settings.endGroup()
         settings.endGroup()
         settings.sync()
         self.marker_box.save()

@@ -52,7 +52,7 @@ class Stm2SmdpEmulator(EmulatedInstrument):
         replies = []
         self._buf += data
         while True:
-            if not self._skip_to(STX):
+            if not self._skip_to(bytes([STX])):
                 break
             end = self._buf.find(CR)
             restart = self._buf.find(STX, 1, end if end >= 0 else len(self._buf))

@@ -222,7 +222,7 @@ class Stm100Emulator(EmulatedInstrument):
         replies = []
         self._buf += data
         while True:
-            if not self._skip_to(STX):
+            if not self._skip_to(bytes([STX])):
                 break
             if len(self._buf) < 2:
                 break

@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from instruments import registry
 from instruments.emulators.base import TRANSPORT_ENV, ServerTransport
+from instruments.protocol_spec import OptionError
 from qcm_app import __version__
 from qcm_app.domain.errors import UserInputError
 
@@ -25,12 +27,14 @@ if TYPE_CHECKING:
     from instruments.emulators.base import EmulatorServer
     from qcm_app.io.marker_sources import MarkerSpec
 
-PROTOCOL_CHOICES = ("sqm160", "sqc310", "stm100", "stm2", "tm400", "openqcm", "line")
-
 
 def _gui_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", help="serial port or pyserial URL; without it the simulated instrument runs")
-    p.add_argument("--protocol", default="sqm160", choices=PROTOCOL_CHOICES)
+    p.add_argument("--protocol", default="sqm160", choices=registry.protocol_names())
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a driver option of --protocol (repeatable); the options are listed below")
+    p.epilog = f"driver options (--option KEY=VALUE):\n{registry.options_help()}"
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--baud", type=int, help="baud rate (default: the instrument's)")
     p.add_argument("--sensors", help="comma-separated sensor numbers, e.g. 1,2")
     p.add_argument("--poll-interval", type=float,
@@ -67,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(Windows) the emulator is served on a loopback TCP port. "
                                      "SIGUSR1 unplugs/re-plugs the device (a new pty; --link follows it), "
                                      "SIGUSR2 makes it stall for 5 s (POSIX only).")
-    sim.add_argument("--protocol", default="sqm160", choices=(*PROTOCOL_CHOICES, "valves"),
+    sim.add_argument("--protocol", default="sqm160", choices=(*registry.protocol_names(), *registry.MARKER_EMULATORS),
                      help="an instrument, or 'valves': the reactor's valve events as '<t> <valve> <0|1>' lines")
     sim.add_argument("--recipe", help="recipe TOML file or preset name (default: the LiGL demo)")
     sim.add_argument("--speed", type=float, default=SIMULATE_SPEED,
@@ -146,7 +150,18 @@ def check_gui_args(args: argparse.Namespace) -> None:
         from qcm_app.io.recipe_files import resolve_recipe
 
         resolve_recipe(args.recipe)  # a broken recipe is one line here, not a dialog later
+    args.options = driver_options(args.protocol, args.option, port=args.port)
     gui_markers(args)
+
+
+def driver_options(protocol: str, pairs: Sequence[str], port: str | None) -> dict[str, object]:
+    """``--option key=value`` read against the protocol's declaration (types, limits, conflicts)."""
+    if pairs and not port:
+        raise UserInputError("--option sets the driver of a real instrument; give --port too")
+    try:
+        return dict(registry.protocol_spec(protocol).parse_options(pairs))
+    except OptionError as exc:
+        raise UserInputError(f"--option: {exc}") from None
 
 
 def gui_markers(args: argparse.Namespace) -> MarkerSpec | None:

@@ -42,11 +42,11 @@ def _path(value: Any) -> Path:
 
 
 def _protocol(value: Any) -> str:
-    from instruments.registry import PROTOCOLS
+    from instruments.registry import protocol_names
 
     text = _text(value)
-    if text not in PROTOCOLS:
-        raise ValueError(f"not one of {', '.join(PROTOCOLS)}")
+    if text not in protocol_names():
+        raise ValueError(f"not one of {', '.join(protocol_names())}")
     return text
 
 

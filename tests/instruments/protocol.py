@@ -101,3 +101,8 @@ def expected_protocol(driver_class: type[D], pairs: Sequence[Pair], **options: A
     driver = driver_class(transport, **options)
     yield driver
     transport.check_done()
+
+
+def h(text: str) -> bytes:
+    """Bytes from the hex notation of the manuals: ``h("02 01 40 40")``."""
+    return bytes.fromhex(text)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instruments.base import InstrumentError, ProtocolError, ReplyTimeout, ValueUnavailable
-from instruments.emulators.base import ConstantSource, PtyServer
+from instruments.emulators.base import ConstantSource
 from instruments.emulators.line import LineEmulator
 from instruments.line import LineMonitor
-from instruments.transport import MemoryTransport, open_transport
+from instruments.transport import MemoryTransport
+from tests.support.pty import pty_pair
 
 # (bytes on the wire, driver options, frequency Hz, instrument time s or None)
 LINES = [
@@ -223,23 +223,14 @@ def test_fuzzed_input_never_breaks_the_emulator(data: bytes) -> None:
 PERIOD_S = 0.02
 
 
-@pytest.fixture
-def pty_pair() -> Iterator[tuple[PtyServer, LineMonitor]]:
+def test_emulator_and_driver_over_a_real_pty() -> None:
     emulator = LineEmulator(ConstantSource(), measurement_period_s=PERIOD_S, delimiter=";", decimal_comma=True,
                             line_ending="\r\n")
-    server = PtyServer(emulator, baud=None).start()
-    drv = LineMonitor(open_transport(server.port, LineMonitor.info.default_baud, timeout_s=0.2),
-                      decimal_comma=True, time_column=0, temperature_column=2, max_gap_s=0.3)
-    yield server, drv
-    drv.close()
-    server.stop()
-
-
-def test_emulator_and_driver_over_a_real_pty(pty_pair: tuple[PtyServer, LineMonitor]) -> None:
-    _, drv = pty_pair
-    assert drv.identify().startswith("line monitor: 3 semicolon-separated field(s), frequency in column 1")
-    drv.start()
-    stamps = [drv.read().instrument_time_s for _ in range(5)]
-    assert stamps == sorted(stamps) and stamps[-1] > stamps[0]
-    assert drv.last_temperature_c == pytest.approx(24.8, abs=0.2)
-    drv.stop()
+    with pty_pair(emulator, LineMonitor, timeout_s=0.2, decimal_comma=True, time_column=0, temperature_column=2,
+                  max_gap_s=0.3) as (_, drv):
+        assert drv.identify().startswith("line monitor: 3 semicolon-separated field(s), frequency in column 1")
+        drv.start()
+        stamps = [drv.read().instrument_time_s for _ in range(5)]
+        assert stamps == sorted(stamps) and stamps[-1] > stamps[0]
+        assert drv.last_temperature_c == pytest.approx(24.8, abs=0.2)
+        drv.stop()

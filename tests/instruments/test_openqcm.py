@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instruments.base import InstrumentError, ProtocolError, ReplyTimeout, ValueUnavailable
-from instruments.emulators.base import ConstantSource, PtyServer
+from instruments.emulators.base import ConstantSource
 from instruments.emulators.openqcm import OpenQcmEmulator
 from instruments.openqcm import OpenQcm, Record, encode_record, parse_record, parse_serial_number
-from instruments.transport import MemoryTransport, open_transport
+from instruments.transport import MemoryTransport
+from tests.support.pty import pty_pair, read_some
 
 # (bytes on the wire, frequency Hz, temperature °C)
 RECORDS = [
@@ -193,40 +193,17 @@ def test_fuzzed_input_never_breaks_the_emulator(data: bytes) -> None:
 GATE_S = 0.05
 
 
-@pytest.fixture
-def pty_pair() -> Iterator[tuple[PtyServer, OpenQcm]]:
-    server = PtyServer(OpenQcmEmulator(ConstantSource(), measurement_period_s=GATE_S), baud=None).start()
-    drv = OpenQcm(open_transport(server.port, OpenQcm.info.default_baud, timeout_s=0.3), gate_s=GATE_S)
-    yield server, drv
-    drv.close()
-    server.stop()
-
-
-def _read_some(drv: OpenQcm, count: int) -> tuple[int, list[InstrumentError]]:
-    good, errors = 0, []
-    for _ in range(count):
-        try:
-            assert drv.read().sensors[0].frequency_hz == 5_975_830.0
-            good += 1
-        except InstrumentError as exc:
-            errors.append(exc)
-    return good, errors
-
-
-def test_emulator_and_driver_over_a_real_pty(pty_pair: tuple[PtyServer, OpenQcm]) -> None:
-    _, drv = pty_pair
-    assert drv.identify().startswith("openQCM v1 at 5975830 Hz")
-    drv.start()
-    assert _read_some(drv, 5) == (5, [])
-    assert drv.last_temperature_c == pytest.approx(25.3, abs=0.3)
-    drv.stop()
+def test_emulator_and_driver_over_a_real_pty() -> None:
+    with pty_pair(OpenQcmEmulator(ConstantSource(), measurement_period_s=GATE_S), OpenQcm, gate_s=GATE_S) as (_, drv):
+        assert drv.identify().startswith("openQCM v1 at 5975830 Hz")
+        drv.start()
+        assert read_some(drv, 5, 5_975_830.0) == (5, [])
+        assert drv.last_temperature_c == pytest.approx(25.3, abs=0.3)
+        drv.stop()
 
 
 def test_a_slow_gate_is_waited_for_beyond_the_transport_timeout() -> None:
     # a 0.4 s gate read through a 0.15 s transport timeout: records are awaited, not torn apart
-    with PtyServer(OpenQcmEmulator(ConstantSource(), measurement_period_s=0.4), baud=None) as server:
-        drv = OpenQcm(open_transport(server.port, 115200, timeout_s=0.15), gate_s=0.4)
-        try:
-            assert _read_some(drv, 3) == (3, [])
-        finally:
-            drv.close()
+    with pty_pair(OpenQcmEmulator(ConstantSource(), measurement_period_s=0.4), OpenQcm, timeout_s=0.15,
+                  gate_s=0.4) as (_, drv):
+        assert read_some(drv, 3, 5_975_830.0) == (3, [])

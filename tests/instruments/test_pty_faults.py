@@ -13,7 +13,6 @@ import pytest
 
 from instruments.base import (
     Driver,
-    InstrumentError,
     LinkLost,
     ProtocolError,
     ReplyTimeout,
@@ -22,6 +21,7 @@ from instruments.base import (
 from instruments.emulators.base import ConstantSource, EmulatedInstrument, Faults, PtyServer
 from instruments.registry import available_protocols, driver_class, emulator_class
 from instruments.transport import open_transport
+from tests.support.pty import pty_pair, read_some
 
 FREQUENCY_HZ = 5_975_830.0
 PERIOD_S = 0.03  # streaming instruments: a frame every 30 ms keeps the tests short
@@ -32,38 +32,19 @@ FAST = {"openqcm": {"gate_s": PERIOD_S}, "line": {"max_gap_s": 0.3}}
 
 @contextmanager
 def served(protocol: str, link: Path | None = None) -> Iterator[tuple[PtyServer, Driver]]:
+    """The protocol's emulator and driver on a pty, the driver identified and started."""
     emulator = emulator_class(protocol)(ConstantSource(FREQUENCY_HZ), measurement_period_s=PERIOD_S)
-    with PtyServer(emulator, baud=None, link=link) as server:
-        info = driver_class(protocol).info
-        driver = driver_class(protocol)(open_transport(server.port, info.default_baud, timeout_s=0.3),
-                                        **FAST.get(protocol, {}))
-        try:
-            driver.identify()
-            driver.start()
-            yield server, driver
-        finally:
-            driver.close()
-
-
-def read_some(driver: Driver, count: int) -> tuple[int, list[InstrumentError]]:
-    """Readings that got through (each checked) and the driver errors met on the way."""
-    good, errors = 0, []
-    for _ in range(count):
-        try:
-            reading = driver.read()
-        except InstrumentError as exc:
-            errors.append(exc)
-            continue
-        assert reading.sensors[0].frequency_hz == pytest.approx(FREQUENCY_HZ, abs=1.0)  # never a damaged value
-        good += 1
-    return good, errors
+    with pty_pair(emulator, driver_class(protocol), link=link, **FAST.get(protocol, {})) as (server, driver):
+        driver.identify()
+        driver.start()
+        yield server, driver
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_checksum_storm_drops_frames_but_readings_get_through(protocol: str) -> None:
     with served(protocol) as (server, driver):
         server.faults = Faults(corrupt_checksum=0.5)
-        good, errors = read_some(driver, 50)
+        good, errors = read_some(driver, 50, FREQUENCY_HZ, tolerance_hz=1.0)
         assert good >= 5
         assert sum(isinstance(e, ProtocolError | ReplyTimeout) for e in errors) >= 5
 
@@ -72,7 +53,7 @@ def test_checksum_storm_drops_frames_but_readings_get_through(protocol: str) -> 
 def test_line_noise_only_raises_driver_errors(protocol: str) -> None:
     with served(protocol) as (server, driver):
         server.faults = Faults(noise_bytes=0.5)
-        good, _ = read_some(driver, 40)
+        good, _ = read_some(driver, 40, FREQUENCY_HZ, tolerance_hz=1.0)
         assert good >= 5
 
 
@@ -85,7 +66,7 @@ def test_empty_replies_are_value_unavailable_not_a_lost_link(protocol: str) -> N
             for _ in range(5):
                 driver.read()
         server.faults = Faults()
-        good, _ = read_some(driver, 10)
+        good, _ = read_some(driver, 10, FREQUENCY_HZ, tolerance_hz=1.0)
         assert good >= 5
 
 
@@ -121,7 +102,7 @@ def test_vanished_port_is_link_lost_and_the_link_follows_it_back(protocol: str, 
         try:
             again.identify()
             again.start()
-            good, _ = read_some(again, 5)
+            good, _ = read_some(again, 5, FREQUENCY_HZ, tolerance_hz=1.0)
             assert good >= 3
         finally:
             again.close()

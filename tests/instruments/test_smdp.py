@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,16 +17,14 @@ from instruments.base import (
     ReplyTimeout,
     ValueUnavailable,
 )
-from instruments.emulators.base import ConstantSource, EmulatedInstrument, Faults, PtyServer
+from instruments.emulators.base import ConstantSource
 from instruments.emulators.smdp import Stm2SmdpEmulator
 from instruments.smdp import Stm2Smdp, decode_frame, encode_frame, unescape
-from instruments.transport import MemoryTransport, open_transport
+from instruments.transport import MemoryTransport
+from tests.instruments.protocol import h
+from tests.support.pty import pty_pair
 
 pytestmark = pytest.mark.timeout(5)
-
-
-def h(text: str) -> bytes:
-    return bytes.fromhex(text)
 
 
 # Requests to address 0x10, opcode 0x80: checksum = (0x10 + 0x80 + sum(DATA)) & 0xFF = (0x90 + sum) & 0xFF,
@@ -81,9 +76,7 @@ SETTERS: list[tuple[str, tuple[float, ...], bytes]] = [
 
 
 def scripted(*exchanges: tuple[bytes, bytes], address: int = 0x10) -> tuple[MemoryTransport, Stm2Smdp]:
-    t = MemoryTransport()
-    for request, reply in exchanges:
-        t.replies[request] = reply
+    t = MemoryTransport(exchanges=exchanges)
     return t, Stm2Smdp(t, address=address)
 
 
@@ -339,19 +332,8 @@ class FilmSource:
         return 5_900_000.0, 1.234, 2.5
 
 
-@contextmanager
-def served(emulator: EmulatedInstrument | None = None, faults: Faults | None = None, timeout_s: float = 0.3,
-           link: Path | None = None, **options: Any) -> Iterator[tuple[PtyServer, Stm2Smdp]]:
-    with PtyServer(emulator or Stm2SmdpEmulator(ConstantSource()), faults=faults, baud=None, link=link) as srv:
-        drv = Stm2Smdp(open_transport(srv.port, Stm2Smdp.info.default_baud, timeout_s=timeout_s), **options)
-        try:
-            yield srv, drv
-        finally:
-            drv.close()
-
-
 def test_pty_identify_and_read() -> None:
-    with served() as (srv, drv):
+    with pty_pair(Stm2SmdpEmulator(ConstantSource()), Stm2Smdp) as (srv, drv):
         assert drv.identify() == "STM-2 V1.0"
         assert drv.power_was_lost
         assert not srv.instrument.commands.power_lost
@@ -360,7 +342,7 @@ def test_pty_identify_and_read() -> None:
 
 
 def test_pty_film_values_zero_and_settings() -> None:
-    with served(Stm2SmdpEmulator(FilmSource()), with_film=True) as (srv, drv):
+    with pty_pair(Stm2SmdpEmulator(FilmSource()), Stm2Smdp, with_film=True) as (srv, drv):
         (sensor,) = drv.read().sensors
         assert (sensor.frequency_hz, sensor.thickness_kang, sensor.rate_a_per_s) == (5_900_000.0, 1.234, 2.5)
         assert drv.mass_ug_cm2() == pytest.approx(1234 * 1.27 * 0.01, abs=1e-3)
@@ -382,14 +364,14 @@ def test_pty_film_values_zero_and_settings() -> None:
 def test_pty_other_address() -> None:
     emu = Stm2SmdpEmulator(ConstantSource())
     emu.address = 0x42
-    with served(emu, address=0x42) as (_, drv):
+    with pty_pair(emu, Stm2Smdp, address=0x42) as (_, drv):
         assert drv.identify() == "STM-2 V1.0"
-    with served(emu, timeout_s=0.2) as (_, drv), pytest.raises(ReplyTimeout):
+    with pty_pair(emu, Stm2Smdp, timeout_s=0.2) as (_, drv), pytest.raises(ReplyTimeout):
         drv.identify()  # the unit at 0x42 ignores frames for 0x10
 
 
 def test_pty_failed_crystal() -> None:
-    with served(Stm2SmdpEmulator(ConstantSource(frequency_hz=0.0))) as (_, drv):
+    with pty_pair(Stm2SmdpEmulator(ConstantSource(frequency_hz=0.0)), Stm2Smdp) as (_, drv):
         with pytest.raises(ValueUnavailable):
             drv.read()
         with pytest.raises(ValueUnavailable):

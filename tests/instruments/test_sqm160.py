@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instruments.base import CommandRejected, InstrumentError, ProtocolError, ReplyTimeout
-from instruments.emulators.base import ConstantSource, PtyServer
+from instruments.emulators.base import ConstantSource
 from instruments.emulators.sqm160 import Sqc310Emulator, Sqm160Emulator
 from instruments.sqm160 import (
     FilmParameters,
@@ -20,8 +20,9 @@ from instruments.sqm160 import (
     encode_command,
     encode_reply,
 )
-from instruments.transport import MemoryTransport, open_transport
+from instruments.transport import MemoryTransport
 from tests.instruments.protocol import expected_protocol
+from tests.support.pty import pty_pair
 
 # (message, frame) pairs printed in the manual
 MANUAL_COMMANDS = [
@@ -54,9 +55,7 @@ def test_crc_covers_the_length_character() -> None:
 
 
 def _driver(pairs: list[tuple[bytes, bytes]]) -> tuple[Sqm160, MemoryTransport]:
-    t = MemoryTransport()
-    for request, reply in pairs:
-        t.replies[request] = reply
+    t = MemoryTransport(exchanges=pairs)
     return Sqm160(t), t
 
 
@@ -217,8 +216,7 @@ def test_silence_is_a_timeout() -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzzed_replies_only_raise_driver_errors(data: bytes) -> None:
-    t = MemoryTransport()
-    t.replies[encode_command(b"W")] = data
+    t = MemoryTransport(exchanges=[(encode_command(b"W"), data)])
     drv = Sqm160(t)
     try:
         drv.read()
@@ -237,36 +235,27 @@ def test_fuzzed_requests_never_break_the_emulator(data: bytes) -> None:
     assert replies and replies[-1].endswith(bytes(crc14(replies[-1][1:-2])))
 
 
-@pytest.fixture
-def pty_pair():
-    server = PtyServer(Sqm160Emulator(ConstantSource(5_875_830.23, sensors=2)), baud=None).start()
-    drv = Sqm160(open_transport(server.port, 19200, timeout_s=0.4), sensors=(1, 2))
-    yield server, drv
-    drv.close()
-    server.stop()
-
-
-def test_emulator_and_driver_over_a_real_pty(pty_pair) -> None:
-    _server, drv = pty_pair
-    assert drv.identify() == "MON Ver 4.13"
-    assert drv.channel_count() == 2
-    assert drv.frequency_hz(1) == pytest.approx(5_875_830.23)
-    assert drv.frequency_hz(2) == pytest.approx(5_874_830.23)
-    assert 0 < drv.life_pct(1) <= 100
-    reading = drv.read()
-    assert [s.frequency_hz for s in reading.sensors] == pytest.approx([5_875_830.23, 5_874_830.23])
-    drv.set_shutter(True)
-    assert drv.shutter_open()
-    with pytest.raises(CommandRejected):
-        drv.frequency_hz(7)
+def test_emulator_and_driver_over_a_real_pty() -> None:
+    with pty_pair(Sqm160Emulator(ConstantSource(5_875_830.23, sensors=2)), Sqm160, timeout_s=0.4,
+                  sensors=(1, 2)) as (_server, drv):
+        assert drv.identify() == "MON Ver 4.13"
+        assert drv.channel_count() == 2
+        assert drv.frequency_hz(1) == pytest.approx(5_875_830.23)
+        assert drv.frequency_hz(2) == pytest.approx(5_874_830.23)
+        assert 0 < drv.life_pct(1) <= 100
+        reading = drv.read()
+        assert [s.frequency_hz for s in reading.sensors] == pytest.approx([5_875_830.23, 5_874_830.23])
+        drv.set_shutter(True)
+        assert drv.shutter_open()
+        with pytest.raises(CommandRejected):
+            drv.frequency_hz(7)
 
 
 # --- SQC-310: same framing, K2 all-sensor reading, four sensors -----------------------------------
 
 def test_sqc310_sensor_readings_byte_table() -> None:
-    t = MemoryTransport()
     reply = encode_reply("A", b"12.50 0.00 0.000 5950000.00 1.20 0.345 5949000.00 -1 -1 -1 -1 -1 -1")
-    t.replies[encode_command(b"K2")] = reply
+    t = MemoryTransport(exchanges=[(encode_command(b"K2"), reply)])
     drv = Sqc310(t, sensors=(2, 1))
     r = drv.read()
     assert bytes(t.written) == b"!$K2" + bytes(crc14(b"$K2"))
@@ -282,8 +271,8 @@ def test_sqc310_manual_example_frames() -> None:
 
 
 def test_sqc310_over_a_pty() -> None:
-    with PtyServer(Sqc310Emulator(ConstantSource(5_950_000.0, sensors=2)), baud=None) as server:
-        drv = Sqc310(open_transport(server.port, 19200, timeout_s=0.4), sensors=(1, 2, 3))
+    with pty_pair(Sqc310Emulator(ConstantSource(5_950_000.0, sensors=2)), Sqc310, timeout_s=0.4,
+                  sensors=(1, 2, 3)) as (_, drv):
         assert drv.identify().startswith("SQC-310")
         r = drv.read()
         assert r.sensors[0].frequency_hz == pytest.approx(5_950_000.0)
@@ -291,14 +280,12 @@ def test_sqc310_over_a_pty() -> None:
         assert math.isnan(r.sensors[2].frequency_hz)  # an empty socket
         active, freq, life = drv.sensor_status(1)
         assert active and freq == pytest.approx(5_950_000.0) and 0 < life < 100
-        drv.close()
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_sqc310_fuzzed_replies_only_raise_driver_errors(data: bytes) -> None:
-    t = MemoryTransport()
-    t.replies[encode_command(b"K2")] = data
+    t = MemoryTransport(exchanges=[(encode_command(b"K2"), data)])
     try:
         Sqc310(t).read()
     except InstrumentError:
@@ -393,16 +380,13 @@ def test_sqc310_profile_reports_power_up_with_status_b_once() -> None:
 
 
 def test_driver_reads_the_emulators_new_layouts_over_a_pty() -> None:
-    with PtyServer(Sqm160Emulator(FilmSource(5_975_830.0, 0.25, 1.5, sensors=2)), baud=None) as server:
-        drv = Sqm160(open_transport(server.port, 19200, timeout_s=0.5), sensors=(1, 2))
-        try:
-            assert drv.power_up_flag() and not drv.power_up_flag() and drv.was_reset
-            reading = drv.read()
-            assert [s.rate_a_per_s for s in reading.sensors] == pytest.approx([1.5, 1.5])
-            assert reading.sensors[1].frequency_hz == pytest.approx(5_974_830.0)
-            assert drv.rate_a_per_s(1) == pytest.approx(1.5)
-            assert drv.film_parameters(1).density_g_cm3 == pytest.approx(1.27)
-            assert drv.system_parameters().crystal_tooling_pct == (100,) * 6
-            assert drv.frequency_limits_hz() == pytest.approx((5e6, 6e6))
-        finally:
-            drv.close()
+    with pty_pair(Sqm160Emulator(FilmSource(5_975_830.0, 0.25, 1.5, sensors=2)), Sqm160, timeout_s=0.5,
+                  sensors=(1, 2)) as (_, drv):
+        assert drv.power_up_flag() and not drv.power_up_flag() and drv.was_reset
+        reading = drv.read()
+        assert [s.rate_a_per_s for s in reading.sensors] == pytest.approx([1.5, 1.5])
+        assert reading.sensors[1].frequency_hz == pytest.approx(5_974_830.0)
+        assert drv.rate_a_per_s(1) == pytest.approx(1.5)
+        assert drv.film_parameters(1).density_g_cm3 == pytest.approx(1.27)
+        assert drv.system_parameters().crystal_tooling_pct == (100,) * 6
+        assert drv.frequency_limits_hz() == pytest.approx((5e6, 6e6))

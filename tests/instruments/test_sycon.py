@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,17 +17,14 @@ from instruments.base import (
     ReplyTimeout,
     ValueUnavailable,
 )
-from instruments.emulators.base import ConstantSource, EmulatedInstrument, Faults, PtyServer
+from instruments.emulators.base import ConstantSource
 from instruments.emulators.sycon import Stm2SyconEmulator, Stm100Emulator
 from instruments.sycon import Stm100, encode_command, encode_reply
-from instruments.transport import MemoryTransport, open_transport
-from tests.instruments.protocol import expected_protocol
+from instruments.transport import MemoryTransport
+from tests.instruments.protocol import expected_protocol, h
+from tests.support.pty import pty_pair
 
 pytestmark = pytest.mark.timeout(5)
-
-
-def h(text: str) -> bytes:
-    return bytes.fromhex(text)
 
 
 # Requests: STX, LEN, DATA, sum(DATA) & 0xFF, worked out by hand (one letter: the checksum is the letter).
@@ -84,10 +78,7 @@ SETTERS: list[tuple[str, tuple[float, ...], bytes]] = [
 
 
 def scripted(*exchanges: tuple[bytes, bytes]) -> MemoryTransport:
-    t = MemoryTransport()
-    for request, reply in exchanges:
-        t.replies[request] = reply
-    return t
+    return MemoryTransport(exchanges=exchanges)
 
 
 class StreamTransport(MemoryTransport):
@@ -150,7 +141,7 @@ def test_power_lost_status_is_acknowledged_once_and_value_kept() -> None:
 
 
 def test_power_lost_ack_without_answer_still_returns_value() -> None:
-    t = scripted((REQ_FREQUENCY, h("02 08 42 35 33 31 39 32 33 34 AD")))
+    t = scripted((REQ_FREQUENCY, h("02 08 42 35 33 31 39 32 33 34 AD")), (REQ_ACK, b""))  # the ack is lost
     assert Stm100(t).frequency_hz() == 5319234.0
     assert bytes(t.written) == REQ_FREQUENCY + REQ_ACK
 
@@ -367,19 +358,8 @@ class FilmSource:
         return 5_900_000.0, 1.234, 2.5
 
 
-@contextmanager
-def served(emulator: EmulatedInstrument | None = None, faults: Faults | None = None, timeout_s: float = 0.3,
-           link: Path | None = None, **options: Any) -> Iterator[tuple[PtyServer, Stm100]]:
-    with PtyServer(emulator or Stm100Emulator(ConstantSource()), faults=faults, baud=None, link=link) as srv:
-        drv = Stm100(open_transport(srv.port, 9600, timeout_s=timeout_s), **options)
-        try:
-            yield srv, drv
-        finally:
-            drv.close()
-
-
 def test_pty_identify_and_read() -> None:
-    with served() as (srv, drv):
+    with pty_pair(Stm100Emulator(ConstantSource()), Stm100) as (srv, drv):
         assert drv.identify() == "STM100C5"
         assert drv.power_was_lost  # the emulator starts as just powered up...
         assert not srv.instrument.commands.power_lost  # ...and the driver's 'L' cleared it
@@ -389,7 +369,7 @@ def test_pty_identify_and_read() -> None:
 
 
 def test_pty_stm2_formats_and_mass() -> None:
-    with served(Stm2SyconEmulator(FilmSource()), with_film=True) as (_, drv):
+    with pty_pair(Stm2SyconEmulator(FilmSource()), Stm100, with_film=True) as (_, drv):
         assert drv.identify() == "STM-2 V1.0"
         (sensor,) = drv.read().sensors
         assert (sensor.frequency_hz, sensor.thickness_kang, sensor.rate_a_per_s) == (5_900_000.0, 1.234, 2.5)
@@ -398,7 +378,7 @@ def test_pty_stm2_formats_and_mass() -> None:
 
 
 def test_pty_zero_and_film_settings() -> None:
-    with served(Stm100Emulator(FilmSource())) as (srv, drv):
+    with pty_pair(Stm100Emulator(FilmSource()), Stm100) as (srv, drv):
         assert drv.thickness_ang() == 1234
         assert drv.rate_a_per_s() == 2.5
         drv.zero()
@@ -422,7 +402,7 @@ def test_pty_zero_and_film_settings() -> None:
 
 
 def test_pty_failed_crystal() -> None:
-    with served(Stm100Emulator(ConstantSource(frequency_hz=0.0))) as (_, drv):
+    with pty_pair(Stm100Emulator(ConstantSource(frequency_hz=0.0)), Stm100) as (_, drv):
         with pytest.raises(ValueUnavailable):
             drv.read()
         assert not drv.crystal_good()
@@ -459,7 +439,7 @@ def test_emulator_has_the_shutter_commands_of_the_stm100() -> None:
 
 
 def test_shutter_over_a_pty() -> None:
-    with served() as (srv, drv):
+    with pty_pair(Stm100Emulator(ConstantSource()), Stm100) as (srv, drv):
         drv.set_shutter(True)
         assert drv.shutter_open() and srv.instrument.commands.shutter_relay_on
         drv.set_shutter(False)

@@ -7,7 +7,6 @@ checksum that skipped LEN or summed the address would fail here.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -21,7 +20,7 @@ from instruments.base import (
     ReplyTimeout,
     ValueUnavailable,
 )
-from instruments.emulators.base import ConstantSource, PtyServer
+from instruments.emulators.base import ConstantSource
 from instruments.emulators.tm400 import Tm400Emulator
 from instruments.tm400 import (
     BINARY_FIELDS,
@@ -36,30 +35,30 @@ from instruments.tm400 import (
     sensor_mask,
     unpack_record,
 )
-from instruments.transport import MemoryTransport, open_transport
-
-H = bytes.fromhex
+from instruments.transport import MemoryTransport
+from tests.instruments.protocol import h
+from tests.support.pty import pty_pair, read_some
 
 # (address, code, data) -> frame, as printed in the manual
 MANUAL_FRAMES = [
-    ((1, 4, b""), H("FF FE 01 04 00 FB")),  # send status
-    ((1, 5, H("F8 01")), H("FF FE 01 05 02 F8 01 FF")),  # string logging: rate, thickness, frequency of 1 & 2
-    ((1, 5, H("00 00")), H("FF FE 01 05 02 00 00 F8")),  # stop logging
+    ((1, 4, b""), h("FF FE 01 04 00 FB")),  # send status
+    ((1, 5, h("F8 01")), h("FF FE 01 05 02 F8 01 FF")),  # string logging: rate, thickness, frequency of 1 & 2
+    ((1, 5, h("00 00")), h("FF FE 01 05 02 00 00 F8")),  # stop logging
 ]
 
-STATUS_REQUEST = H("FF FE 01 04 00 FB")
-START_SENSOR_1 = H("FF FE 01 06 02 38 04 BB")  # 06+02+38+04 = 44 -> BB
-START_SENSOR_2 = H("FF FE 01 06 02 C0 09 2E")  # 06+02+C0+09 = D1 -> 2E
-STOP_BINARY = H("FF FE 01 06 02 00 00 F7")  # 06+02 = 08 -> F7
+STATUS_REQUEST = h("FF FE 01 04 00 FB")
+START_SENSOR_1 = h("FF FE 01 06 02 38 04 BB")  # 06+02+38+04 = 44 -> BB
+START_SENSOR_2 = h("FF FE 01 06 02 C0 09 2E")  # 06+02+C0+09 = D1 -> 2E
+STOP_BINARY = h("FF FE 01 06 02 00 00 F7")  # 06+02 = 08 -> F7
 # film 1, active sensor 1, health 97 and failed, shutters closed, display 0, address 1, 6 MHz, simulate
-STATUS_REPLY = H("FF FE 01 04 0A 01 01 61 FF 00 00 01 03 10 00 7B")
+STATUS_REPLY = h("FF FE 01 04 0A 01 01 61 FF 00 00 01 03 10 00 7B")
 # sensor 1: rate 12 Å/s, thickness 1234 Å, period 0x20000000, mass 00 0A FA 4C (the manual's example)
-RECORD = H("FF FE 01 06 0E 00 00 0C 00 04 D2 20 00 00 00 00 0A FA 4C 99")
+RECORD = h("FF FE 01 06 0E 00 00 0C 00 04 D2 20 00 00 00 00 0A FA 4C 99")
 RECORD_FREQUENCY_HZ = 3.221e15 / 0x20000000  # 5 999 580.03 Hz
 # rate -10 Å/s, thickness -1 Å, same period, no mass
-NEGATIVE_RECORD = H("FF FE 01 06 0E FF FF F6 FF FF FF 20 00 00 00 00 00 00 00 DA")
-FAILED_RECORD = H("FF FE 01 06 0E") + bytes(14) + H("EB")  # period 0: crystal failed
-REFUSED_BAD_DATA = H("FF FE 01 84 01 03 77")  # status refused: 84+01+03 = 88 -> 77
+NEGATIVE_RECORD = h("FF FE 01 06 0E FF FF F6 FF FF FF 20 00 00 00 00 00 00 00 DA")
+FAILED_RECORD = h("FF FE 01 06 0E") + bytes(14) + h("EB")  # period 0: crystal failed
+REFUSED_BAD_DATA = h("FF FE 01 84 01 03 77")  # status refused: 84+01+03 = 88 -> 77
 
 
 @pytest.mark.parametrize(("fields", "frame"), MANUAL_FRAMES)
@@ -68,9 +67,9 @@ def test_frames_match_the_manual(fields: tuple[int, int, bytes], frame: bytes) -
 
 
 def test_checksum_sums_the_length_but_not_the_address() -> None:
-    assert checksum(5, H("F8 01")) == 0xFF
+    assert checksum(5, h("F8 01")) == 0xFF
     assert 0xFF - ((5 + 0xF8 + 0x01) & 0xFF) == 0x01  # what leaving LEN out would give: not the manual's
-    assert encode_frame(7, 4) == H("FF FE 07 04 00 FB")
+    assert encode_frame(7, 4) == h("FF FE 07 04 00 FB")
 
 
 def test_manual_string_mask_selects_rate_thickness_frequency_of_both_sensors() -> None:
@@ -80,19 +79,18 @@ def test_manual_string_mask_selects_rate_thickness_frequency_of_both_sensors() -
 
 
 def test_sensor_masks_select_rate_thickness_period_and_mass() -> None:
-    assert mask_bytes(sensor_mask(1)) == H("38 04") and mask_bytes(sensor_mask(2)) == H("C0 09")
+    assert mask_bytes(sensor_mask(1)) == h("38 04") and mask_bytes(sensor_mask(2)) == h("C0 09")
     assert record_size(sensor_mask(1)) == record_size(sensor_mask(2)) == 3 + 3 + 4 + 4
 
 
 def test_manual_mass_example() -> None:
-    values = unpack_record(1 << 10, H("00 0A FA 4C"))
+    values = unpack_record(1 << 10, h("00 0A FA 4C"))
     assert values["s1_mass"] * 0.137 == pytest.approx(98_562.7, abs=0.05)
 
 
-def _driver(incoming: bytes = b"", replies: dict[bytes, bytes] | None = None, **options: int) -> tuple[Tm400,
-                                                                                                      MemoryTransport]:
-    t = MemoryTransport(incoming)
-    t.replies.update(replies or {})
+def _driver(incoming: bytes = b"", exchanges: tuple[tuple[bytes, bytes], ...] = (),
+            **options: int) -> tuple[Tm400, MemoryTransport]:
+    t = MemoryTransport(incoming, exchanges=exchanges)
     return Tm400(t, **options), t
 
 
@@ -110,7 +108,7 @@ def test_stop_sends_the_zero_mask() -> None:
 
 
 def test_status_and_identify() -> None:
-    drv, t = _driver(replies={STATUS_REQUEST: STATUS_REPLY})
+    drv, t = _driver(exchanges=((STATUS_REQUEST, STATUS_REPLY),) * 3)  # status, identify, health: one each
     status = drv.status()
     assert bytes(t.written) == STATUS_REQUEST
     assert (status.active_film, status.active_sensor, status.health) == (1, 1, (97, 255))
@@ -120,17 +118,17 @@ def test_status_and_identify() -> None:
 
 
 def test_failed_sensor_health_is_value_unavailable() -> None:
-    drv, _ = _driver(replies={STATUS_REQUEST: STATUS_REPLY}, sensors=(2,))
+    drv, _ = _driver(exchanges=((STATUS_REQUEST, STATUS_REPLY),) * 2, sensors=(2,))
     with pytest.raises(ValueUnavailable, match="failed"):
         drv.crystal_health_pct()
     assert "sensor 2 failed" in drv.identify()
 
 
 def test_address_is_framed_but_not_summed() -> None:
-    reply = H("FF FE 05 04 0A 01 01 61 FF 00 00 05 03 10 00 77")  # I/O address 5: sum +4 -> 77
-    drv, t = _driver(replies={H("FF FE 05 04 00 FB"): reply}, address=5)
+    reply = h("FF FE 05 04 0A 01 01 61 FF 00 00 05 03 10 00 77")  # I/O address 5: sum +4 -> 77
+    drv, t = _driver(exchanges=((h("FF FE 05 04 00 FB"), reply),), address=5)
     assert drv.status().address == 5
-    assert bytes(t.written) == H("FF FE 05 04 00 FB")
+    assert bytes(t.written) == h("FF FE 05 04 00 FB")
 
 
 def test_record_is_converted() -> None:
@@ -175,13 +173,13 @@ def test_status_reply_in_the_stream_is_passed_over() -> None:
 
 
 def test_refusal_is_command_rejected() -> None:
-    drv, _ = _driver(replies={STATUS_REQUEST: REFUSED_BAD_DATA})
+    drv, _ = _driver(exchanges=((STATUS_REQUEST, REFUSED_BAD_DATA),))
     with pytest.raises(CommandRejected, match="bad data"):
         drv.identify()
 
 
 def test_frame_from_another_address_is_a_protocol_error() -> None:
-    other = H("FF FE 02 06 0E 00 00 0C 00 04 D2 20 00 00 00 00 0A FA 4C 99")
+    other = h("FF FE 02 06 0E 00 00 0C 00 04 D2 20 00 00 00 00 0A FA 4C 99")
     drv, _ = _driver(other)
     with pytest.raises(ProtocolError, match="address 2"):
         drv.read()
@@ -206,7 +204,7 @@ def test_bad_configuration_is_refused(options: dict) -> None:
 def test_emulator_answers_status_like_the_table() -> None:
     emu = Tm400Emulator(ConstantSource())
     (reply,) = emu.handle(STATUS_REQUEST)
-    assert reply[:5] == H("FF FE 01 04 0A") and reply[-1] == checksum(4, reply[5:-1])
+    assert reply[:5] == h("FF FE 01 04 0A") and reply[-1] == checksum(4, reply[5:-1])
     status = decode_status(reply[5:-1])
     assert status.health == (97, 255) and status.crystal_mhz == 6.0
 
@@ -223,22 +221,22 @@ def test_emulator_streams_only_between_start_and_stop() -> None:
 
 def test_emulator_follows_the_manual_string_logging_example() -> None:
     emu = Tm400Emulator(ConstantSource())
-    assert emu.handle(H("FF FE 01 05 02 F8 01 FF")) == []
+    assert emu.handle(h("FF FE 01 05 02 F8 01 FF")) == []
     frame = emu.stream_frame()
-    assert frame is not None and frame[:5] == H("FF FE 01 05 2A")  # 2 x (5 + 5 + 11) characters
+    assert frame is not None and frame[:5] == h("FF FE 01 05 2A")  # 2 x (5 + 5 + 11) characters
     data = frame[5:-1]
     assert frame[-1] == checksum(5, data)
     assert float(data[10:21]) == pytest.approx(5_975_830.23)
-    assert emu.handle(H("FF FE 01 05 02 00 00 F8")) == []
+    assert emu.handle(h("FF FE 01 05 02 00 00 F8")) == []
     assert emu.stream_frame() is None
 
 
 @pytest.mark.parametrize(("request_bytes", "reply"), [
-    (H("FF FE 01 04 00 FA"), H("FF FE 01 84 01 01 79")),  # bad checksum: 84+01+01 = 86 -> 79
-    (H("FF FE 01 09 00 F6"), H("FF FE 01 89 01 02 73")),  # unknown code 9: 89+01+02 = 8C -> 73
-    (H("FF FE 01 06 01 01 F7"), H("FF FE 01 86 01 03 75")),  # one-byte mask: 86+01+03 = 8A -> 75
-    (H("FF FE 01 04 01 00 FA"), REFUSED_BAD_DATA),  # status with data
-    (H("FF FE 02 04 00 FB"), b""),  # another unit's address: silence
+    (h("FF FE 01 04 00 FA"), h("FF FE 01 84 01 01 79")),  # bad checksum: 84+01+01 = 86 -> 79
+    (h("FF FE 01 09 00 F6"), h("FF FE 01 89 01 02 73")),  # unknown code 9: 89+01+02 = 8C -> 73
+    (h("FF FE 01 06 01 01 F7"), h("FF FE 01 86 01 03 75")),  # one-byte mask: 86+01+03 = 8A -> 75
+    (h("FF FE 01 04 01 00 FA"), REFUSED_BAD_DATA),  # status with data
+    (h("FF FE 02 04 00 FB"), b""),  # another unit's address: silence
 ])
 def test_emulator_refuses_like_the_instrument(request_bytes: bytes, reply: bytes) -> None:
     assert b"".join(Tm400Emulator(ConstantSource()).handle(request_bytes)) == reply
@@ -253,7 +251,7 @@ def test_emulator_reassembles_split_commands() -> None:
 
 def test_emulator_drops_a_stale_partial_command(monkeypatch: pytest.MonkeyPatch) -> None:
     emu = Tm400Emulator(ConstantSource())
-    assert emu.handle(H("FF FE 01 04 F0")) == []  # promises 240 data bytes that never come
+    assert emu.handle(h("FF FE 01 04 F0")) == []  # promises 240 data bytes that never come
     monkeypatch.setattr(emulator_module, "FRAME_GAP_S", -1.0)  # any pause is longer than the gap
     assert len(emu.handle(STATUS_REQUEST)) == 1
 
@@ -294,7 +292,7 @@ def test_fuzzed_stream_only_raises_driver_errors(data: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([(1,), (2,)]))
 def test_fuzzed_status_replies_only_raise_driver_errors(data: bytes, sensors: tuple[int, ...]) -> None:
-    drv, _ = _driver(replies={STATUS_REQUEST: data}, sensors=sensors)
+    drv, _ = _driver(exchanges=((STATUS_REQUEST, data),), sensors=sensors)
     try:
         drv.identify()
     except InstrumentError:
@@ -343,7 +341,7 @@ def test_fuzzed_requests_never_break_the_emulator(data: bytes) -> None:
 def test_well_framed_unknown_requests_get_well_framed_answers(code: int, data: bytes) -> None:
     emu = Tm400Emulator(ConstantSource())
     for reply in emu.handle(encode_frame(1, code, data)):
-        assert reply[:3] == H("FF FE 01") and reply[-1] == checksum(reply[3], reply[5:-1])
+        assert reply[:3] == h("FF FE 01") and reply[-1] == checksum(reply[3], reply[5:-1])
     frame = emu.stream_frame()
     if emu.logging is None:
         assert frame is None
@@ -356,39 +354,18 @@ def test_well_framed_unknown_requests_get_well_framed_answers(code: int, data: b
 PERIOD_S = 0.02
 
 
-@pytest.fixture
-def pty_pair() -> Iterator[tuple[PtyServer, Tm400]]:
-    server = PtyServer(Tm400Emulator(ConstantSource(), measurement_period_s=PERIOD_S), baud=None).start()
-    drv = Tm400(open_transport(server.port, Tm400.info.default_baud, timeout_s=0.3))
-    yield server, drv
-    drv.close()
-    server.stop()
-
-
-def _read_some(drv: Tm400, count: int) -> tuple[int, list[InstrumentError]]:
-    good, errors = 0, []
-    for _ in range(count):
-        try:
-            reading = drv.read()
-            assert reading.sensors[0].frequency_hz == pytest.approx(5_975_830.23, abs=0.05)
-            good += 1
-        except InstrumentError as exc:
-            errors.append(exc)
-    return good, errors
-
-
-def test_emulator_and_driver_over_a_real_pty(pty_pair: tuple[PtyServer, Tm400]) -> None:
-    server, drv = pty_pair
-    assert drv.identify().startswith("TM-400 at address 1, 6 MHz crystal")
-    drv.start()
-    times = [drv.read().time_s for _ in range(6)]
-    assert times == sorted(times) and times[-1] - times[0] < 1.0
-    assert _read_some(drv, 5) == (5, [])
-    drv.stop()
-    deadline = time.monotonic() + 10.0  # generous: the machine may be busy
-    while server.instrument.logging is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.instrument.logging is None
-    with pytest.raises(ReplyTimeout):
-        for _ in range(5):  # whatever was already in flight, then silence
-            drv.read()
+def test_emulator_and_driver_over_a_real_pty() -> None:
+    with pty_pair(Tm400Emulator(ConstantSource(), measurement_period_s=PERIOD_S), Tm400) as (server, drv):
+        assert drv.identify().startswith("TM-400 at address 1, 6 MHz crystal")
+        drv.start()
+        times = [drv.read().time_s for _ in range(6)]
+        assert times == sorted(times) and times[-1] - times[0] < 1.0
+        assert read_some(drv, 5, 5_975_830.23, tolerance_hz=0.05) == (5, [])
+        drv.stop()
+        deadline = time.monotonic() + 10.0  # generous: the machine may be busy
+        while server.instrument.logging is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.instrument.logging is None
+        with pytest.raises(ReplyTimeout):
+            for _ in range(5):  # whatever was already in flight, then silence
+                drv.read()

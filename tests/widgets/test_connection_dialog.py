@@ -1,8 +1,7 @@
 """The connection dialog and the port list behind it.
 
 The serial ports are faked at ``comports()`` so the tests do not depend on what is plugged in.
-Only the SQM-160 driver is certain to exist. The ``line`` protocol comes from its real driver when
-that is importable, and otherwise from a stand-in, so the line-options tests run either way.
+The line driver's options are reached through the fields generated from its declaration.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from PySide6 import QtCore
 from serial.tools.list_ports_common import ListPortInfo
 
 from instruments import registry
-from instruments.base import Driver, DriverInfo, Reading
+from instruments.base import DriverInfo
 from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import FIRMWARE, Sqm160Emulator
 from instruments.ports import USB_BRIDGES, PortInfo, describe_port, list_ports
@@ -46,34 +45,11 @@ def fake_ports(monkeypatch: pytest.MonkeyPatch) -> list[ListPortInfo]:
     return entries
 
 
-class StandInLineMonitor(Driver):
-    """Stands in for the ``line`` driver where it is not importable: its info and its options."""
-
-    info = DriverInfo(protocol="line", title="Line-based monitor (stand-in)", default_baud=115200, max_sensors=1,
-                      measurement_period_s=1.0, streaming=True, bauds=(9600, 57600, 115200))
-
-    def __init__(self, transport: MemoryTransport, sensors: tuple[int, ...] = (1,), *, delimiter: str | None = None,
-                 frequency_column: int | None = None, time_column: int | None = None,
-                 decimal_comma: bool = False) -> None:
-        super().__init__(transport, sensors)
-
-    def identify(self) -> str:
-        return "stand-in"
-
-    def read(self) -> Reading:
-        raise NotImplementedError
-
-
 @pytest.fixture
-def with_line(monkeypatch: pytest.MonkeyPatch) -> Iterator[DriverInfo]:
-    """Make sure the ``line`` protocol is offered. Yields its DriverInfo."""
-    real = registry.available_protocols()
-    if "line" not in real:
-        real_driver_class = registry.driver_class
-        monkeypatch.setattr(registry, "available_protocols", lambda: [*real, "line"])
-        monkeypatch.setattr(registry, "driver_class",
-                            lambda p: StandInLineMonitor if p == "line" else real_driver_class(p))
-    yield registry.driver_class("line").info
+def with_line() -> DriverInfo:
+    """The ``line`` protocol is offered; its DriverInfo."""
+    assert "line" in registry.available_protocols()
+    return registry.driver_class("line").info
 
 
 @pytest.fixture
@@ -114,6 +90,18 @@ def set_sensors(dialog: ConnectionDialog, wanted: set[int]) -> None:
 
 def combo_data(combo) -> list[object]:
     return [combo.itemData(i) for i in range(combo.count())]
+
+
+def line_field(dialog: ConnectionDialog, name: str):
+    """The field generated for one of the line driver's options."""
+    return dialog.option_panels["line"].field(name)
+
+
+def choose_delimiter(dialog: ConnectionDialog, delimiter: str | None) -> None:
+    """Pick the delimiter the line driver takes as ``delimiter`` from the combo box, as a user would."""
+    (choice,) = [c for c in registry.protocol_spec("line").option("delimiter").choices if c.value == delimiter]
+    combo = line_field(dialog, "delimiter")
+    combo.setCurrentIndex(combo.findData(choice.key))
 
 
 # -- instruments/ports.py ---------------------------------------------------------------------------
@@ -248,18 +236,18 @@ def test_spec_has_port_protocol_baud_and_sensors(qtbot, make_dialog) -> None:
     select_baud(dialog, 115200)
     set_sensors(dialog, {1, 3})
     assert dialog.spec() == ConnectionSpec(protocol="sqm160", port="/dev/pts/5", baud=115200, sensors=(1, 3))
-    assert dialog.line_group.isHidden()
+    assert dialog.option_panels["line"].isHidden()
 
 
 def test_spec_carries_the_line_options(qtbot, make_dialog, with_line: DriverInfo) -> None:
     dialog = make_dialog()
     type_port(qtbot, dialog, "socket://10.0.0.7:4001")
     select_protocol(dialog, "line")
-    assert not dialog.line_group.isHidden()
-    dialog.delimiter_combo.setCurrentIndex(dialog.delimiter_combo.findData(";"))
-    dialog.frequency_column_spin.setValue(3)
-    dialog.time_column_spin.setValue(0)
-    dialog.decimal_comma_check.setChecked(True)
+    assert not dialog.option_panels["line"].isHidden()
+    choose_delimiter(dialog, ";")
+    line_field(dialog, "frequency_column").setValue(3)
+    line_field(dialog, "time_column").setValue(0)
+    line_field(dialog, "decimal_comma").setChecked(True)
     spec = dialog.spec()
     assert (spec.protocol, spec.port, spec.baud, spec.sensors) == ("line", "socket://10.0.0.7:4001",
                                                                    with_line.default_baud, (1,))
@@ -268,13 +256,13 @@ def test_spec_carries_the_line_options(qtbot, make_dialog, with_line: DriverInfo
     line_driver = registry.driver_class("line")
     line_driver(MemoryTransport(), **spec.options).close()  # the driver takes these options as they are
 
-    dialog.delimiter_combo.setCurrentIndex(dialog.delimiter_combo.findData(""))
-    dialog.time_column_spin.setValue(1)
-    dialog.decimal_comma_check.setChecked(False)
+    choose_delimiter(dialog, None)
+    line_field(dialog, "time_column").setValue(1)
+    line_field(dialog, "decimal_comma").setChecked(False)
     assert dialog.spec().options == {"delimiter": None, "frequency_column": 2, "time_column": 0,
                                      "decimal_comma": False}  # None: the driver detects the delimiter
-    for index in range(dialog.delimiter_combo.count()):
-        dialog.delimiter_combo.setCurrentIndex(index)
+    for index in range(line_field(dialog, "delimiter").count()):
+        line_field(dialog, "delimiter").setCurrentIndex(index)
         line_driver(MemoryTransport(), **dialog.spec().options).close()
 
 
@@ -282,12 +270,12 @@ def test_contradictory_line_options_are_refused(qtbot, make_dialog, with_line: D
     dialog = make_dialog()
     type_port(qtbot, dialog, "/dev/pts/5")
     select_protocol(dialog, "line")
-    dialog.delimiter_combo.setCurrentIndex(dialog.delimiter_combo.findData(","))
-    dialog.decimal_comma_check.setChecked(True)
+    choose_delimiter(dialog, ",")
+    line_field(dialog, "decimal_comma").setChecked(True)
     assert "comma" in dialog.problem() and not dialog.ok_button.isEnabled()
-    dialog.delimiter_combo.setCurrentIndex(dialog.delimiter_combo.findData("\t"))
+    choose_delimiter(dialog, "\t")
     assert dialog.problem() == ""
-    dialog.time_column_spin.setValue(dialog.frequency_column_spin.value())
+    line_field(dialog, "time_column").setValue(line_field(dialog, "frequency_column").value())
     assert "same column" in dialog.problem()
     select_protocol(dialog, "sqm160")  # the line options do not matter for other instruments
     assert dialog.problem() == "" and dialog.spec().options == {}
@@ -333,10 +321,10 @@ def test_the_last_choice_is_restored(qtbot, make_dialog, with_line: DriverInfo, 
     type_port(qtbot, first, "/dev/pts/42")
     select_protocol(first, "line")
     select_baud(first, with_line.bauds[0])
-    first.delimiter_combo.setCurrentIndex(first.delimiter_combo.findData("\t"))
-    first.frequency_column_spin.setValue(4)
-    first.time_column_spin.setValue(2)
-    first.decimal_comma_check.setChecked(True)
+    choose_delimiter(first, "\t")
+    line_field(first, "frequency_column").setValue(4)
+    line_field(first, "time_column").setValue(2)
+    line_field(first, "decimal_comma").setChecked(True)
     chosen = first.spec()
     with qtbot.waitSignal(first.accepted, timeout=1000):
         qtbot.mouseClick(first.ok_button, Qt.MouseButton.LeftButton)
@@ -437,3 +425,79 @@ def test_a_result_for_an_older_choice_is_dropped(qtbot, make_dialog, sqm160_pty:
     assert dialog.test_result_text() == ""  # "Testing…" went with the change
     dialog.test_button.click()  # a new test for the current choice is reported
     qtbot.waitUntil(lambda: dialog.test_result_text().startswith("Answered"), timeout=5000)
+
+
+# -- fields generated from a protocol's declaration --------------------------------------------------------
+
+def test_a_declared_protocol_appears_with_its_fields_and_limits(qtbot, make_dialog, made_up_protocol: str) -> None:
+    from PySide6 import QtWidgets
+
+    dialog = make_dialog()
+    assert dialog.protocol_combo.findData(made_up_protocol) >= 0
+    assert dialog.protocol_combo.itemText(dialog.protocol_combo.findData(made_up_protocol)) == \
+        "Made-up meter (tests only)"
+    type_port(qtbot, dialog, "/dev/pts/7")
+    select_protocol(dialog, made_up_protocol)
+    panel = dialog.option_panels[made_up_protocol]
+    assert not panel.isHidden() and dialog.option_panels["line"].isHidden()
+    assert panel.title() == "Made-up meter settings"
+    assert combo_data(dialog.baud_combo) == [2400, 4800] and len(dialog._sensor_boxes) == 2
+
+    rate = panel.field("rate_hz")
+    assert isinstance(rate, QtWidgets.QSpinBox)
+    assert (rate.minimum(), rate.maximum(), rate.value(), rate.suffix()) == (1, 500, 10, " Hz")
+    assert rate.toolTip() == "samples per second"
+    gain = panel.field("gain")
+    assert isinstance(gain, QtWidgets.QDoubleSpinBox)
+    assert (gain.minimum(), gain.maximum(), gain.value(), gain.decimals()) == (0.5, 4.0, 1.0, 2)
+    mode = panel.field("mode")
+    assert isinstance(mode, QtWidgets.QComboBox)
+    assert [mode.itemText(i) for i in range(mode.count())] == ["Fast", "Slow"]
+    assert isinstance(panel.field("tag"), QtWidgets.QLineEdit)
+    assert isinstance(panel.field("averaging"), QtWidgets.QCheckBox)
+    channel = panel.field("channel")
+    assert (channel.minimum(), channel.maximum(), channel.text()) == (0, 8, "all channels")  # shown from 1
+
+    assert dialog.spec().options == {"rate_hz": 10, "mode": "fast", "gain": 1.0, "tag": "", "averaging": False,
+                                     "channel": None}
+    rate.setValue(9999)  # the spin box holds the declared limit
+    assert rate.value() == 500
+    qtbot.keyClicks(panel.field("tag"), "run 7")
+    panel.field("averaging").setChecked(True)
+    channel.setValue(3)
+    gain.setValue(2.5)
+    assert dialog.spec().options == {"rate_hz": 500, "mode": "fast", "gain": 2.5, "tag": "run 7",
+                                     "averaging": True, "channel": 2}
+    mode.setCurrentIndex(mode.findData("slow"))  # the declaration's conflict rule is the dialog's problem
+    assert dialog.problem() == "A slow mode cannot sample faster than 100 Hz." and not dialog.ok_button.isEnabled()
+    rate.setValue(50)
+    assert dialog.problem() == ""
+
+    with qtbot.waitSignal(dialog.accepted, timeout=1000):
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert make_dialog().spec().options == {"rate_hz": 50, "mode": "slow", "gain": 2.5, "tag": "run 7",
+                                            "averaging": True, "channel": 2}
+
+
+def test_options_reach_the_driver(qtbot, make_dialog, made_up_protocol: str) -> None:
+    dialog = make_dialog()
+    type_port(qtbot, dialog, "loop://")
+    select_protocol(dialog, made_up_protocol)
+    dialog.option_panels[made_up_protocol].field("rate_hz").setValue(42)
+    driver = dialog.spec().open()
+    try:
+        assert driver.options["rate_hz"] == 42 and driver.options["channel"] is None
+    finally:
+        driver.close()
+
+
+def test_unreadable_saved_options_keep_the_defaults(make_dialog, made_up_protocol: str) -> None:
+    settings = connection_settings()
+    settings.beginGroup("connection")
+    for key, value in (("protocol", made_up_protocol), ("port", "/dev/pts/1"), ("options/madeup/rate_hz", "9999"),
+                       ("options/madeup/mode", "turbo"), ("options/madeup/gain", "3.25")):
+        settings.setValue(key, value)
+    settings.endGroup()
+    settings.sync()
+    options = make_dialog().spec().options
+    assert (options["rate_hz"], options["mode"], options["gain"]) == (10, "fast", 3.25)
