@@ -106,9 +106,11 @@ def main() -> None:
         toml = Path(tmp) / "day.toml"
         toml.write_text(recipe_text(cycles_day))
         cmd = [sys.executable, "-m", "qcm_app", "analyze", str(csv), "--recipe", str(toml), "--crystal-mhz", "6",
-               "--json", str(Path(tmp) / "out.json")]
+               "--json", str(Path(tmp) / "out.json"), "--overwrite"]  # each repeat writes the same file
         secs_cmd, proc = best(lambda: subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT), args.repeats)
         found = re.search(r": (\d+) cycles", proc.stdout)
+        if proc.returncode != 0:
+            raise SystemExit(f"qcm analyze failed: {proc.stderr.strip()}")
         out["analyze_24h"]["command_s"] = round(secs_cmd, 3)
         out["analyze_24h"]["command_cycles"] = int(found.group(1)) if found else None
 

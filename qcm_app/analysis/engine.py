@@ -53,6 +53,7 @@ class LiveAnalysis:
         self._t = GrowBuffer()
         self._m = GrowBuffer()
         self._last_t = -math.inf
+        self._advanced_to_s = -math.inf  # the newest sample time the last pass saw
         self.detector: OnsetDetector | None = None
         self.levels: LevelReader | None = None
         self.meter: CycleMeter | None = None
@@ -143,6 +144,11 @@ class LiveAnalysis:
             self._last_t = float(t[-1])
             self._t.extend(t)
             self._m.extend(m)
+        # small chunks are gathered: each pass has a fixed cost, and the result does not depend on
+        # how the samples were cut
+        if self._last_t - self._advanced_to_s < self.s.live_batch_s:
+            return None
+        self._advanced_to_s = self._last_t
         return self._advance(final=False)
 
     def finish(self) -> AnalysisUpdate | None:

@@ -36,6 +36,11 @@ class Segment:
         """Take the aligner's new best path; returns the earliest time whose cycles may have moved."""
         k, tail = self.aligner.path_update()
         old_len = len(self.path)
+        # the aligner reports where its states part, but two states can hold the same match: the
+        # path itself may part later (often not at all), and only from there can cycles move
+        while k < old_len and tail and tail[0] == self.path[k]:
+            tail = tail[1:]
+            k += 1
         if k == old_len and not tail:
             return math.inf
         old_k_time = self.matched_t[k - 1] if k >= 1 else math.nan

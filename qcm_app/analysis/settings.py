@@ -14,6 +14,9 @@ class AnalysisSettings:
     bin_min_s: float = 0.5
     #: bins per noise block (the detector's noise is re-estimated once per block)
     noise_block_bins: int = 512
+    #: live, chunks are gathered until they span this much (s) before the analysis runs on them: a
+    #: pass has a fixed cost, and a cycle shown 2 s later changes nothing at ALD cycle lengths
+    live_batch_s: float = 2.0
 
     # -- step detector (onsets) -----------------------------------------------------------------
     #: the detector compares the median level over ``window_s`` before a split with the median over
