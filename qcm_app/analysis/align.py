@@ -68,8 +68,9 @@ class Aligner:
     def _sigma(self, gap_s: float) -> float:
         return self.s.timing_sigma_abs_s + self.s.timing_sigma_rel * abs(gap_s)
 
-    def add(self, c: Candidate, name: str = "") -> None:
-        """A candidate onset in time order; ``name`` (a valve's precursor) may only be that pulse."""
+    def add(self, c: Candidate, name: str = "", valve: bool = False) -> None:
+        """A candidate onset in time order; ``name`` (a valve's precursor) may only be that pulse. A
+        ``valve`` pulse is certain: its size says nothing, so no size preference applies."""
         i = len(self.times)
         w = min(c.z, self.s.candidate_weight_cap)
         self.times.append(c.time_s)
@@ -81,7 +82,7 @@ class Aligner:
         def offer(j: int, score: float, back: tuple[int, int] | None, hold: bool) -> None:
             if name and self.plan.name(j) != name:
                 return
-            like = self._likeness(j, size)
+            like = 0.0 if valve else self._likeness(j, size)
             if like == -math.inf:
                 return
             score += like

@@ -221,7 +221,7 @@ class LiveAnalysis:
         names = {s.name for b in self.recipe.blocks for s in b.pulses}
         for p in self.markers[self._markers_aligned:]:
             name = p.precursor if p.precursor in names else ""
-            seg.aligner.add(Candidate(p.time_s, 1.0, self.s.candidate_weight_cap), name=name)
+            seg.aligner.add(Candidate(p.time_s, 1.0, self.s.candidate_weight_cap), name=name, valve=True)
         self._markers_aligned = len(self.markers)
         return seg.update_path()
 

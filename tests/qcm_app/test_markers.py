@@ -437,3 +437,29 @@ def test_recipe_with_live_markers_equals_offline_and_alarms_an_empty_bottle() ->
     assert len(live.cycles) == len(offline.cycles) == sum(b.repeat for b in recipe.blocks if b.pulses)
     assert all(a.same_as(b) for a, b in zip(live.cycles, offline.cycles, strict=True))
     assert any(n.startswith("TMA pulse of cycle 3") and "no uptake" in n for n in live.snapshot.notes)
+
+
+def test_valves_with_a_recipe_that_expects_masses_place_every_pulse() -> None:
+    """A recipe whose steps carry expected masses (the LiGL preset) and the tool's valves: every
+    pulse is the valve's own, so each cycle starts at its valve edge and the LiGL block starts at
+    its first LiOtBu valve (a valve marker's size says nothing: it must not be weighed against the
+    expected mass)."""
+    from qcm_app.analysis import analyze_mass
+    from qcm_app.io.offline import run_mass
+    from qcm_app.io.recipe_files import load_preset
+    from qcm_app.simulation.reactor import ReactorSettings
+    from tests.support.marker_testdata import marker_run
+
+    recipe = load_preset("ligl_on_al2o3")
+    run, model = marker_run(recipe, ReactorSettings(seed=3), 2.0)
+    mass, _, _ = run_mass(run)
+    result = analyze_mass(run.time_s, mass, recipe, markers=[p for p in run.valve_pulses if p.precursor])
+    truth = model.truth
+    assert len(result.cycles) == len(truth)
+    assert all(all(c.pulses_observed) for c in result.cycles)
+    assert max(abs(c.start_s - t.start_s) for c, t in zip(result.cycles, truth, strict=True)) < 0.5
+    first_ligl = next(c for c in result.cycles if c.block_name == "LiGL")
+    assert first_ligl.step_names[0] == "LiOtBu" and first_ligl.index == 41
+    errors = [abs(c.mass_gain_ng_cm2 - t.mass_gain_ng_cm2) / abs(t.mass_gain_ng_cm2)
+              for c, t in zip(result.cycles, truth, strict=True) if abs(t.mass_gain_ng_cm2) > 5]
+    assert float(np.median(errors)) < 0.01
