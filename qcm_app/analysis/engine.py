@@ -26,7 +26,7 @@ from qcm_app.analysis.onsets import Candidate, OnsetDetector, quantum
 from qcm_app.analysis.plan import PulsePlan
 from qcm_app.analysis.regimes import BlockRegime, classify_block
 from qcm_app.analysis.result import AnalysisResult, AnalysisUpdate, CycleResult, RegimeSnapshot
-from qcm_app.analysis.segment import Segment
+from qcm_app.analysis.segment import PlacedCycle, Segment
 from qcm_app.analysis.settings import AnalysisSettings
 from qcm_app.analysis.steps import LevelReader
 from qcm_app.analysis.valve_timeline import ValveCycle, valve_blocks, valve_cycles
@@ -342,38 +342,19 @@ class LiveAnalysis:
 
     def _cycle(self, seg: Segment, c: int, scales: tuple[float, float],
                horizon: float = math.inf) -> CycleResult | None:
-        """Cycle ``c`` of a segment, its pulses placed by the alignment."""
-        plan = seg.plan
-        j0 = plan.first_pulse_of_cycle(c)
-        first = plan.pulse(j0)
-        ppc = plan.pulses_per_cycle(first.block_index)
-        pulses = [plan.pulse(j) for j in range(j0, j0 + ppc)]
-        placed = [seg.place(p.j, scales) for p in pulses]
-        times = [p[0] for p in placed]
-        last = pulses[-1]
-        nxt = last.j + 1
-        if plan.exists(nxt) and plan.pulse(nxt).block_index == first.block_index:
-            end, _ = seg.place(nxt, scales)
-        else:
-            end = times[-1] + (plan.cycle_end_offset(last) - last.offset_s)  # the last purge, nominal
+        """Cycle ``c`` of a segment measured, None before the data, or only its end if not all in."""
+        placed = seg.place_cycle(c, scales, self.s.drift_windows)
         t = self._t.view
-        if times[0] < t[0]:
+        if placed.cycle.start_s < t[0]:
             return None  # before the data (a run recorded from mid-way): counted, not measured
-        if end > min(t[-1], horizon):
-            return replace(_NOT_YET, end_s=end)
-        # the pulses before this cycle's (the drift pool's windows, and where the first purge starts)
-        before: list[tuple[float, float]] = []
-        for jj in range(max(0, j0 - self.s.drift_windows - 1), j0):
-            before.append((seg.place(jj, scales)[0], plan.duration(jj)))
-        block_index = seg.block_base + first.block_index
-        block = plan.blocks[first.block_index]
+        if placed.cycle.end_s > min(t[-1], horizon):
+            return replace(_NOT_YET, end_s=placed.cycle.end_s)
+        return self._measure(placed)
+
+    def _measure(self, placed: PlacedCycle) -> CycleResult:
         assert self.meter is not None
-        return self.meter.measure(self._t.view, self._m.view, self._cand_times,
-            CycleResult(index=seg.first_cycle_index + first.cycle_index - 1, block_index=block_index,
-                        block_name=block.name, cycle_in_block=first.cycle_in_block, start_s=times[0], end_s=end,
-                        mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=tuple(p.name for p in pulses),
-                        pulse_times_s=tuple(times), pulses_observed=tuple(o for _, o in placed)),
-            [p.duration_s for p in pulses], before)
+        return self.meter.measure(self._t.view, self._m.view, self._cand_times, placed.cycle, placed.durations_s,
+                                  placed.before)
 
     def _emit_valves(self, final: bool, changed: bool) -> tuple[list[CycleResult], list[CycleResult]]:
         """Without a recipe the valves are the timeline: measure each cycle they settled (looked at
@@ -399,15 +380,8 @@ class LiveAnalysis:
                 continue
             if times[0] < t[0]:
                 continue
-            k0 = order[id(vc.pulses[0])]
-            before = [(p.time_s, p.duration_s) for p in self.markers[max(0, k0 - self.s.drift_windows - 1):k0]]
-            assert self.meter is not None
-            cycle = self.meter.measure(self._t.view, self._m.view, self._cand_times,
-                CycleResult(index=vc.index, block_index=vc.block_index, block_name=f"block {vc.block_index + 1}",
-                            cycle_in_block=vc.cycle_in_block, start_s=times[0], end_s=vc.end_s,
-                            mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=vc.names, pulse_times_s=times,
-                            pulses_observed=(True,) * len(times)),
-                [p.duration_s for p in vc.pulses], before)
+            placed = vc.placed(self.markers, order[id(vc.pulses[0])], self.s.drift_windows)
+            cycle = self._measure(placed)
             self._hand_out(cycle, new, revised)
         return new, revised
 

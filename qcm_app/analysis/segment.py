@@ -11,7 +11,18 @@ import numpy as np
 
 from qcm_app.analysis.align import Aligner
 from qcm_app.analysis.plan import PulsePlan
+from qcm_app.analysis.result import CycleResult
 from qcm_app.analysis.settings import AnalysisSettings
+
+
+@dataclass(frozen=True)
+class PlacedCycle:
+    """A cycle's pulses placed in time (masses not measured yet), their lengths, and the (time,
+    length) of the pulses before it, oldest first: their windows join the drift pool."""
+
+    cycle: CycleResult
+    durations_s: tuple[float, ...]
+    before: tuple[tuple[float, float], ...]
 
 
 @dataclass
@@ -124,3 +135,27 @@ class Segment:
             last = self.plan.pulse(self.matched_j[-1]).cycle_index
             return range(1, last + 1)
         return range(1, self.plan.cycle_count + 1)
+
+    def place_cycle(self, c: int, scales: tuple[float, float], drift_windows: int) -> PlacedCycle:
+        """Cycle ``c`` (within the plan, from 1): its pulses where the alignment puts them; it ends
+        where the next cycle of its block starts, or a nominal last purge after its last pulse."""
+        plan = self.plan
+        j0 = plan.first_pulse_of_cycle(c)
+        first = plan.pulse(j0)
+        pulses = [plan.pulse(j) for j in range(j0, j0 + plan.pulses_per_cycle(first.block_index))]
+        placed = [self.place(p.j, scales) for p in pulses]
+        times = tuple(p[0] for p in placed)
+        last = pulses[-1]
+        if plan.exists(last.j + 1) and plan.pulse(last.j + 1).block_index == first.block_index:
+            end, _ = self.place(last.j + 1, scales)
+        else:
+            end = times[-1] + (plan.cycle_end_offset(last) - last.offset_s)  # the last purge, nominal
+        before = tuple((self.place(jj, scales)[0], plan.duration(jj))
+                       for jj in range(max(0, j0 - drift_windows - 1), j0))
+        block = plan.blocks[first.block_index]
+        cycle = CycleResult(index=self.first_cycle_index + first.cycle_index - 1,
+                            block_index=self.block_base + first.block_index, block_name=block.name,
+                            cycle_in_block=first.cycle_in_block, start_s=times[0], end_s=end,
+                            mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=tuple(p.name for p in pulses),
+                            pulse_times_s=times, pulses_observed=tuple(o for _, o in placed))
+        return PlacedCycle(cycle, tuple(p.duration_s for p in pulses), before)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qcm_app.analysis.result import CycleResult
+from qcm_app.analysis.segment import PlacedCycle
 from qcm_app.domain.markers import PulseCycle, ValvePulse, group_cycles
 from qcm_app.domain.recipes import Block, Step, StepKind
 
@@ -32,6 +34,16 @@ class ValveCycle:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(p.precursor or p.channel for p in self.pulses)
+
+    def placed(self, markers: Sequence[ValvePulse], first: int, drift_windows: int) -> PlacedCycle:
+        """The cycle at its valve times; ``first`` is its first pulse's place in ``markers``."""
+        times = tuple(p.time_s for p in self.pulses)
+        cycle = CycleResult(index=self.index, block_index=self.block_index, block_name=f"block {self.block_index + 1}",
+                            cycle_in_block=self.cycle_in_block, start_s=times[0], end_s=self.end_s,
+                            mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=self.names, pulse_times_s=times,
+                            pulses_observed=(True,) * len(times))
+        before = tuple((p.time_s, p.duration_s) for p in markers[max(0, first - drift_windows - 1):first])
+        return PlacedCycle(cycle, tuple(p.duration_s for p in self.pulses), before)
 
 
 def _periods(cycles: Sequence[PulseCycle]) -> dict[int, float]:
