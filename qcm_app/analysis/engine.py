@@ -20,7 +20,7 @@ import numpy as np
 
 from qcm_app.analysis.align import Aligner
 from qcm_app.analysis.buffer import GrowBuffer
-from qcm_app.analysis.infer import Verdict, infer_pattern
+from qcm_app.analysis.inferred import InferredTimeline
 from qcm_app.analysis.measure import CycleMeter, no_uptake_alarms
 from qcm_app.analysis.onsets import Candidate, OnsetDetector, quantum
 from qcm_app.analysis.plan import PulsePlan
@@ -61,8 +61,8 @@ class LiveAnalysis:
         self.candidates: list[Candidate] = []
         self._cand_times: list[float] = []
         self._segments: list[Segment] = []
-        self._pending: list[int] = []  # recipe-less: candidates not yet in a pattern
-        self._inferred_blocks: list[Block] = []
+        #: without a recipe: the patterns found in the candidates, each a segment of its own
+        self._inferred = InferredTimeline(self.s, self.candidates, self._segments)
         self._emitted: dict[int, CycleResult] = {}  # by run-wide index
         self._by_block: dict[int, dict[int, CycleResult]] = {}
         self._blocks: dict[int, BlockRegime] = {}
@@ -95,7 +95,7 @@ class LiveAnalysis:
             return list(self.recipe.blocks)
         if self.valve_timeline:
             return valve_blocks(self._valve_cycles)
-        return list(self._inferred_blocks)
+        return list(self._inferred.blocks)
 
     def add_markers(self, pulses: Sequence[ValvePulse]) -> None:
         """Valve pulses from the tool (on the run's clock), live as they come; from the first one on
@@ -110,7 +110,9 @@ class LiveAnalysis:
         self.markers = tuple(sorted((*self.markers, *pulses), key=lambda p: p.time_s))
         self._marker_emitted = False
         if restart:
-            self._segments, self._pending, self._inferred_blocks, self.misfit = [], [], [], False
+            self._segments.clear()
+            self._inferred.restart(())
+            self.misfit = False
             if self.recipe is not None and self.detector is not None:
                 self._start_recipe(float(self._t.view[0]))
 
@@ -164,6 +166,7 @@ class LiveAnalysis:
 
     def _advance(self, final: bool) -> AnalysisUpdate | None:
         self._final = final
+        self._inferred.final = final
         if self.detector is None and not self._start(final):
             return None
         assert self.detector is not None
@@ -209,7 +212,7 @@ class LiveAnalysis:
     def _start_recipe(self, t0: float) -> None:
         assert self.recipe is not None
         plan = PulsePlan(list(self.recipe.blocks))
-        self._segments = [Segment(plan, Aligner(plan, self.s, t0), 1, 0, inferred=False)]
+        self._segments[:] = [Segment(plan, Aligner(plan, self.s, t0), 1, 0, inferred=False)]
         self._markers_aligned = 0
 
     def _align_markers(self) -> float:
@@ -240,26 +243,7 @@ class LiveAnalysis:
                 self._fall_back()
                 return -math.inf
             return changed
-        last = self._segments[-1] if self._segments and not self._segments[-1].closed else None
-        if last is not None:
-            seg = last
-            seg.aligner.add(c)
-            changed = seg.update_path()
-            if self._long_gap(seg):
-                # a wait or a long hold ends an inferred block: the next one is inferred afresh
-                i_last = seg.path[-1][0]
-                seg.truncate(len(seg.path) - 1)
-                seg.closed = True
-                self._pending = list(range(seg.aligner.first + i_last, ci + 1))
-                return min(changed, self._infer())
-            if seg.aligner.trailing_unmatched(seg.path) >= self.s.pattern_break_candidates:
-                seg.closed = True
-                first_unmatched = seg.aligner.first + (seg.path[-1][0] + 1 if seg.path else 0)
-                self._pending = list(range(first_unmatched, ci + 1))
-                return min(changed, self._infer())
-            return changed
-        self._pending.append(ci)
-        return self._infer()
+        return self._inferred.absorb(ci)
 
     def _recipe_misfits(self, seg: Segment) -> bool:
         """The recipe does not fit when most clear steps in the data match none of its pulses; a misfit
@@ -279,64 +263,8 @@ class LiveAnalysis:
         self.misfit = True
         self.notes.append(f"the recipe's timing does not match the data (only {len(self._segments[0].path)} of "
                           f"{len(self.candidates)} steps fit '{self.recipe.name}'); analysing without it")
-        self._segments = []
-        self._pending = list(range(len(self.candidates)))
-        self._infer()
-
-    def _long_gap(self, seg: Segment) -> bool:
-        if len(seg.path) < 2 or not seg.path[-1][2]:
-            return False
-        period = seg.plan.blocks[0].cycle_duration_s
-        return seg.matched_t[-1] - seg.matched_t[-2] > self.s.block_gap_cycles * period
-
-    # -- recipe-less: patterns ------------------------------------------------------------------
-
-    def _infer(self) -> float:
-        """Find the repeating pattern of the pending candidates; start a segment on it."""
-        changed = math.inf
-        while self._pending:
-            found, lead = infer_pattern(self.candidates, self._pending, self.s, self._final)
-            if found is Verdict.WAIT:
-                return changed
-            if found is Verdict.DROP:
-                strong = [i for i in self._pending if self.candidates[i].z >= self.s.infer_strong_z]
-                drop_until = self._pending.index(strong[0]) + 1 if strong else len(self._pending)
-                self._pending = self._pending[drop_until:]
-                continue
-            assert isinstance(found, Block)
-            self._pending = self._pending[lead:]
-            first = self._pending[0]
-            index = 1 + sum(len(s.cycles()) for s in self._segments)
-            name = f"block {len(self._inferred_blocks) + 1}"
-            block = replace(found, name=name)
-            self._inferred_blocks.append(block)
-            plan = PulsePlan([block], open_ended=True)
-            t_first = self.candidates[first].time_s
-            aligner = Aligner(plan, self.s, t_first, inferred=True, first_candidate=first)
-            seg = Segment(plan, aligner, index, len(self._inferred_blocks) - 1, inferred=True)
-            self._segments.append(seg)
-            pending, self._pending = self._pending, []
-            for ci in pending:
-                aligner.add(self.candidates[ci])
-                seg.update_path()
-                if aligner.trailing_unmatched(seg.path) >= self.s.pattern_break_candidates:
-                    seg.closed = True
-                    last = seg.path[-1][0] if seg.path else -1
-                    self._pending = [first + i for i in range(last + 1, len(aligner.times))]
-                    self._pending += [p for p in pending if p > first + len(aligner.times) - 1]
-                    break
-            if seg.closed and not seg.path:
-                # the pattern did not hold beyond its own evidence: forget it, move past its lead
-                self._segments.pop()
-                self._inferred_blocks.pop()
-                self._pending = [p for p in pending if p > first]
-                continue
-            changed = min(changed, t_first)
-            if not seg.closed:
-                break
-        return changed
-
-    # -- pulse placement ------------------------------------------------------------------------
+        self._segments.clear()
+        self._inferred.restart(range(len(self.candidates)))
 
     # -- cycles ---------------------------------------------------------------------------------
 
