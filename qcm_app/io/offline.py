@@ -36,6 +36,15 @@ class AnalyzedRun:
     factor_ng_cm2_per_hz: float
 
 
+def timeline_text(analyzed: AnalyzedRun) -> str:
+    """What timed the cycles, as the summary line says it."""
+    if analyzed.recipe is not None:
+        return f"recipe: {analyzed.recipe.name}"
+    if analyzed.run.valve_pulses and analyzed.result.recipe_name:
+        return "no recipe: cycles from the tool's valves"
+    return "no recipe: pattern inferred"
+
+
 def recipe_for(run: RunData, spec: str | None) -> Recipe | None:
     """The recipe given on the command line, else the one embedded in the run file, else none."""
     if spec:
@@ -134,8 +143,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     print_import_warnings(analyzed.run)
     res = analyzed.result
     out = sys.stdout
-    print(f"{args.run}: {len(res.cycles)} cycles"
-          + (f" (recipe: {analyzed.recipe.name})" if analyzed.recipe else " (no recipe: pattern inferred)"), file=out)
+    print(f"{args.run}: {len(res.cycles)} cycles ({timeline_text(analyzed)})", file=out)
     for b in res.regimes.blocks:
         print(f"  {b.message()}", file=out)
     from qcm_app.domain.markers import valves_vs_recipe_text

@@ -62,7 +62,7 @@ class ProgressBar:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from qcm_app.io.offline import analyze_file, print_import_warnings
+    from qcm_app.io.offline import analyze_file, print_import_warnings, timeline_text
     from qcm_app.report.folder import check_destination, check_options  # no matplotlib: bad input fails fast
 
     check_options(args.density, args.crystal_mhz)
@@ -82,8 +82,7 @@ def run_report(args: argparse.Namespace) -> int:
 
         files = write_report(analyzed, out, args.note, overwrite=args.overwrite, reference=reference)
         res = analyzed.result
-        print(f"{runs[0]}: {len(res.cycles)} cycles"
-              + (f" (recipe: {analyzed.recipe.name})" if analyzed.recipe else " (no recipe: pattern inferred)"))
+        print(f"{runs[0]}: {len(res.cycles)} cycles ({timeline_text(analyzed)})")
         for b in res.regimes.blocks:
             print(f"  {b.message()}")
         if files.reference_summary:
