@@ -50,8 +50,9 @@ def render_plots(window: QtWidgets.QMainWindow, suffix: str) -> bytes:
     painter.end()
     buffer = QtCore.QBuffer()
     buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    both.save(buffer, "PNG")
-    return bytes(buffer.data())
+    # PySide6's stub types the format as bytes, but save() refuses b"PNG" (ValueError) and takes "PNG"
+    both.save(buffer, "PNG")  # type: ignore[call-overload]
+    return bytes(buffer.data().data())
 
 
 def _svg_of(view: QtWidgets.QGraphicsView) -> bytes:
@@ -69,7 +70,7 @@ def _svg_of(view: QtWidgets.QGraphicsView) -> bytes:
     painter = QtGui.QPainter(generator)
     view.render(painter, QtCore.QRectF(0, 0, size.width(), size.height()), view.viewport().rect())
     painter.end()
-    return bytes(buffer.data())
+    return bytes(buffer.data().data())
 
 
 def export_plots(window: QtWidgets.QMainWindow, path: Path) -> _WriteJob | None:

@@ -81,5 +81,7 @@ def export_report(parent: QtWidgets.QWidget, controller: AppController) -> None:
         QtWidgets.QMessageBox.warning(parent, "Export report", text)
 
     job.signals.failed.connect(failed)
-    parent._report_job = job  # keep the signals alive until the job reports
+    # keep the signals alive until the job reports: an attribute of our own on the Qt widget, which
+    # its class does not declare (as window._plot_job in plot_export)
+    parent._report_job = job  # type: ignore[attr-defined]
     QtCore.QThreadPool.globalInstance().start(job)

@@ -194,7 +194,7 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """``write(tmp)`` then rename over ``path``: for files inside a staging folder of ours, where
     replacing is the point (the outside world only sees the folder once complete)."""
     path = Path(path)

@@ -109,19 +109,10 @@ def build_content(analyzed: AnalyzedRun, note: str = "", generated: str | None =
     regime_blocks = {b.block_index: b for b in res.regimes.blocks}
     density_of = {k: (b.density_g_cm3 or math.nan) for k, b in regime_blocks.items()}
     n = len(cycles)
-    arrays = dict(
-        index=np.fromiter((c.index for c in cycles), dtype=int, count=n),
-        block_index=np.fromiter((c.block_index for c in cycles), dtype=int, count=n),
-        start_s=np.fromiter((c.start_s for c in cycles), dtype=float, count=n),
-        end_s=np.fromiter((c.end_s for c in cycles), dtype=float, count=n),
-        gain_ng_cm2=np.fromiter((c.mass_gain_ng_cm2 for c in cycles), dtype=float, count=n),
-        regime_code=np.fromiter((REGIMES.index(lab) if lab in REGIMES else 0 for lab in labels), dtype=int, count=n),
-        density_g_cm3=np.fromiter((density_of.get(c.block_index, math.nan) for c in cycles), dtype=float, count=n),
-    )
-    blocks = [_block_summary(b, [c for c in cycles if c.block_index == b.block_index],
-                             [lab for c, lab in zip(cycles, labels, strict=True) if c.block_index == b.block_index])
-              for b in res.regimes.blocks]
-    blocks = [b for b in blocks if b is not None]
+    summaries = [_block_summary(b, [c for c in cycles if c.block_index == b.block_index],
+                                [lab for c, lab in zip(cycles, labels, strict=True) if c.block_index == b.block_index])
+                 for b in res.regimes.blocks]
+    blocks = [b for b in summaries if b is not None]
     generated = generated or datetime.now().astimezone().isoformat(timespec="seconds")
     source = analyzed.run.source or res.source
     run_name = Path(source).name if source else "run"
@@ -135,7 +126,13 @@ def build_content(analyzed: AnalyzedRun, note: str = "", generated: str | None =
         time_s=np.asarray(analyzed.time_s, dtype=float), mass_ng_cm2=np.asarray(analyzed.mass_ng_cm2, dtype=float),
         gaps=analyzed.run.gaps(), json=res.to_json_dict(),
         valves=valves_vs_recipe_text(analyzed.run.valve_pulses, recipe, limit=50), events=run_events(analyzed),
-        **arrays)
+        index=np.fromiter((c.index for c in cycles), dtype=int, count=n),
+        block_index=np.fromiter((c.block_index for c in cycles), dtype=int, count=n),
+        start_s=np.fromiter((c.start_s for c in cycles), dtype=float, count=n),
+        end_s=np.fromiter((c.end_s for c in cycles), dtype=float, count=n),
+        gain_ng_cm2=np.fromiter((c.mass_gain_ng_cm2 for c in cycles), dtype=float, count=n),
+        regime_code=np.fromiter((REGIMES.index(lab) if lab in REGIMES else 0 for lab in labels), dtype=int, count=n),
+        density_g_cm3=np.fromiter((density_of.get(c.block_index, math.nan) for c in cycles), dtype=float, count=n))
     return content
 
 

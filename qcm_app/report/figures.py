@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.collections import PolyCollection
 from matplotlib.figure import FigureBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -36,6 +35,7 @@ from qcm_app.report.plotting import (
     _robust_ylim,
     _shade,
     _step_colours,
+    polygons,
 )
 from qcm_app.report.trace import TRACE_BUCKETS, TimeAxis, minmax_downsample, regime_runs
 from qcm_app.report.wording import fmt
@@ -205,8 +205,7 @@ def _stacked_bars(ax, x: np.ndarray, steps: np.ndarray, colours: Sequence[str], 
             continue
         verts = np.stack([np.column_stack((x0, b)), np.column_stack((x1, b)), np.column_stack((x1, t)),
                           np.column_stack((x0, t))], axis=1)
-        ax.add_collection(PolyCollection(verts, facecolors=colours[j], edgecolors="none", linewidths=0,
-                                         label=label))
+        ax.add_collection(polygons(verts, facecolors=colours[j], edgecolors="none", linewidths=0, label=label))
     lo = float(min(np.min(top_neg[:, -1]) if v.size else 0.0, 0.0))
     hi = float(max(np.max(top_pos[:, -1]) if v.size else 1.0, 0.0))
     pad = 0.05 * (hi - lo or 1.0)
@@ -239,9 +238,9 @@ def draw_zooms(container: FigureBase, content: ReportContent) -> None:
     else:
         pos = _steady_window(content, steady_block, 5)
         _zoom(right, content, pos, colour_pulses=True)
-        b = steady_block.regime
-        right.set_title(f"Steady growth of {steady_block.name}\n{fmt(b.steady_mass_ng_cm2)} ± "
-                        f"{fmt(b.steady_std_ng_cm2)} ng/cm² per cycle", loc="left")
+        regime = steady_block.regime
+        right.set_title(f"Steady growth of {steady_block.name}\n{fmt(regime.steady_mass_ng_cm2)} ± "
+                        f"{fmt(regime.steady_std_ng_cm2)} ng/cm² per cycle", loc="left")
     left.set_ylabel("Δm from window start (ng/cm²)")
 
 

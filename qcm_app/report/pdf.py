@@ -14,14 +14,15 @@ import logging
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure, FigureBase
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
@@ -30,7 +31,7 @@ from qcm_app.report import figures
 from qcm_app.report.content import REGIMES, ReportContent
 from qcm_app.report.cycle_table import table_header, table_rows
 from qcm_app.report.figures import CAPTIONS
-from qcm_app.report.plotting import FILL, new_figure
+from qcm_app.report.plotting import FILL, new_figure, polygons
 from qcm_app.report.wording import summary_columns
 
 # fontTools logs every subsetting step at INFO (~300 lines per PDF); only its warnings matter here
@@ -78,11 +79,11 @@ class _Flow:
         if self.page is None or self.y + height > A4_IN[1] - MARGIN_IN:
             self.new_page()
 
-    def text(self, x: float, text: str, size: float = BODY_PT, **kw: object) -> None:
+    def text(self, x: float, text: str, size: float = BODY_PT, **kw: Any) -> None:
         assert self.page is not None
         self.page.text(x / A4_IN[0], 1 - self.y / A4_IN[1], text, fontsize=size, va="top", ha="left", **kw)
 
-    def paragraph(self, text: str, size: float = BODY_PT, gap: float = 0.08, **kw: object) -> None:
+    def paragraph(self, text: str, size: float = BODY_PT, gap: float = 0.08, **kw: Any) -> None:
         lines = textwrap.wrap(text, _chars(self.width, size)) or [""]
         height = len(lines) * _line(size)
         self.room(height)
@@ -188,7 +189,9 @@ def _figure_page(pdf: PdfPages, content: ReportContent,
                  items: Sequence[tuple[str, Callable[[FigureBase, ReportContent], None], int]]) -> None:
     """Figures stacked on one A4 page, each with its caption under it."""
     page = new_figure(*A4_IN)
-    page.get_layout_engine().set(w_pad=0.04, h_pad=0.04)
+    engine = page.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # new_figure's default layout
+    engine.set(w_pad=0.04, h_pad=0.04)
     heights: list[float] = [0.45]
     for _ in items:
         heights += [4.85 if len(items) > 1 else 6.0, 0.62]
@@ -276,6 +279,6 @@ def _tint_rows(page: Figure, regimes: Sequence[str], top_in: float, line_in: flo
                       np.column_stack((np.full(k.size, x1), y_top)), np.column_stack((np.full(k.size, x0), y_top))],
                      axis=1)
     colours = [FILL[regimes[i]] if regimes[i] in REGIMES else "white" for i in k]
-    page.add_artist(PolyCollection(verts, facecolors=colours, edgecolors="none", alpha=0.45,
-                                   transform=page.transFigure, zorder=0))
+    page.add_artist(polygons(verts, facecolors=colours, edgecolors="none", alpha=0.45, transform=page.transFigure,
+                             zorder=0))
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure, FigureBase
@@ -19,6 +21,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from qcm_app.report.content import REGIMES, BlockSummary, ReportContent
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: light fills for shaded regions, strong colours for markers; the HTML tables use the same
 FILL = {"nucleation": "#FFB74D", "steady": "#A5D6A7", "anomaly": "#EF9A9A"}
@@ -32,7 +37,7 @@ MIN_MASS_SPAN_NG_CM2 = 4.0
 #: at most this many blocks get a panel each; more share one panel
 MAX_BLOCK_PANELS = 4
 
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 8.5,
     "axes.titlesize": 9,
     "axes.labelsize": 8.5,
@@ -51,7 +56,8 @@ STYLE = {
 }
 
 
-def new_figure(width_in: float, height_in: float, layout: str | None = "constrained") -> Figure:
+def new_figure(width_in: float, height_in: float,
+               layout: Literal["constrained", "compressed", "tight"] | None = "constrained") -> Figure:
     """A figure on the Agg canvas (no pyplot involved, so no global figure registry or backend switch)."""
     fig = Figure(figsize=(width_in, height_in), layout=layout)
     FigureCanvasAgg(fig)
@@ -78,13 +84,20 @@ def _shade(ax, starts: np.ndarray, ends: np.ndarray, codes: np.ndarray, scale: f
     verts = np.stack([np.column_stack((x0, np.zeros_like(x0))), np.column_stack((x1, np.zeros_like(x0))),
                       np.column_stack((x1, np.ones_like(x0))), np.column_stack((x0, np.ones_like(x0)))], axis=1)
     colours = [FILL[REGIMES[c]] for c in codes]
-    coll = PolyCollection(verts, facecolors=colours, edgecolors="none", linewidths=0, alpha=alpha,
-                          transform=ax.get_xaxis_transform(), zorder=0, antialiaseds=False)
+    coll = polygons(verts, facecolors=colours, edgecolors="none", linewidths=0, alpha=alpha,
+                    transform=ax.get_xaxis_transform(), zorder=0, antialiaseds=False)
     ax.add_collection(coll, autolim=False)
 
 
-def _regime_legend(present: Sequence[int], patches: bool) -> list:
-    out = []
+def polygons(verts: np.ndarray, **kw: Any) -> PolyCollection:
+    """One collection of the polygons in an (N, M, 2) array of vertices."""
+    # matplotlib's stub asks for a Sequence of polygons, but an (N, M, 2) array is documented and
+    # takes PolyCollection's fast path (no copy per polygon)
+    return PolyCollection(verts, **kw)  # type: ignore[arg-type]
+
+
+def _regime_legend(present: Iterable[int], patches: bool) -> list[Artist]:
+    out: list[Artist] = []
     for code in sorted(set(int(c) for c in present)):
         name = REGIMES[code]
         if patches:

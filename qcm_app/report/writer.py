@@ -91,20 +91,20 @@ def write_reports(paths: Sequence[str | Path], out_dir: str | Path, recipe: str 
     """One report folder per run (named after the file, made unique) and ``index.html`` comparing
     them, all in ``out_dir``. A file that cannot be read stops the batch with its name, and then
     nothing is written."""
-    paths = [Path(p) for p in paths]
-    if not paths:
+    run_paths = [Path(p) for p in paths]
+    if not run_paths:
         raise UserInputError("no run files given")
     check_options(density, crystal_mhz)
     out_dir = Path(out_dir)
-    names = folder_names(paths)
+    names = folder_names(run_paths)
     generated = datetime.now().astimezone().isoformat(timespec="seconds")
     results: list[ReportFiles] = []
     rows: list[IndexRow] = []
     points: list[figures.RunPoint] = []
-    with staged(out_dir, overwrite, paths) as tmp:
-        for i, (path, name) in enumerate(zip(paths, names, strict=True)):
+    with staged(out_dir, overwrite, run_paths) as tmp:
+        for i, (path, name) in enumerate(zip(run_paths, names, strict=True)):
             if progress is not None:
-                progress(i, len(paths), str(path))
+                progress(i, len(run_paths), str(path))
             analyzed = analyze_file(path, recipe, crystal_mhz, density)
             sub = tmp / name
             sub.mkdir()
@@ -119,7 +119,7 @@ def write_reports(paths: Sequence[str | Path], out_dir: str | Path, recipe: str 
         atomic_write_text(tmp / "index.html", index_html(rows, svg, generated))
         atomic_write_text(tmp / "index.csv", _index_csv(rows))
         if progress is not None:
-            progress(len(paths), len(paths), "")
+            progress(len(run_paths), len(run_paths), "")
     return results
 
 

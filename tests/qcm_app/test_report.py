@@ -176,6 +176,15 @@ def test_report_states_the_run_and_the_results(report: ReportFiles) -> None:
     assert len(rows) == sum(SHORT_REPEATS)
 
 
+def test_the_zoom_figure_states_the_steady_level_of_its_block(report: ReportFiles) -> None:
+    """Figure 4's right panel is titled with the steady block and that block's mass per cycle ± std."""
+    html = report.html.read_text(encoding="utf-8")
+    summary = json.loads(report.json.read_text(encoding="utf-8"))
+    steady = next(b for b in summary["blocks"] if b["name"] == "LiGL")["steady"]
+    assert ">Steady growth of LiGL</text>" in html
+    assert f">{steady['mass_per_cycle_ng_cm2']:.1f} ± {steady['std_ng_cm2']:.1f} ng/cm² per cycle</text>" in html
+
+
 # --- atomic publishing ---------------------------------------------------------------------------
 
 def test_a_failure_leaves_no_folder(data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

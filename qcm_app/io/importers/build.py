@@ -105,7 +105,7 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
     labels = list(frequency_labels)
     if invalid.any():
         freq = np.where(invalid, np.nan, freq)
-        used = ~invalid.all(axis=0)
+        used = np.asarray(~invalid.all(axis=0))  # one flag per column (freq is 2-D), never a scalar
         for s in np.flatnonzero(~used).tolist():
             warnings.append(f"column {labels[s]!r} has no valid frequency: sensor left out")
         if not used.any():

@@ -81,9 +81,9 @@ def read(source: SourceText) -> RunData:
     first = qcms[sensors[0]] if sensors else {}
     settings = {}
     for kind in ("density", "z", "tooling"):
-        column = first[kind][0] if kind in first else shared.get(kind)
-        if column is not None:
-            values = table.numbers([column])[:, 0]
+        setting_column = first[kind][0] if kind in first else shared.get(kind)
+        if setting_column is not None:
+            values = table.numbers([setting_column])[:, 0]
             valid = values[np.isfinite(values)]
             settings[kind] = float(valid[0]) if valid.size else None
     apply_film_settings(meta, settings.get("density"), settings.get("z"), settings.get("tooling"))
@@ -137,10 +137,10 @@ def _times(table: Table, shared: dict[str, int]) -> tuple[np.ndarray, np.ndarray
         finite = unix[np.isfinite(unix)]
         if finite.size and np.median(finite) > 1e11:
             unix = unix * 1e-3
-    if unix is None and wall is None:
-        raise table.source.error("expected a 'Unix Timestamp' column or 'Date' and 'Time' columns",
-                                 table.header_line)
     if unix is None:
+        if wall is None:
+            raise table.source.error("expected a 'Unix Timestamp' column or 'Date' and 'Time' columns",
+                                     table.header_line)
         return wall, wall, table.label(shared["time"]), False
     if wall is not None and _disorder(wall) < _disorder(unix):
         return wall, wall, table.label(shared["time"]), False

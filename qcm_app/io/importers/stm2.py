@@ -66,8 +66,8 @@ def read(source: SourceText) -> RunData:
                 linenos.append(i + 1)
                 block_of_row.append(len(starts) - 1)
             continue
-        if _START.match(text):
-            starts.append((i + 1, _start_epoch(_START.match(text).group(1))))
+        if start := _START.match(text):
+            starts.append((i + 1, _start_epoch(start.group(1))))
             open_block = True
         elif _STOP.match(text):
             open_block = False
