@@ -16,6 +16,7 @@ from instruments.protocol_spec import ProtocolSpec
 if TYPE_CHECKING:
     from instruments.base import Driver
     from instruments.emulators.base import EmulatedInstrument
+    from instruments.emulators.valves import ValveEventEmulator
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,12 @@ MARKER_EMULATORS: dict[str, tuple[str, str]] = {
 }
 
 
-def marker_emulator_class(name: str) -> type[EmulatedInstrument]:
+def marker_emulator_class(name: str) -> type[ValveEventEmulator]:
     if name not in MARKER_EMULATORS:
         raise KeyError(f"unknown marker source {name!r}; known: {', '.join(MARKER_EMULATORS)}")
     module, cls = MARKER_EMULATORS[name]
     try:
-        loaded: type[EmulatedInstrument] = getattr(importlib.import_module(module), cls)
+        marker: type[ValveEventEmulator] = getattr(importlib.import_module(module), cls)
     except (ImportError, AttributeError) as exc:
         raise KeyError(f"{module}.{cls} is not available: {exc}") from None
-    return loaded
+    return marker

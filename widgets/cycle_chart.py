@@ -172,7 +172,7 @@ class CycleChart(pg.PlotWidget):
         return text
 
     def _hovered(self, pos: object) -> None:
-        if not self._indices.size or not self.sceneBoundingRect().contains(pos):  # type: ignore[arg-type]
+        if not self._indices.size or not self.sceneBoundingRect().contains(pos):
             self.setToolTip("")
             return
         x = self.getPlotItem().vb.mapSceneToView(pos).x()
