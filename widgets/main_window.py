@@ -18,6 +18,7 @@ from qcm_app import __version__
 from qcm_app.acquisition.worker import LinkStats
 from qcm_app.app.controller import AppController
 from qcm_app.app.session import column
+from qcm_app.app.settings import WindowLayout, load_window_layout, save_window_layout
 from qcm_app.domain.alarms import Alarm, AlarmKind
 from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.recipes import Recipe
@@ -30,7 +31,6 @@ from widgets.readouts import ReadoutPanel, format_value
 from widgets.replay_controls import ReplayControls
 
 REFRESH_HZ = 15
-LAYOUT_GROUP = "window"
 #: (action attribute, shortcut, what it does): the Help → Keyboard shortcuts list is built from it
 SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("tare_action", "Ctrl+T", "Tare: set the displayed mass to zero"),
@@ -55,12 +55,6 @@ _STATE_TEXT = {
     "finished": "Replay at the end",
     "error": "Cannot replay",
 }
-
-
-def layout_settings() -> QtCore.QSettings:
-    """The default format and path, so tests keep their own (see tests/conftest.py)."""
-    return QtCore.QSettings(QtCore.QSettings.defaultFormat(), QtCore.QSettings.Scope.UserScope,
-                            "qcm-monitor", "qcm-monitor")
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -762,33 +756,22 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- layout -------------------------------------------------------------------------------------
 
     def save_layout(self) -> None:
-        store = layout_settings()
-        store.beginGroup(LAYOUT_GROUP)
-        store.setValue("geometry", self.saveGeometry())
-        store.setValue("state", self.saveState())
-        for split in (self.side_split, self.main_split, self.bottom_split):
-            store.setValue(split.objectName(), split.saveState())
-        store.setValue("wall_clock", self.wall_clock_action.isChecked())
-        store.endGroup()
-        store.sync()
+        splits = (self.side_split, self.main_split, self.bottom_split)
+        save_window_layout(WindowLayout(self.saveGeometry(), self.saveState(),
+                                        {split.objectName(): split.saveState() for split in splits},
+                                        self.wall_clock_action.isChecked()))
 
     def restore_layout(self) -> None:
-        store = layout_settings()
-        store.beginGroup(LAYOUT_GROUP)
-        try:
-            geometry = store.value("geometry")
-            if isinstance(geometry, QtCore.QByteArray):
-                self.restoreGeometry(geometry)
-            state = store.value("state")
-            if isinstance(state, QtCore.QByteArray):
-                self.restoreState(state)
-            for split in (self.side_split, self.main_split, self.bottom_split):
-                value = store.value(split.objectName())
-                if isinstance(value, QtCore.QByteArray):
-                    split.restoreState(value)
-            self.wall_clock_action.setChecked(str(store.value("wall_clock", "false")).lower() == "true")
-        finally:
-            store.endGroup()
+        splits = (self.side_split, self.main_split, self.bottom_split)
+        layout = load_window_layout(tuple(split.objectName() for split in splits))
+        if layout.geometry is not None:
+            self.restoreGeometry(layout.geometry)
+        if layout.state is not None:
+            self.restoreState(layout.state)
+        for split in splits:
+            if split.objectName() in layout.splitters:
+                split.restoreState(layout.splitters[split.objectName()])
+        self.wall_clock_action.setChecked(layout.wall_clock)
 
     def _cycle_clicked(self, index: int) -> None:
         self._selected_cycle = None if index == self._selected_cycle else index

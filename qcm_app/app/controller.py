@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,10 +25,10 @@ from qcm_app.acquisition.replay import ReplayWorker
 from qcm_app.acquisition.worker import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
 from qcm_app.app.session import LiveSession, Progress
-from qcm_app.domain.alarms import Alarm, AlarmInputs, AlarmKind, AlarmMonitor, AlarmSettings, EventKind
+from qcm_app.app.settings import AppSettings
+from qcm_app.domain.alarms import Alarm, AlarmInputs, AlarmKind, AlarmMonitor, EventKind
 from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.markers import ValvePulse
-from qcm_app.domain.physics import CrystalSettings
 from qcm_app.domain.pipeline import FilmSettings, Pipeline, SampleChunk
 from qcm_app.domain.recipes import Recipe, parse_recipe
 from qcm_app.io.marker_sources import MarkerKind, MarkerSpec, parse_marker_spec
@@ -41,23 +41,14 @@ from qcm_app.io.runfile import (
     interrupted_runs,
     read_header_only,
 )
-from qcm_app.simulation.simulate import DEMO_SPEED, build_marker_server, build_server
+from qcm_app.simulation.simulate import build_marker_server, build_server
+
+__all__ = ["AppController", "AppSettings", "recorded_speed_note"]  # AppSettings: kept importable from here
 
 log = logging.getLogger(__name__)
 
 #: the demo tool sends its valve events this often (a real one at the edge)
 DEMO_MARKER_FRAME_S = 0.01
-
-
-@dataclass
-class AppSettings:
-    runs_folder: Path = field(default_factory=lambda: Path.home() / "qcm-runs")
-    crystal: CrystalSettings = field(default_factory=CrystalSettings)
-    film: FilmSettings = field(default_factory=FilmSettings)
-    demo_speed: float = DEMO_SPEED
-    demo_protocol: str = "sqm160"
-    operator_note: str = ""
-    alarms: AlarmSettings = field(default_factory=AlarmSettings)
 
 
 def recorded_speed_note(meta: RunMetadata) -> str:
