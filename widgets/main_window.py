@@ -794,7 +794,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return QtWidgets.QFileDialog.getExistingDirectory(self, title, str(self.controller.settings.runs_folder))
 
     def close_without_asking(self) -> None:
-        """Close for a signal or --quit-after (nobody to ask): samples only in memory are saved in the
+        """Close for a signal or $QCM_QUIT_AFTER_S (nobody to ask): samples only in memory are saved in the
         runs folder, else the temporary folder, rather than lost."""
         self._force_close = True
         self.close()
