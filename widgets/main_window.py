@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from qcm_app import __version__
+from qcm_app.acquisition.replay import ReplayCommand
 from qcm_app.acquisition.worker import LinkStats
 from qcm_app.app.controller import AppController
 from qcm_app.app.session import column
@@ -253,10 +254,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.replay_bar.addWidget(self.replay_controls)
         self.replay_bar.setVisible(False)
         rc = self.replay_controls
-        rc.paused_changed.connect(lambda p: self.controller.replay_command("set_paused", p))
-        rc.speed_changed.connect(lambda v: self.controller.replay_command("set_speed", v))
-        rc.seek_requested.connect(lambda t: self.controller.replay_command("seek", t))
-        rc.jump_to_end_requested.connect(lambda: self.controller.replay_command("jump_to_end"))
+        rc.paused_changed.connect(lambda p: self.controller.replay_command(ReplayCommand.SET_PAUSED, p))
+        rc.speed_changed.connect(lambda v: self.controller.replay_command(ReplayCommand.SET_SPEED, v))
+        rc.seek_requested.connect(lambda t: self.controller.replay_command(ReplayCommand.SEEK, t))
+        rc.jump_to_end_requested.connect(lambda: self.controller.replay_command(ReplayCommand.JUMP_TO_END))
 
         menu = self.menuBar().addMenu("&Instrument")
         for a in (self.connect_action, self.demo_action, self.disconnect_action):

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from instruments.base import Driver
 from instruments.emulators.base import EmulatorServer
 from qcm_app.acquisition.recording import Recording
-from qcm_app.acquisition.replay import ReplayWorker
+from qcm_app.acquisition.replay import ReplayCommand, ReplayWorker
 from qcm_app.acquisition.worker import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
 from qcm_app.app.session import LiveSession, Progress
@@ -170,10 +170,10 @@ class AppController(QObject):
         self.session.clear()
         self.analysis_changed.emit()
 
-    def replay_command(self, name: str, *args: object) -> None:
-        """set_speed / set_paused / seek / jump_to_end on the replay worker."""
+    def replay_command(self, command: ReplayCommand, *args: object) -> None:
+        """Speed, pause, seek or jump to the end of the replay (nothing when no replay runs)."""
         if isinstance(self.worker, ReplayWorker):
-            getattr(self.worker, name)(*args)
+            self.worker.command(command, *args)
 
     def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None,
                            opener: Callable[[ConnectionSpec], Driver] | None = None,

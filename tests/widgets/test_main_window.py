@@ -185,3 +185,10 @@ def test_main_py_reads_a_port_served_by_qcm_simulate(tmp_path) -> None:
     run = read_run(next((tmp_path / "runs").glob("*.csv")))
     assert run.metadata.instrument == "Sycon STM-100 / INFICON STM-2" and run.metadata.port == port
     assert run.time_s.size > 40  # polled as fast as the 9600-baud link allows (~50/s), for a few seconds
+
+
+def test_every_replay_state_has_its_words() -> None:
+    from qcm_app.acquisition.replay import ReplayState
+    from widgets.main_window import _STATE_TEXT
+
+    assert {str(s) for s in ReplayState} <= set(_STATE_TEXT)
