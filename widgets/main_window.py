@@ -221,7 +221,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.toolbar = tb
         self.connect_action.triggered.connect(self.open_connection_dialog)
         self.demo_action.triggered.connect(lambda: self.controller.start_demo(self.controller.recipe))
-        self.disconnect_action.triggered.connect(self.controller.disconnect)
+        self.disconnect_action.triggered.connect(self.controller.disconnect_source)
         self.tare_action.triggered.connect(self.controller.tare)
         self.follow_action.toggled.connect(self.plots.set_following)
         self.reset_view_action.triggered.connect(self.reset_view)
