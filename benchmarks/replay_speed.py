@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PySide6 import QtCore, QtWidgets
 
+from qcm_app.acquisition.replay import ReplayCommand
 from qcm_app.app.controller import AppController, AppSettings
 from qcm_app.domain.pipeline import Pipeline
 from qcm_app.io.recipe_files import load_preset
@@ -74,7 +75,7 @@ def main() -> None:
     t0 = time.perf_counter()
     window.open_run(str(path))
     load_s = until(app, lambda: "replaying" in seen, 120)
-    controller.replay_command("jump_to_end")
+    controller.replay_command(ReplayCommand.JUMP_TO_END)
     end_s = until(app, lambda: "finished" in seen, 300)
     window.refresh()
     total_s = time.perf_counter() - t0

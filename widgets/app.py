@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from qcm_app.acquisition.worker import ConnectionSpec
 from qcm_app.app.cli import gui_markers
 from qcm_app.app.controller import AppController
+from qcm_app.app.hooks import read_hooks
 from qcm_app.app.settings import load_settings
 from qcm_app.domain.errors import UserInputError
 from qcm_app.io.recipe_files import resolve_recipe
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     app.setApplicationName("qcm-monitor")
     app.setOrganizationName("qcm-monitor")
     try:
+        hooks = read_hooks()
         controller, window = build_window(args)
     except UserInputError as exc:
         print(f"qcm: {exc}", file=sys.stderr)
@@ -77,12 +79,14 @@ def run(args: argparse.Namespace) -> int:
     keep_python_responsive = QtCore.QTimer()
     keep_python_responsive.start(250)
     keep_python_responsive.timeout.connect(lambda: None)
-    if args.quit_after:
-        QtCore.QTimer.singleShot(int(args.quit_after * 1000), window.close_without_asking)
-    if args.screenshot:
+    if hooks.quit_after_s:  # test hooks, from the environment (qcm_app/app/hooks.py)
+        QtCore.QTimer.singleShot(int(hooks.quit_after_s * 1000), window.close_without_asking)
+    if hooks.screenshot is not None:
+        shot = hooks.screenshot
+
         def grab() -> None:
-            window.grab().save(str(args.screenshot))
-        QtCore.QTimer.singleShot(int(max((args.quit_after or 1) - 0.5, 0.1) * 1000), grab)
+            window.grab().save(str(shot))
+        QtCore.QTimer.singleShot(int(hooks.screenshot_after_s * 1000), grab)
     code = app.exec()
     controller.stop()
     return code

@@ -4,7 +4,8 @@ beside it, optionally, where the tool's valve markers come from.
 A passive view. It builds a :class:`~qcm_app.acquisition.worker.ConnectionSpec` and does no acquisition.
 Its only I/O is the connection test, which opens the port, asks for the instrument's identity and
 closes it again. That runs in a thread-pool thread, so a silent instrument never freezes the
-window. The last choice is remembered in QSettings, so the next session starts where this one left.
+window. The last choice is remembered in the settings store (:mod:`qcm_app.app.settings`), so the next
+session starts where this one left.
 """
 
 from __future__ import annotations
@@ -20,33 +21,20 @@ from instruments.base import DriverInfo, InstrumentError, ProtocolError, ReplyTi
 from instruments.ports import PortInfo, describe_port, list_ports
 from instruments.protocol_spec import OptionValue
 from qcm_app.acquisition.worker import ConnectionSpec
+from qcm_app.app.settings import ConnectionSettings, load_connection, save_connection, user_store
 from qcm_app.io.marker_sources import MarkerSpec
 from widgets.marker_source_box import MarkerSourceBox
 from widgets.protocol_fields import ProtocolFields
 
 log = logging.getLogger(__name__)
 
-ORGANISATION = "qcm-monitor"
-APPLICATION = "qcm-monitor"
-SETTINGS_GROUP = "connection"
-
-#: where each protocol's driver options are remembered, inside SETTINGS_GROUP
-OPTIONS_GROUP = "options"
-
 _PORT_LABEL_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 _OK_COLOUR = "#1a7f37"
 _ERROR_COLOUR = "#c62828"
 
 
-def connection_settings() -> QtCore.QSettings:
-    """Open the user's settings in the *default* format.
-
-    The two-argument ``QSettings(org, app)`` constructor always uses the native format, so it
-    would ignore ``QSettings.setDefaultFormat``/``setPath``, which the tests use to keep each
-    test's settings apart.
-    """
-    return QtCore.QSettings(QtCore.QSettings.defaultFormat(), QtCore.QSettings.Scope.UserScope,
-                            ORGANISATION, APPLICATION)
+#: the settings store the choice is kept in (tests read it)
+connection_settings = user_store
 
 
 def _one_line(text: object) -> str:
@@ -123,7 +111,8 @@ class _PortDelegate(QtWidgets.QStyledItemDelegate):
     hold something that can be opened.
     """
 
-    def initStyleOption(self, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex) -> None:
+    def initStyleOption(self, option: QtWidgets.QStyleOptionViewItem,
+                        index: QtCore.QModelIndex | QtCore.QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         label = index.data(_PORT_LABEL_ROLE)
         if label:
@@ -167,7 +156,9 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.port_combo.setItemDelegate(_PortDelegate(self.port_combo))
         self.port_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.port_combo.setMinimumContentsLength(22)
-        self.port_combo.lineEdit().setPlaceholderText("/dev/ttyUSB0, COM3, /dev/pts/3, socket://host:port")
+        port_edit = self.port_combo.lineEdit()
+        assert port_edit is not None  # the combo is editable
+        port_edit.setPlaceholderText("/dev/ttyUSB0, COM3, /dev/pts/3, socket://host:port")
         self.port_combo.setToolTip("Choose a port, or type a device path or a pyserial URL (loop://, socket://…)")
         self.refresh_button = QtWidgets.QPushButton("Refresh")
         self.refresh_button.setToolTip("Look for serial ports again (after plugging in a USB cable)")
@@ -460,18 +451,10 @@ class ConnectionDialog(QtWidgets.QDialog):
 
     def _restore(self) -> None:
         """Bring back the last accepted choice. With none, prefer a port whose hint names an instrument."""
-        settings = connection_settings()
-        settings.beginGroup(SETTINGS_GROUP)
-        saved_port = str(settings.value("port", "") or "")
-        saved_protocol = str(settings.value("protocol", "") or "")
-        baud = _int_or_none(settings.value("baud"))
-        sensors = tuple(n for n in (_int_or_none(s) for s in str(settings.value("sensors", "1")).split(","))
-                        if n is not None)
-        settings.beginGroup(OPTIONS_GROUP)
-        for panel in self.option_panels.values():
-            panel.restore(settings)
-        settings.endGroup()
-        settings.endGroup()
+        saved = load_connection()
+        saved_port, saved_protocol, baud, sensors = saved.port, saved.protocol, saved.baud, saved.sensors
+        for name, panel in self.option_panels.items():
+            panel.restore(saved.options.get(name, {}))
 
         ports = list_ports(include=[saved_port] if saved_port else [])
         port = saved_port
@@ -487,30 +470,15 @@ class ConnectionDialog(QtWidgets.QDialog):
             self.protocol_combo.setCurrentIndex(max(index, 0))
         self._apply_protocol(self.protocol(), baud=baud if protocol == saved_protocol else None,
                              sensors=sensors if protocol == saved_protocol else (1,))
-        self.marker_box.restore()
+        self.marker_box.restore(saved)
 
     def _save(self) -> None:
         """Remember the choice; every protocol's options too, so switching back finds them as they were."""
-        settings = connection_settings()
-        settings.beginGroup(SETTINGS_GROUP)
-        settings.setValue("port", self.port())
-        settings.setValue("protocol", self.protocol())
-        settings.setValue("baud", self.baud() or 0)
-        settings.setValue("sensors", ",".join(str(n) for n in self.sensors()))
-        settings.beginGroup(OPTIONS_GROUP)
-        for panel in self.option_panels.values():
-            panel.save(settings)
-        settings.endGroup()
-        settings.endGroup()
-        settings.sync()
-        self.marker_box.save()
-
-
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
+        connection = ConnectionSettings(port=self.port(), protocol=self.protocol(), baud=self.baud(),
+                                        sensors=self.sensors(),
+                                        options={name: panel.texts() for name, panel in self.option_panels.items()})
+        self.marker_box.store_in(connection)
+        save_connection(connection)
 
 
 def _port_details(port: PortInfo) -> str:

@@ -15,9 +15,11 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from qcm_app import __version__
+from qcm_app.acquisition.replay import ReplayCommand
 from qcm_app.acquisition.worker import LinkStats
 from qcm_app.app.controller import AppController
 from qcm_app.app.session import column
+from qcm_app.app.settings import WindowLayout, load_window_layout, save_window_layout
 from qcm_app.domain.alarms import Alarm, AlarmKind
 from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.recipes import Recipe
@@ -30,7 +32,6 @@ from widgets.readouts import ReadoutPanel, format_value
 from widgets.replay_controls import ReplayControls
 
 REFRESH_HZ = 15
-LAYOUT_GROUP = "window"
 #: (action attribute, shortcut, what it does): the Help → Keyboard shortcuts list is built from it
 SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("tare_action", "Ctrl+T", "Tare: set the displayed mass to zero"),
@@ -55,12 +56,6 @@ _STATE_TEXT = {
     "finished": "Replay at the end",
     "error": "Cannot replay",
 }
-
-
-def layout_settings() -> QtCore.QSettings:
-    """The default format and path, so tests keep their own (see tests/conftest.py)."""
-    return QtCore.QSettings(QtCore.QSettings.defaultFormat(), QtCore.QSettings.Scope.UserScope,
-                            "qcm-monitor", "qcm-monitor")
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -226,7 +221,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.toolbar = tb
         self.connect_action.triggered.connect(self.open_connection_dialog)
         self.demo_action.triggered.connect(lambda: self.controller.start_demo(self.controller.recipe))
-        self.disconnect_action.triggered.connect(self.controller.disconnect)
+        self.disconnect_action.triggered.connect(self.controller.disconnect_source)
         self.tare_action.triggered.connect(self.controller.tare)
         self.follow_action.toggled.connect(self.plots.set_following)
         self.reset_view_action.triggered.connect(self.reset_view)
@@ -259,10 +254,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.replay_bar.addWidget(self.replay_controls)
         self.replay_bar.setVisible(False)
         rc = self.replay_controls
-        rc.paused_changed.connect(lambda p: self.controller.replay_command("set_paused", p))
-        rc.speed_changed.connect(lambda v: self.controller.replay_command("set_speed", v))
-        rc.seek_requested.connect(lambda t: self.controller.replay_command("seek", t))
-        rc.jump_to_end_requested.connect(lambda: self.controller.replay_command("jump_to_end"))
+        rc.paused_changed.connect(lambda p: self.controller.replay_command(ReplayCommand.SET_PAUSED, p))
+        rc.speed_changed.connect(lambda v: self.controller.replay_command(ReplayCommand.SET_SPEED, v))
+        rc.seek_requested.connect(lambda t: self.controller.replay_command(ReplayCommand.SEEK, t))
+        rc.jump_to_end_requested.connect(lambda: self.controller.replay_command(ReplayCommand.JUMP_TO_END))
 
         menu = self.menuBar().addMenu("&Instrument")
         for a in (self.connect_action, self.demo_action, self.disconnect_action):
@@ -762,33 +757,22 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- layout -------------------------------------------------------------------------------------
 
     def save_layout(self) -> None:
-        store = layout_settings()
-        store.beginGroup(LAYOUT_GROUP)
-        store.setValue("geometry", self.saveGeometry())
-        store.setValue("state", self.saveState())
-        for split in (self.side_split, self.main_split, self.bottom_split):
-            store.setValue(split.objectName(), split.saveState())
-        store.setValue("wall_clock", self.wall_clock_action.isChecked())
-        store.endGroup()
-        store.sync()
+        splits = (self.side_split, self.main_split, self.bottom_split)
+        save_window_layout(WindowLayout(self.saveGeometry(), self.saveState(),
+                                        {split.objectName(): split.saveState() for split in splits},
+                                        self.wall_clock_action.isChecked()))
 
     def restore_layout(self) -> None:
-        store = layout_settings()
-        store.beginGroup(LAYOUT_GROUP)
-        try:
-            geometry = store.value("geometry")
-            if isinstance(geometry, QtCore.QByteArray):
-                self.restoreGeometry(geometry)
-            state = store.value("state")
-            if isinstance(state, QtCore.QByteArray):
-                self.restoreState(state)
-            for split in (self.side_split, self.main_split, self.bottom_split):
-                value = store.value(split.objectName())
-                if isinstance(value, QtCore.QByteArray):
-                    split.restoreState(value)
-            self.wall_clock_action.setChecked(str(store.value("wall_clock", "false")).lower() == "true")
-        finally:
-            store.endGroup()
+        splits = (self.side_split, self.main_split, self.bottom_split)
+        layout = load_window_layout(tuple(split.objectName() for split in splits))
+        if layout.geometry is not None:
+            self.restoreGeometry(layout.geometry)
+        if layout.state is not None:
+            self.restoreState(layout.state)
+        for split in splits:
+            if split.objectName() in layout.splitters:
+                split.restoreState(layout.splitters[split.objectName()])
+        self.wall_clock_action.setChecked(layout.wall_clock)
 
     def _cycle_clicked(self, index: int) -> None:
         self._selected_cycle = None if index == self._selected_cycle else index
@@ -811,7 +795,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return QtWidgets.QFileDialog.getExistingDirectory(self, title, str(self.controller.settings.runs_folder))
 
     def close_without_asking(self) -> None:
-        """Close for a signal or --quit-after (nobody to ask): samples only in memory are saved in the
+        """Close for a signal or $QCM_QUIT_AFTER_S (nobody to ask): samples only in memory are saved in the
         runs folder, else the temporary folder, rather than lost."""
         self._force_close = True
         self.close()

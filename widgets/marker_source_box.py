@@ -3,18 +3,18 @@ line (``<t> <valve> <0|1>``) on a serial port or over TCP; and which precursor e
 
 A passive view shared by the connection dialog and *Instrument → Valve markers…*: it builds a
 :class:`~qcm_app.io.marker_sources.MarkerSpec` and opens nothing (the acquisition worker does). The
-last accepted choice is kept with the other connection settings (QSettings group ``connection``).
+last accepted choice is kept with the other connection settings (:class:`~qcm_app.app.settings.ConnectionSettings`).
 """
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 from PySide6.QtCore import Signal
 
+from qcm_app.app.settings import ConnectionSettings, load_connection, save_marker_source
 from qcm_app.domain.errors import UserInputError
 from qcm_app.io.marker_sources import MarkerKind, MarkerSpec, parse_marker_spec
 
-SETTINGS_GROUP = "connection"
 #: (shown, kind, placeholder of the target field)
 KINDS: tuple[tuple[str, MarkerKind | None, str], ...] = (
     ("None", None, ""),
@@ -22,12 +22,6 @@ KINDS: tuple[tuple[str, MarkerKind | None, str], ...] = (
     ("Event lines on a serial port", MarkerKind.SERIAL, "/dev/ttyUSB1, COM4"),
     ("Event lines over TCP", MarkerKind.TCP, "host:port, e.g. 192.168.1.20:5020"),
 )
-
-
-def _settings() -> QtCore.QSettings:
-    # the default format, so the tests' isolated settings apply (as in the connection dialog)
-    return QtCore.QSettings(QtCore.QSettings.defaultFormat(), QtCore.QSettings.Scope.UserScope,
-                            "qcm-monitor", "qcm-monitor")
 
 
 class MarkerSourceBox(QtWidgets.QGroupBox):
@@ -102,27 +96,25 @@ class MarkerSourceBox(QtWidgets.QGroupBox):
 
     # -- remembering ------------------------------------------------------------------------------
 
-    def restore(self) -> None:
+    def restore(self, saved: ConnectionSettings | None = None) -> None:
         """The last accepted choice (an odd stored value shows as typed, for the user to mend)."""
-        store = _settings()
-        store.beginGroup(SETTINGS_GROUP)
-        kind = str(store.value("markers_kind", "") or "")
-        target = str(store.value("markers_target", "") or "")
-        names = str(store.value("valve_names", "") or "")
-        store.endGroup()
-        self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(kind), 0))
-        self.target_edit.setText(target)
-        self.names_edit.setText(names)
+        saved = saved or load_connection()
+        self.kind_combo.setCurrentIndex(max(self.kind_combo.findData(saved.markers_kind), 0))
+        self.target_edit.setText(saved.markers_target)
+        self.names_edit.setText(saved.valve_names)
+
+    def store_in(self, connection: ConnectionSettings) -> None:
+        """Put the choice into ``connection`` (saved with the rest of it)."""
+        kind = self.kind()
+        connection.markers_kind = kind.value if kind else ""
+        connection.markers_target = self.target_edit.text().strip()
+        connection.valve_names = self.names_edit.text().strip()
 
     def save(self) -> None:
-        store = _settings()
-        store.beginGroup(SETTINGS_GROUP)
-        kind = self.kind()
-        store.setValue("markers_kind", kind.value if kind else "")
-        store.setValue("markers_target", self.target_edit.text().strip())
-        store.setValue("valve_names", self.names_edit.text().strip())
-        store.endGroup()
-        store.sync()
+        """Remember the choice alone (the rest of the connection is left as it is)."""
+        connection = ConnectionSettings()
+        self.store_in(connection)
+        save_marker_source(connection)
 
     # -- reactions ----------------------------------------------------------------------------
 

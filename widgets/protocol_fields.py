@@ -135,24 +135,19 @@ class ProtocolFields(QtWidgets.QGroupBox):
 
     # -- remembering ------------------------------------------------------------------------------
 
-    def save(self, settings: QtCore.QSettings) -> None:
-        """Store the values in their text form (the one ``qcm --option`` reads) in the current group."""
-        settings.beginGroup(self.spec.name)
-        for name, value in self.values().items():
-            settings.setValue(name, self.spec.option(name).format(value))
-        settings.endGroup()
+    def texts(self) -> dict[str, str]:
+        """The values in their text form (the one ``qcm --option`` reads), for the settings store."""
+        return {name: self.spec.option(name).format(value) for name, value in self.values().items()}
 
-    def restore(self, settings: QtCore.QSettings) -> None:
+    def restore(self, texts: Mapping[str, str]) -> None:
         """Bring back saved values; a missing or unreadable one keeps the field as it is."""
-        settings.beginGroup(self.spec.name)
         saved: dict[str, OptionValue] = {}
         for option in self.spec.options:
-            text = settings.value(option.name)
+            text = texts.get(option.name)
             if text is None:
                 continue
             try:
                 saved[option.name] = option.parse(str(text))
             except OptionError:
                 continue
-        settings.endGroup()
         self.set_values(saved)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from qcm_app.app.controller import AppSettings
+from qcm_app.app.settings import AppSettings
 from qcm_app.domain.physics import CrystalSettings
 from qcm_app.domain.pipeline import FilmSettings
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from qcm_app.acquisition.worker import AnalyzerFactory, LinkStats, WorkerBase
 from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.pipeline import Pipeline
 from qcm_app.domain.recipes import Recipe
+from qcm_app.domain.textenum import TextEnum
 from qcm_app.io.runfile import RunData, RunMetadata
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,25 @@ TICK_S = 0.03
 #: samples handed to the pipeline at once when catching up (seek, jump to end)
 CATCH_UP_CHUNK = 200_000
 SPEEDS = (1.0, 10.0, 100.0, 1000.0)
+
+
+class ReplayCommand(TextEnum):
+    """What the view asks of a replay (:meth:`ReplayWorker.command`)."""
+
+    SET_SPEED = "set_speed"  # (speed: float) run seconds per wall second
+    SET_PAUSED = "set_paused"  # (paused: bool)
+    SEEK = "seek"  # (time_s: float) a run time; backwards starts the analysis over
+    JUMP_TO_END = "jump_to_end"  # ()
+
+
+class ReplayState(TextEnum):
+    """The replay's states, as ``state_changed`` carries them (the text is what the view looks up)."""
+
+    LOADING = "loading"
+    REPLAYING = "replaying"
+    FINISHED = "finished"  # at the end of the run; seeking back replays again
+    ERROR = "error"  # the file could not be read
+    STOPPED = "stopped"
 
 
 class ReplayWorker(WorkerBase):
@@ -65,24 +86,34 @@ class ReplayWorker(WorkerBase):
     def jump_to_end(self) -> None:
         self.seek(math.inf)
 
+    def command(self, command: ReplayCommand, *args: object) -> None:
+        """One of the commands above by its name (``ReplayCommand("seek")`` raises for a typo)."""
+        handlers: dict[ReplayCommand, Callable[..., None]] = {
+            ReplayCommand.SET_SPEED: self.set_speed,
+            ReplayCommand.SET_PAUSED: self.set_paused,
+            ReplayCommand.SEEK: self.seek,
+            ReplayCommand.JUMP_TO_END: self.jump_to_end,
+        }
+        handlers[ReplayCommand(command)](*args)
+
     # -- worker ---------------------------------------------------------------------------------
 
     @Slot()
     def run(self) -> None:
         try:
-            self._set_state("loading", str(self.path))
+            self._set_state(ReplayState.LOADING, str(self.path))
             try:
                 run = self._load()
             except UserInputError as exc:
                 self._warn(str(exc))
-                self._set_state("error", str(exc))
+                self._set_state(ReplayState.ERROR, str(exc))
                 return
             self._play(run)
         except Exception as exc:  # keep the app alive and say what happened
             log.exception("replay stopped by an unexpected error")
             self._warn(f"replay stopped: {type(exc).__name__}: {exc}")
         finally:
-            self._set_state("stopped")
+            self._set_state(ReplayState.STOPPED)
             self.finished.emit()
 
     def _load(self) -> RunData:
@@ -124,7 +155,7 @@ class ReplayWorker(WorkerBase):
         pos = pulse_pos = 0
         play_t = float(t[0]) if n else 0.0
         finished = False
-        self._set_state("replaying", f"{self.path.name}: {n} samples, {duration / 3600:.2f} h")
+        self._set_state(ReplayState.REPLAYING, f"{self.path.name}: {n} samples, {duration / 3600:.2f} h")
         last_tick = time.monotonic()
         last_position = 0.0
         while not self._stop.is_set():
@@ -154,7 +185,7 @@ class ReplayWorker(WorkerBase):
             if pos >= n and not finished:
                 finished = True
                 self._finish_analysis()
-                self._set_state("finished", f"{self.path.name}: end of the run")
+                self._set_state(ReplayState.FINISHED, f"{self.path.name}: end of the run")
             if now - last_position >= 0.1 or finished:
                 self.position_changed.emit(min(play_t, duration), duration)
                 last_position = now
@@ -166,7 +197,7 @@ class ReplayWorker(WorkerBase):
         self.history = type(self.history)(self.history.columns)
         self.valve_pulses = []
         self.session_reset.emit()
-        self._set_state("replaying", f"{self.path.name}: from the start")
+        self._set_state(ReplayState.REPLAYING, f"{self.path.name}: from the start")
 
     def _do_set_recipe(self, recipe: Recipe | None) -> None:
         self.recipe = recipe

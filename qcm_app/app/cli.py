@@ -50,8 +50,6 @@ def _gui_args(p: argparse.ArgumentParser) -> None:
                         "(the demo serves its own unless given)")
     p.add_argument("--valve", action="append", metavar="NAME=VALVE",
                    help="which precursor a marker valve doses, e.g. TMA=Mod8/do1 (repeatable)")
-    p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
-    p.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,8 +135,9 @@ def check_gui_args(args: argparse.Namespace) -> None:
         raise UserInputError(f"--poll-interval must be 0 or more seconds, not {args.poll_interval:g}")
     if args.baud is not None and args.baud <= 0:
         raise UserInputError(f"--baud must be a positive number, not {args.baud}")
-    if args.quit_after is not None and not (math.isfinite(args.quit_after) and args.quit_after >= 0):
-        raise UserInputError("--quit-after must be 0 or more seconds")
+    from qcm_app.app.hooks import read_hooks
+
+    read_hooks()  # a test hook set wrongly in the environment is said before the window opens
     if args.sensors:
         try:
             numbers = [int(s) for s in str(args.sensors).split(",")]

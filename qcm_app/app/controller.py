@@ -2,17 +2,18 @@
 worker thread and the in-process demo emulators (the instrument and the tool's valve-event line),
 and routes worker signals into the :class:`~qcm_app.app.session.LiveSession`. Widgets bind their
 buttons to its slots and read the session from a timer; nothing here is a widget.
+
+Its parts live beside it: the demo's emulators (:mod:`~qcm_app.app.demo`), a new run file's header
+(:mod:`~qcm_app.app.run_header`), and recording and recovery (:mod:`~qcm_app.app.recordings`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -21,54 +22,28 @@ from PySide6.QtCore import QObject, QThread, Signal
 from instruments.base import Driver
 from instruments.emulators.base import EmulatorServer
 from qcm_app.acquisition.recording import Recording
-from qcm_app.acquisition.replay import ReplayWorker
+from qcm_app.acquisition.replay import ReplayCommand, ReplayWorker
 from qcm_app.acquisition.worker import ConnectionSpec, InstrumentWorker, LinkStats, WorkerBase
 from qcm_app.analysis import AnalysisUpdate, LiveAnalysis
+from qcm_app.app.demo import start_demo_servers
+from qcm_app.app.recordings import RunFileCommands
+from qcm_app.app.run_header import film_for, recorded_speed_note, run_metadata
 from qcm_app.app.session import LiveSession, Progress
-from qcm_app.domain.alarms import Alarm, AlarmInputs, AlarmKind, AlarmMonitor, AlarmSettings, EventKind
-from qcm_app.domain.errors import UserInputError
+from qcm_app.app.settings import AppSettings
+from qcm_app.domain.alarms import Alarm, AlarmInputs, AlarmKind, AlarmMonitor, EventKind
 from qcm_app.domain.markers import ValvePulse
-from qcm_app.domain.physics import CrystalSettings
-from qcm_app.domain.pipeline import FilmSettings, Pipeline, SampleChunk
-from qcm_app.domain.recipes import Recipe, parse_recipe
-from qcm_app.io.marker_sources import MarkerKind, MarkerSpec, parse_marker_spec
+from qcm_app.domain.pipeline import Pipeline, SampleChunk
+from qcm_app.domain.recipes import Recipe
+from qcm_app.io.marker_sources import MarkerSpec
 from qcm_app.io.recipe_files import load_preset
-from qcm_app.io.runfile import (
-    RunData,
-    RunMetadata,
-    default_run_name,
-    forget_interrupted,
-    interrupted_runs,
-    read_header_only,
-)
-from qcm_app.simulation.simulate import DEMO_SPEED, build_marker_server, build_server
+from qcm_app.io.runfile import RunData, RunMetadata
+
+__all__ = ["AppController", "AppSettings", "recorded_speed_note"]  # AppSettings: kept importable from here
 
 log = logging.getLogger(__name__)
 
-#: the demo tool sends its valve events this often (a real one at the edge)
-DEMO_MARKER_FRAME_S = 0.01
 
-
-@dataclass
-class AppSettings:
-    runs_folder: Path = field(default_factory=lambda: Path.home() / "qcm-runs")
-    crystal: CrystalSettings = field(default_factory=CrystalSettings)
-    film: FilmSettings = field(default_factory=FilmSettings)
-    demo_speed: float = DEMO_SPEED
-    demo_protocol: str = "sqm160"
-    operator_note: str = ""
-    alarms: AlarmSettings = field(default_factory=AlarmSettings)
-
-
-def recorded_speed_note(meta: RunMetadata) -> str:
-    """'recorded from a simulator at 10×' for a run that was not taken in real time."""
-    simulated = "Simulated" in meta.extra or "Sped up" in meta.extra
-    if meta.time_scale != 1.0:
-        return f"recorded {'from a simulator ' if simulated else ''}at {meta.time_scale:g}× real time"
-    return "recorded from a simulator" if "Simulated" in meta.extra else ""
-
-
-class AppController(QObject):
+class AppController(QObject, RunFileCommands):
     state_changed = Signal(str, str)
     stats_changed = Signal(object)
     recording_changed = Signal(object)
@@ -127,21 +102,13 @@ class AppController(QObject):
         recipe = recipe or load_preset()
         speed = speed or self.settings.demo_speed
         protocol = protocol or self.settings.demo_protocol
-        seed = random.randrange(1, 1_000_000)  # one reactor: the instrument and the valves share it
-        self.demo_server = build_server(protocol, recipe, speed=speed, sensors=sensors, seed=seed).start()
-        if markers is None:
-            # the simulated tool runs on this PC: its wall-clock stamps place each pulse exactly
-            self.marker_server = build_marker_server("valves", recipe, speed=speed, seed=seed, beside=self.demo_server,
-                                                     frame_period_s=DEMO_MARKER_FRAME_S, wall_clock=True).start()
-            port = self.marker_server.port
-            markers = MarkerSpec(MarkerKind.TCP if port.startswith("socket://") else MarkerKind.SERIAL, port)
-        spec = ConnectionSpec(protocol=protocol, port=self.demo_server.port, sensors=tuple(range(1, sensors + 1)),
-                              poll_interval_s=self.demo_server.instrument.measurement_period_s)
+        demo = start_demo_servers(recipe, speed, protocol, sensors, markers)
+        self.demo_server, self.marker_server = demo.instrument, demo.valves
         self.is_demo = True
-        self._start_instrument(spec, recipe, time_scale=speed,
+        self._start_instrument(demo.connection, recipe, time_scale=speed,
                                description=f"Demo: {recipe.name} at {speed:g}× (simulated {protocol} on "
-                                           f"{self.demo_server.port}; valves: {markers.describe()})",
-                               markers=markers)
+                                           f"{demo.instrument.port}; valves: {demo.markers.describe()})",
+                               markers=demo.markers)
 
     def open_run(self, path: str | Path, speed: float = 100.0, recipe: Recipe | None = None) -> None:
         """Replay a recorded run or vendor log through the live pipeline (its embedded recipe,
@@ -179,10 +146,10 @@ class AppController(QObject):
         self.session.clear()
         self.analysis_changed.emit()
 
-    def replay_command(self, name: str, *args: object) -> None:
-        """set_speed / set_paused / seek / jump_to_end on the replay worker."""
+    def replay_command(self, command: ReplayCommand, *args: object) -> None:
+        """Speed, pause, seek or jump to the end of the replay (nothing when no replay runs)."""
         if isinstance(self.worker, ReplayWorker):
-            getattr(self.worker, name)(*args)
+            self.worker.command(command, *args)
 
     def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None,
                            opener: Callable[[ConnectionSpec], Driver] | None = None,
@@ -208,9 +175,9 @@ class AppController(QObject):
         if isinstance(self.worker, InstrumentWorker):
             self.worker.set_markers(markers)
 
-    def disconnect(self) -> None:
-        """The user's Disconnect: acquisition stops and nothing is shown as running any more
-        (choosing a recipe afterwards does not bring the demo back)."""
+    def disconnect_source(self) -> None:
+        """The user's Disconnect (not ``disconnect``, which is QObject's): acquisition stops and nothing
+        is shown as running any more (choosing a recipe afterwards does not bring the demo back)."""
         self.stop()
         self.is_demo = False
         self.is_replay = False
@@ -224,9 +191,9 @@ class AppController(QObject):
         self.recipe = recipe
         self.marker_spec = markers
         sensors = len(spec.sensors)
-        pipeline = Pipeline(sensors=sensors, crystal=self.settings.crystal, film=self._film_for(recipe),
-                            time_scale=time_scale)
-        meta = self._metadata(recipe)
+        film = film_for(self.settings.film, recipe, self.densities)
+        pipeline = Pipeline(sensors=sensors, crystal=self.settings.crystal, film=film, time_scale=time_scale)
+        meta = run_metadata(self.settings.operator_note, recipe, self.densities)
         if self.is_demo:
             meta.extra["Simulated"] = f"yes: demo reactor at {time_scale:g}x"
         elif time_scale != 1.0:
@@ -237,35 +204,10 @@ class AppController(QObject):
         self.time_scale = time_scale
         self._launch(worker, sensors, description)
 
-    def _film_for(self, recipe: Recipe | None) -> FilmSettings:
-        film = FilmSettings(self.settings.film.density_g_cm3, self.settings.film.z_ratio,
-                            self.settings.film.tooling_pct)
-        if recipe is not None:  # the first block grows first; the worker follows the blocks from there
-            first = next((b for b in recipe.blocks if not b.is_wait), None)
-            density = (self.densities.get(first.name) or first.density_g_cm3) if first is not None else None
-            if density:
-                film.density_g_cm3 = density
-        return film
-
-    def _metadata(self, recipe: Recipe | None) -> RunMetadata:
-        meta = RunMetadata(operator_note=self.settings.operator_note)
-        if recipe is not None:
-            meta.recipe_name = recipe.name
-            meta.recipe_file = recipe.source
-            meta.recipe_text = recipe.text
-            densities = [(b.name, self.densities.get(b.name, b.density_g_cm3)) for b in recipe.blocks
-                         if not b.is_wait]
-            if any(d for _, d in densities):
-                meta.extra["Block densities"] = "; ".join(f"{name} {d:g} g/cm3" if d else f"{name} not set"
-                                                          for name, d in densities)
-                meta.extra["Thickness"] = ("per block: the Thickness column grows at each block's density from "
-                                           "the end of the previous block (Film density: the first block's)")
-        return meta
-
     def _make_analyzer(self, recipe: Recipe | None) -> LiveAnalysis:
         return LiveAnalysis(recipe, densities=self.densities)
 
-    def _launch(self, worker: WorkerBase, sensors: int, description: str) -> None:
+    def _launch(self, worker: InstrumentWorker | ReplayWorker, sensors: int, description: str) -> None:
         self.session = LiveSession(sensors, crystal=self.settings.crystal)
         self.alarms = AlarmMonitor(self.settings.alarms)
         self.events = []
@@ -317,47 +259,6 @@ class AppController(QObject):
             if reason:
                 self.warning_raised.emit(f"Recording stopped: {reason}. The run so far is in {recording}; "
                                          "press Record to start a new run.")
-
-    @property
-    def recording_active(self) -> bool:
-        return self.worker is not None and self.worker.recording.active
-
-    @property
-    def recording_path(self) -> Path | None:
-        return self.worker.recording.path if self.worker is not None else None
-
-    @property
-    def unsaved_rows(self) -> int:
-        """Samples held only in memory, by the running worker and by stopped ones."""
-        running = self.worker.recording.memory_rows if self.worker is not None else 0
-        return running + sum(rec.memory_rows for rec, _ in self._unsaved)
-
-    def save_unsaved(self, folder: str | Path) -> list[Path]:
-        """Stop, then write every in-memory recording into ``folder`` (on a worker thread; the GUI
-        waits, it is quitting). Returns the files written; what could not be saved stays held."""
-        self.stop()
-        saved: list[Path] = []
-
-        def save() -> None:
-            for rec, metadata in list(self._unsaved):
-                rec.relocate(Path(folder), metadata)
-                if not rec.memory_rows:
-                    if rec.path is not None:
-                        saved.append(rec.path)
-                    rec.stop()
-                    self._unsaved.remove((rec, metadata))
-
-        thread = threading.Thread(target=save, name="save-unsaved")
-        thread.start()
-        thread.join()
-        return saved
-
-    def discard_unsaved(self) -> int:
-        """Drop the samples held in memory, because the user chose to; returns how many."""
-        self.stop()
-        rows = sum(rec.discard() for rec, _ in self._unsaved)
-        self._unsaved.clear()
-        return rows
 
     def tare(self) -> None:
         if self.worker is not None:
@@ -423,10 +324,6 @@ class AppController(QObject):
                 self.log_event(EventKind.ALARM, alarm.text)
         return raised
 
-    def default_recording_path(self) -> Path:
-        """A new time-stamped file in the runs folder, named after the recipe."""
-        return self.settings.runs_folder / default_run_name(self.recipe.name if self.recipe else "")
-
     def set_operator_note(self, note: str) -> None:
         """The note for this run's header (asked when recording starts)."""
         self.settings = replace(self.settings, operator_note=note)
@@ -441,61 +338,11 @@ class AppController(QObject):
         """Process seconds per wall second of what is shown (a replayed file's own time scale)."""
         return self._wall_scale if self.is_replay else (self.time_scale or 1.0)
 
-    def start_recording(self, path: str | Path | None = None) -> Path:
-        """Start a run file; by default a new time-stamped file in the runs folder."""
-        if self.worker is None:
-            raise RuntimeError("nothing to record: no instrument connected")
-        if path is None:
-            path = self.default_recording_path()
-        self.worker.start_recording(path)
-        self.current_file = Path(path)
-        return Path(path)
-
-    def stop_recording(self) -> None:
-        if self.worker is not None:
-            self.worker.stop_recording()
-
     def apply_settings(self, settings: AppSettings) -> None:
         """New settings: the operator note reaches the running worker now, the rest at the next start."""
         self.settings = settings
         if self.worker is not None:
             self.worker.set_operator_note(settings.operator_note)
-
-    def interrupted_runs(self) -> list[Path]:
-        """Recordings in the runs folder that a dead process left open."""
-        return interrupted_runs(self.settings.runs_folder)
-
-    def continue_run(self, path: str | Path) -> None:
-        """Reconnect to what recorded an interrupted run (the same port, or the demo) and append."""
-        path = Path(path)
-        meta, _ = read_header_only(path)
-        recipe = None
-        if meta.recipe_text.strip():
-            recipe = parse_recipe(meta.recipe_text, source=meta.recipe_file or f"{path} (embedded)")
-        sensors = len(meta.sensors)
-        if "Simulated" in meta.extra or not meta.port:
-            self.start_demo(recipe, speed=meta.time_scale or None, protocol=meta.protocol or None,
-                            sensors=sensors)
-        else:
-            markers = None
-            if meta.extra.get("Valve markers"):
-                try:
-                    markers = parse_marker_spec(meta.extra["Valve markers"],
-                                                [meta.extra["Valve names"]] if meta.extra.get("Valve names") else ())
-                except UserInputError as exc:
-                    self.warning_raised.emit(f"{path.name}: its valve markers are not followed again: {exc.detail}")
-            self.connect_instrument(ConnectionSpec(protocol=meta.protocol, port=meta.port,
-                                                   sensors=tuple(meta.sensors)), recipe, markers=markers)
-        assert self.worker is not None
-        self.worker.resume_recording(path)
-        self.current_file = path
-
-    def forget_interrupted(self, path: str | Path) -> None:
-        forget_interrupted(path)
-
-    def relocate_recording(self, folder: str | Path) -> None:
-        if self.worker is not None:
-            self.worker.relocate_recording(folder)
 
     def zero_instrument(self) -> None:
         if isinstance(self.worker, InstrumentWorker):

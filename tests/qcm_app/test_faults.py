@@ -20,6 +20,7 @@ from instruments.emulators.sqm160 import Sqm160Emulator
 from qcm_app.acquisition import worker as acquisition
 from qcm_app.acquisition.worker import ConnectionSpec
 from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.app.hooks import QUIT_AFTER_ENV
 from qcm_app.domain.errors import UserInputError
 from qcm_app.io import runfile
 from qcm_app.io.recipe_files import load_preset
@@ -69,8 +70,8 @@ def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path) -> None
     missing_s = covered_s - (run.time_s[-1] - run.time_s[0])
     assert missing_s <= 1.0, f"{missing_s:.2f} s missing"
     assert interrupted_runs(runs) == [path]  # the next launch will offer to recover it
-    relaunch = subprocess.run([sys.executable, str(ROOT / "main.py"), "--quit-after", "2", "--runs-folder",
-                               str(runs)], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
+    relaunch = subprocess.run([sys.executable, str(ROOT / "main.py"), "--runs-folder", str(runs)], cwd=tmp_path,
+                              env={**_env(tmp_path), QUIT_AFTER_ENV: "2"}, capture_output=True, text=True,
                               timeout=60)
     assert relaunch.returncode == 0
     assert f"interrupted recordings found: {path}" in relaunch.stderr

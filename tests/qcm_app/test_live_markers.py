@@ -15,6 +15,7 @@ import pytest
 from instruments.emulators.base import ConstantSource, PtyServer
 from instruments.emulators.sqm160 import Sqm160Emulator
 from qcm_app.acquisition import worker as acquisition
+from qcm_app.acquisition.replay import ReplayCommand
 from qcm_app.acquisition.worker import ConnectionSpec
 from qcm_app.app.cli import main as qcm_main
 from qcm_app.app.controller import AppController, AppSettings
@@ -175,7 +176,7 @@ def test_replay_hands_the_pulses_on_as_its_clock_passes_them(qtbot, controller, 
     controller.open_run(path, speed=1000.0)
     controller.worker.valve_pulses_received.connect(batches.append)
     qtbot.waitUntil(lambda: len(batches) >= 2, timeout=20_000)
-    controller.replay_command("jump_to_end")
+    controller.replay_command(ReplayCommand.JUMP_TO_END)
     qtbot.waitUntil(lambda: controller.worker.state == "finished", timeout=20_000)
     qtbot.waitUntil(lambda: len(controller.session.valve_pulses) == len(pulses), timeout=10_000)
     firsts = [b[0].time_s for b in batches]

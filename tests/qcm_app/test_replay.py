@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from qcm_app.acquisition.replay import ReplayCommand
 from qcm_app.app.controller import AppController, AppSettings
 from qcm_app.domain.pipeline import Pipeline
 from qcm_app.io.offline import analyze_file
@@ -41,7 +43,7 @@ def test_replay_to_the_end_equals_offline_analysis(qtbot, controller, tmp_path) 
     path = _write_run(tmp_path / "run.csv")
     controller.open_run(path, speed=1000.0)
     qtbot.waitUntil(lambda: controller.worker.state == "replaying", timeout=10_000)
-    controller.replay_command("jump_to_end")
+    controller.replay_command(ReplayCommand.JUMP_TO_END)
     qtbot.waitUntil(lambda: controller.worker.state == "finished", timeout=20_000)
     qtbot.waitUntil(lambda: len(controller.session.cycles) == 140, timeout=5000)
     offline = analyze_file(path).result
@@ -56,7 +58,7 @@ def test_paced_replay_and_seek_backwards_start_over(qtbot, controller, tmp_path)
     path = _write_run(tmp_path / "run.csv", preset="al2o3")
     controller.open_run(path, speed=1000.0)
     qtbot.waitUntil(lambda: len(controller.session.cycles) >= 10, timeout=20_000)
-    controller.replay_command("set_paused", True)
+    controller.replay_command(ReplayCommand.SET_PAUSED, True)
     qtbot.waitUntil(lambda: controller.worker.paused, timeout=10_000)
     # chunks the worker sent before it paused were posted before this timer's event: let them land
     landed: list[bool] = []
@@ -65,14 +67,14 @@ def test_paced_replay_and_seek_backwards_start_over(qtbot, controller, tmp_path)
     n = controller.session.buffer.total
     qtbot.wait(300)  # absence takes a while to show: nothing may arrive while paused
     assert controller.session.buffer.total == n  # paused
-    controller.replay_command("seek", 100.0)
+    controller.replay_command(ReplayCommand.SEEK, 100.0)
     # the reset empties the view before the samples up to the seek point arrive: wait for those too
     qtbot.waitUntil(lambda: len(controller.session.cycles) < 5 and controller.session.buffer.total > 0
                     and controller.session.buffer.view("time_s")[-1] >= 99.0, timeout=10_000)
     t = controller.session.buffer.view("time_s")
     assert t[-1] <= 100.1 and np.all(np.diff(t) > 0)
-    controller.replay_command("set_paused", False)
-    controller.replay_command("jump_to_end")
+    controller.replay_command(ReplayCommand.SET_PAUSED, False)
+    controller.replay_command(ReplayCommand.JUMP_TO_END)
     qtbot.waitUntil(lambda: controller.worker.state == "finished", timeout=20_000)
     assert same_result(analyze_file(path).result, controller.worker.analyzer.result())
 
@@ -83,7 +85,7 @@ def test_vendor_log_replays_without_a_recipe(qtbot, controller, tmp_path) -> Non
     np.savetxt(path, np.c_[sampled.time_s, sampled.frequency_hz], delimiter=",", header="time_s,frequency_hz",
                comments="", fmt="%.4f")
     controller.open_run(path, speed=1000.0)
-    controller.replay_command("jump_to_end")
+    controller.replay_command(ReplayCommand.JUMP_TO_END)
     qtbot.waitUntil(lambda: controller.worker is not None and controller.worker.state == "finished", timeout=20_000)
     assert len(controller.session.cycles) == 100
 
@@ -97,3 +99,17 @@ def test_unreadable_file_is_a_warning_not_a_crash(qtbot, controller, tmp_path) -
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert "bad.csv" in warnings[0] and "\n" not in warnings[0]
     qtbot.waitUntil(lambda: controller.worker.state == "stopped", timeout=5000)
+
+
+def test_replay_commands_are_typed(tmp_path) -> None:
+    """The commands dispatch through an explicit table; a misspelt one raises instead of passing."""
+    from qcm_app.acquisition.replay import ReplayWorker
+
+    worker = ReplayWorker(tmp_path / "none.csv", lambda recipe: None)
+    for command in ReplayCommand:
+        worker.command(command, *((1.0,) if command in (ReplayCommand.SET_SPEED, ReplayCommand.SEEK) else
+                                  (True,) if command is ReplayCommand.SET_PAUSED else ()))
+    worker._run_commands()
+    assert worker.paused and worker._seek_to == math.inf
+    with pytest.raises(ValueError):
+        worker.command("jump_to_the_end")  # type: ignore[arg-type]

@@ -61,3 +61,33 @@ def test_any_stored_values_give_usable_settings(values: dict) -> None:
     assert loaded.crystal.min_frequency_hz < loaded.crystal.fresh_frequency_hz
     assert isinstance(loaded.runs_folder, Path)
     assert all("\n" not in p for p in problems)
+
+
+def test_one_store_for_app_connection_and_window(tmp_path) -> None:
+    """The app settings, the connection and the window layout are typed views of one QSettings file."""
+    from PySide6.QtCore import QByteArray
+
+    from qcm_app.app.settings import (
+        ConnectionSettings,
+        WindowLayout,
+        load_connection,
+        load_window_layout,
+        save_connection,
+        save_window_layout,
+        user_store,
+    )
+
+    save_settings(AppSettings(runs_folder=tmp_path / "runs"))
+    connection = ConnectionSettings(port="/dev/ttyUSB0", protocol="line", baud=9600, sensors=(1, 2),
+                                    options={"line": {"decimal_comma": "yes"}}, markers_kind="log",
+                                    markers_target="/share/Run_DataLog.txt", valve_names="TMA=Mod8/do1")
+    save_connection(connection)
+    save_window_layout(WindowLayout(QByteArray(b"g"), None, {"main_split": QByteArray(b"s")}, wall_clock=True))
+    assert load_connection() == connection
+    assert load_connection().options["line"]["decimal_comma"] == "yes"
+    layout = load_window_layout(("main_split", "side_split"))
+    assert (layout.geometry, layout.state, layout.wall_clock) == (QByteArray(b"g"), None, True)
+    assert set(layout.splitters) == {"main_split"}
+    text = Path(user_store().fileName()).read_text()
+    assert all(f"[{group}]" in text for group in ("app", "connection", "window"))
+    assert load_connection(QSettings(str(tmp_path / "empty.ini"), QSettings.Format.IniFormat)) == ConnectionSettings()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QLibraryInfo
 
+from qcm_app.app.hooks import QUIT_AFTER_ENV
 from widgets.display import debian_package, display_problem, parse_ldd_missing, x_server_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +28,8 @@ def _scrubbed_env(**extra: str) -> dict[str, str]:
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    # --quit-after: if the check let the app start after all, it ends (with status 0) instead of hanging
-    return subprocess.run([*command, "--quit-after", "5"], cwd=ROOT, env=env, capture_output=True, text=True,
+    # $QCM_QUIT_AFTER_S: if the check let the app start after all, it ends (with status 0) instead of hanging
+    return subprocess.run(command, cwd=ROOT, env={**env, QUIT_AFTER_ENV: "5"}, capture_output=True, text=True,
                           timeout=100)
 
 

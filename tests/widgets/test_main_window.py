@@ -12,6 +12,7 @@ import pytest
 from PySide6 import QtWidgets
 
 from qcm_app.app.controller import AppController, AppSettings
+from qcm_app.app.hooks import QUIT_AFTER_ENV
 from qcm_app.io.recipe_files import load_preset
 from qcm_app.io.runfile import read_run
 from widgets.main_window import MainWindow
@@ -131,9 +132,9 @@ def test_process_events_20000_times(qapp) -> None:
 
 
 def test_main_py_starts_and_quits(tmp_path) -> None:
-    env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--quit-after", "3", "--runs-folder",
-                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", QUIT_AFTER_ENV: "3"}
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--runs-folder", str(tmp_path)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
 
@@ -173,11 +174,10 @@ def test_main_py_reads_a_port_served_by_qcm_simulate(tmp_path) -> None:
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = sim.stdout.readline().strip()
-        env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+        env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", QUIT_AFTER_ENV: "4"}
         app = subprocess.run([sys.executable, str(ROOT / "main.py"), "--port", port, "--protocol", "stm100",
-                              "--poll-interval", "0", "--record", "--runs-folder", str(tmp_path / "runs"),
-                              "--quit-after", "4"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                             timeout=60)
+                              "--poll-interval", "0", "--record", "--runs-folder", str(tmp_path / "runs")],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
         assert app.returncode == 0, app.stderr[-2000:]
     finally:
         sim.terminate()
@@ -185,3 +185,10 @@ def test_main_py_reads_a_port_served_by_qcm_simulate(tmp_path) -> None:
     run = read_run(next((tmp_path / "runs").glob("*.csv")))
     assert run.metadata.instrument == "Sycon STM-100 / INFICON STM-2" and run.metadata.port == port
     assert run.time_s.size > 40  # polled as fast as the 9600-baud link allows (~50/s), for a few seconds
+
+
+def test_every_replay_state_has_its_words() -> None:
+    from qcm_app.acquisition.replay import ReplayState
+    from widgets.main_window import _STATE_TEXT
+
+    assert {str(s) for s in ReplayState} <= set(_STATE_TEXT)

@@ -356,14 +356,14 @@ def build(root: Path) -> list[Case]:
         ["simulate", "--link", "/missing/x"],
         ["simulate", "--link", str(old_txt)],
         ["simulate", "--link", str(old_txt / "x")],
-        ["gui", "--speed", "-5", "--quit-after", "1"],
-        ["gui", "--speed", "nan", "--quit-after", "1"],
-        ["gui", "--speed", "0", "--quit-after", "1"],
-        ["gui", "--sensors", "0", "--quit-after", "1"],
-        ["gui", "--sensors", "a,b", "--quit-after", "1"],
-        ["gui", "--poll-interval", "-1", "--quit-after", "1"],
-        ["gui", "--baud", "-9600", "--quit-after", "1"],
-        ["gui", "--recipe", str(recipes / "nested.toml"), "--quit-after", "1"],
+        ["gui", "--speed", "-5"],
+        ["gui", "--speed", "nan"],
+        ["gui", "--speed", "0"],
+        ["gui", "--sensors", "0"],
+        ["gui", "--sensors", "a,b"],
+        ["gui", "--poll-interval", "-1"],
+        ["gui", "--baud", "-9600"],
+        ["gui", "--recipe", str(recipes / "nested.toml")],
     ]
     for argv in bad_options:
         cases.append(Case(" ".join(a if "/" not in a else Path(a).name for a in argv), argv, protected))

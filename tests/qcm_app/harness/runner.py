@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from qcm_app.app.hooks import QUIT_AFTER_ENV
 from tests.qcm_app.harness.corpus import Case, Expect, build, changes, unmount_all
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,7 +37,7 @@ HEADLINE = ("analyze event_time_0.csv", "analyze start_frequency_zero.csv", "rep
             "report --out a read-only folder", "convert --out existing.txt/c.csv",
             "report --out under a file", "report --out a folder of the user's, --overwrite",
             "simulate --seed -1", "simulate --link existing", "simulate --link x", "simulate --sensors 0",
-            "simulate --speed nan", "gui --speed -5 --quit-after 1", "analyze fifo.csv", "convert fifo.csv",
+            "simulate --speed nan", "gui --speed -5", "analyze fifo.csv", "convert fifo.csv",
             "analyze inf_time_near_top.csv", "analyze time_goes_backwards.csv", "analyze decimal_comma_row.csv",
             "analyze run_inf_time_near_top.csv")
 
@@ -95,7 +96,7 @@ class Outcome:
 
 
 def run_process(case: Case, root: Path) -> Outcome:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **{QUIT_AFTER_ENV: "1"})  # a GUI case that starts ends
     start = time.monotonic()
     with changes(root, case.argv, case.inputs) as seen:
         try:
@@ -112,7 +113,7 @@ def run_batch(cases: list[Case], root: Path, spec_path: Path) -> list[Outcome]:
     spec = {"root": str(root), "timeout_s": TIMEOUT_S,
             "cases": [{"argv": c.argv, "inputs": [str(p) for p in c.inputs]} for c in cases]}
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **{QUIT_AFTER_ENV: "1"})  # a GUI case that starts ends
     proc = subprocess.run([sys.executable, "-m", "tests.qcm_app.harness.batch", str(spec_path)], cwd=ROOT, env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=TIMEOUT_S * 4 + 10 * len(cases))
