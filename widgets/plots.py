@@ -35,7 +35,8 @@ REGIME_BRUSHES = {
     "anomaly": (229, 57, 53, 70),
 }
 #: the line colour of a run event of these kinds (any other: slate)
-_EVENT_COLOURS = {RunEventKind.TARE: "#1565C0", RunEventKind.ALARM: "#C62828", RunEventKind.CRYSTAL_CHANGE: "#6A1B9A"}
+_EVENT_COLOURS: dict[str, str] = {RunEventKind.TARE: "#1565C0", RunEventKind.ALARM: "#C62828",
+                                  RunEventKind.CRYSTAL_CHANGE: "#6A1B9A"}
 #: valve tick colours of common precursors (clear of the regime shading and the sensor curves)
 PRECURSOR_COLOURS = {
     "TMA": "#6A1B9A", "H2O": "#00838F", "O3": "#283593", "O2": "#3949AB", "TiCl4": "#AD1457", "TDMAT": "#AD1457",
