@@ -25,6 +25,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from qcm_app.domain.events import RunEventKind
 from qcm_app.domain.markers import ValvePulse
 
 SENSOR_COLOURS = ("#1f5fbf", "#c0392b", "#27864a", "#8e44ad", "#d35400", "#2c3e50")
@@ -33,6 +34,9 @@ REGIME_BRUSHES = {
     "steady": (102, 187, 106, 45),
     "anomaly": (229, 57, 53, 70),
 }
+#: the line colour of a run event of these kinds (any other: slate)
+_EVENT_COLOURS: dict[str, str] = {RunEventKind.TARE: "#1565C0", RunEventKind.ALARM: "#C62828",
+                                  RunEventKind.CRYSTAL_CHANGE: "#6A1B9A"}
 #: valve tick colours of common precursors (clear of the regime shading and the sensor curves)
 PRECURSOR_COLOURS = {
     "TMA": "#6A1B9A", "H2O": "#00838F", "O3": "#283593", "O2": "#3949AB", "TiCl4": "#AD1457", "TDMAT": "#AD1457",
@@ -205,13 +209,13 @@ class TimePlots(pg.GraphicsLayoutWidget):
             pair[1].label = label
             self._markers.append((pair[0], pair[1]))
         for k, ((top, bottom), (t, kind, text)) in enumerate(zip(self._markers, markers, strict=False)):
-            colour = {"tare": "#1565C0", "alarm": "#C62828", "crystal change": "#6A1B9A"}.get(kind, "#37474F")
+            colour = _EVENT_COLOURS.get(kind, "#37474F")
             for line in (top, bottom):
                 line.setPos(t)
                 line.setPen(pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine))
                 line.setVisible(True)
                 line.setToolTip(f"{kind}: {text}" if text else kind)
-            short = "⚠ alarm" if kind == "alarm" else (f"{kind}: {text}"[:28] if text else kind)
+            short = "⚠ alarm" if kind == RunEventKind.ALARM else (f"{kind}: {text}"[:28] if text else kind)
             bottom.label.setText(short)  # the whole text is the line's tooltip
             bottom.label.setColor(colour)
             bottom.label.setPosition((0.95, 0.8, 0.65)[k % 3])  # neighbours do not print over each other

@@ -14,12 +14,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from qcm_app.domain.events import RunEventKind
 from qcm_app.domain.pipeline import SampleChunk
-from qcm_app.io.runfile import RunMetadata, RunWriter, default_run_name, format_rows, unique_path
+from qcm_app.io.runfile import RunEvent, RunMetadata, RunWriter, default_run_name, format_rows, unique_path
 
 log = logging.getLogger(__name__)
 
-_Item = SampleChunk | tuple[str, float, str]
+#: what waits for the disk: rows, or an event line
+_Item = SampleChunk | RunEvent
 
 
 class Recording:
@@ -106,8 +108,8 @@ class Recording:
         if self._memory is not None:
             self._keep(chunk)
 
-    def mark(self, kind: str, time_s: float, text: str = "") -> None:
-        item = (kind, time_s, text)
+    def mark(self, kind: RunEventKind, time_s: float, text: str = "") -> None:
+        item = RunEvent(time_s, kind, text)
         if self._writer is not None:
             try:
                 self._writer.mark(kind, time_s, text)
@@ -182,12 +184,12 @@ class Recording:
             prefix = self._salvage_rows(self._failed_path, self._failed_bytes)
             if prefix:
                 writer.write_raw(prefix)
-            writer.mark("note", items_time(items), "data below waited in memory after a write failure")
+            writer.mark(RunEventKind.NOTE, items_time(items), "data below waited in memory after a write failure")
             for item in items:
                 if isinstance(item, SampleChunk):
                     writer.write_raw(format_rows(item))
                 else:
-                    writer.mark(*item)
+                    writer.mark(item.kind, item.time_s, item.text)
             writer.flush()
         except OSError as exc:
             self._warn(f"cannot save to {target}: {exc.strerror or exc}; data stays in memory")

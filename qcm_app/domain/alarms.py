@@ -12,15 +12,11 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
+from qcm_app.domain.events import RunEventKind
 
-class EventKind(Enum):
-    """Run-file events the window adds (the value is the word written in the file)."""
-
-    MARKER = "marker"
-    TARGET = "target"
-    ALARM = "alarm"
-    CRYSTAL_CHANGE = "crystal change"
-    TARE = "tare"
+#: the run-file events the window adds (marker, target, alarm, crystal change, tare) are declared
+#: with every other kind in :mod:`qcm_app.domain.events`
+EventKind = RunEventKind
 
 
 class AlarmKind(Enum):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from qcm_app.domain.events import RunEventKind
 from qcm_app.domain.markers import ValvePulse, sorted_pulses
 from qcm_app.io.runfile import RunEvent
 
-VALVE_EVENT = "valve"
+VALVE_EVENT = RunEventKind.VALVE
 
 
 def valve_events(pulses: Iterable[ValvePulse]) -> list[RunEvent]:
@@ -21,7 +22,7 @@ def pulses_from_events(events: Iterable[RunEvent]) -> tuple[ValvePulse, ...]:
     """The pulses written by :func:`valve_events` (malformed lines are skipped)."""
     out: list[ValvePulse] = []
     for e in events:
-        if e.kind != VALVE_EVENT:
+        if e.kind is not VALVE_EVENT:
             continue
         parts = [p.strip() for p in e.text.split(";")]
         if len(parts) != 3 or not parts[2].endswith(" s"):

@@ -17,6 +17,7 @@ import numpy as np
 
 from qcm_app import __version__
 from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.events import RunEventKind, event_kind
 from qcm_app.domain.markers import ValvePulse
 from qcm_app.domain.physics import CrystalSettings
 from qcm_app.domain.pipeline import SampleChunk
@@ -53,11 +54,17 @@ class RunMetadata:
 
 @dataclass(frozen=True)
 class RunEvent:
-    """A comment line among the data: ``kind`` is 'tare', 'link lost', 'link restored', 'note', ..."""
+    """A comment line among the data (``# Tare: 12.3000 s (mass zero at ...)``). ``kind`` is a
+    :class:`RunEventKind` (a known word given as text becomes its member), or the word of another
+    program's event line that is none of ours."""
 
     time_s: float
-    kind: str
+    kind: RunEventKind | str
     text: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, RunEventKind):
+            object.__setattr__(self, "kind", event_kind(self.kind))
 
 
 @dataclass
@@ -88,9 +95,9 @@ class RunData:
         """(lost at, restored at) for each recorded link gap."""
         out, lost = [], None
         for e in self.events:
-            if e.kind == "link lost":
+            if e.kind is RunEventKind.LINK_LOST:
                 lost = e.time_s
-            elif e.kind == "link restored" and lost is not None:
+            elif e.kind is RunEventKind.LINK_RESTORED and lost is not None:
                 out.append((lost, e.time_s))
                 lost = None
         return out

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.events import RunEventKind, event_kind
 from qcm_app.io.fileio import read_text
 from qcm_app.io.runfile.format import FORMAT_TAG, NOTE_KEY, RunData, RunEvent, RunMetadata, is_run_file, parse_header
 
@@ -69,13 +70,13 @@ def read_run(path: str | Path) -> RunData:
                 except ValueError:
                     event_time_s = math.inf
                 if math.isfinite(event_time_s):
-                    events.append(RunEvent(event_time_s, m.group(1).strip().lower(), m.group(3) or ""))
+                    events.append(RunEvent(event_time_s, event_kind(m.group(1).strip().lower()), m.group(3) or ""))
                 else:  # "# Tare: e s": kept as a note so nothing is lost, and said
                     warnings.append(f"line {j + 1}: event {m.group(1).strip()!r} without a time in seconds "
                                     f"({m.group(2)!r}), kept as a note")
-                    events.append(RunEvent(math.nan, "note", line.lstrip("# ").strip()))
+                    events.append(RunEvent(math.nan, RunEventKind.NOTE, line.lstrip("# ").strip()))
             elif line.startswith(f"# {NOTE_KEY}:"):
-                events.append(RunEvent(math.nan, "note", line[len(NOTE_KEY) + 3:].strip()))
+                events.append(RunEvent(math.nan, RunEventKind.NOTE, line[len(NOTE_KEY) + 3:].strip()))
             continue
         if "#" in line:  # a row cut short by a crash, closed by a later resume
             warnings.append(f"line {j + 1}: row cut short, skipped")

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.events import RunEventKind
 from qcm_app.domain.pipeline import SampleChunk
 from qcm_app.io.runfile.format import NOTE_KEY, RunMetadata, column_names, format_header, format_rows
 from qcm_app.io.runfile.reader import read_header_only
@@ -99,8 +100,9 @@ class RunWriter:
         """Rows already formatted (salvaged from another file of ours)."""
         self._fh.write(text)
 
-    def mark(self, kind: str, time_s: float, text: str = "") -> None:
-        """An event line between the rows, e.g. ``# Link lost: 123.4 s (port vanished)``."""
+    def mark(self, kind: RunEventKind | str, time_s: float, text: str = "") -> None:
+        """An event line between the rows, e.g. ``# Link lost: 123.4 s (port vanished)`` (a word that
+        is no :class:`RunEventKind`, from another program's log, is written as it came)."""
         detail = f" ({' '.join(text.split())})" if text else ""
         self._fh.write(f"# {kind.capitalize()}: {time_s:.4f} s{detail}\n")
         self.flush()
