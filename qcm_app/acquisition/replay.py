@@ -22,6 +22,7 @@ from PySide6.QtCore import Signal, Slot
 
 from qcm_app.acquisition.worker import AnalyzerFactory, LinkStats, WorkerBase
 from qcm_app.domain.errors import UserInputError
+from qcm_app.domain.events import WorkerState
 from qcm_app.domain.pipeline import Pipeline
 from qcm_app.domain.recipes import Recipe
 from qcm_app.domain.textenum import TextEnum
@@ -70,7 +71,7 @@ class ReplayWorker(WorkerBase):
         self.paused = False
         self.run_data: RunData | None = None
         self._seek_to: float | None = None
-        self.stats = LinkStats(state="idle")
+        self.stats = LinkStats(state=WorkerState.IDLE)
 
     # -- thread-safe commands -------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from qcm_app.app.run_header import film_for, recorded_speed_note, run_metadata
 from qcm_app.app.session import LiveSession, Progress
 from qcm_app.app.settings import AppSettings
 from qcm_app.domain.alarms import Alarm, AlarmInputs, AlarmKind, AlarmMonitor, EventKind
+from qcm_app.domain.events import LINK_DOWN_STATES, WorkerState
 from qcm_app.domain.markers import ValvePulse
 from qcm_app.domain.pipeline import Pipeline, SampleChunk
 from qcm_app.domain.recipes import Recipe
@@ -78,7 +79,7 @@ class AppController(QObject, RunFileCommands):
         self.target_cycles: int | None = None
         self.target_thickness_ang: float | None = None
         self.alarms = AlarmMonitor(self.settings.alarms)
-        self.link_state = "idle"
+        self.link_state: WorkerState | str = WorkerState.IDLE
         self.link_detail = ""
         self.state_changed.connect(self._remember_state)
         #: (run time s, kind, text) of the events of what is shown: markers, notes, tares, alarms
@@ -182,7 +183,7 @@ class AppController(QObject, RunFileCommands):
         self.is_demo = False
         self.is_replay = False
         self.description = ""
-        self.state_changed.emit("idle", "")
+        self.state_changed.emit(WorkerState.IDLE.value, "")
         self.source_changed.emit("")
 
     def _start_instrument(self, spec: ConnectionSpec, recipe: Recipe | None, time_scale: float,
@@ -313,7 +314,7 @@ class AppController(QObject, RunFileCommands):
                              rate_ng_cm2_s=r.mass_rate_ng_cm2_s,
                              last_cycle_index=last.index if last is not None else None,
                              last_cycle_gain_ng_cm2=last.mass_gain_ng_cm2 if last is not None else math.nan,
-                             link_lost=self.link_state in ("lost", "reconnecting") and not self.is_replay,
+                             link_lost=self.link_state in LINK_DOWN_STATES and not self.is_replay,
                              link_detail=self.link_detail,
                              analysis_notes=tuple(self.session.regimes.notes) if self.session.regimes else ())
         raised = self.alarms.check(inputs)
