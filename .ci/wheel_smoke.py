@@ -103,8 +103,14 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float = 600) 
 
 
 def check_simulate(qcm: Path, cwd: Path, env: dict[str, str]) -> None:
-    proc = subprocess.Popen([str(qcm), "simulate", "--protocol", "sqm160"], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(qcm), "simulate", "--protocol", "sqm160"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
     try:
@@ -145,15 +151,20 @@ def smoke(dist: Path, python: str) -> None:
         print(f"{dist.name}: installed into {tmp / 'venv'} with {run([str(py), '-V'], tmp, env).strip()}")
 
         # the program comes from the venv, and every shipped resource file came with it
-        probe = ("import json, importlib.metadata, qcm_app, qcm_app.domain.recipes as r; print(json.dumps({'file': "
-                 "qcm_app.__file__, 'presets': {k: str(v) for k, v in r.preset_paths().items()}, "
-                 "'resources': str(r.PRESET_DIR.parent), 'version': importlib.metadata.version('qcm-monitor')}))")
+        probe = (
+            "import json, importlib.metadata, qcm_app, qcm_app.domain.recipes as r; print(json.dumps({'file': "
+            "qcm_app.__file__, 'presets': {k: str(v) for k, v in r.preset_paths().items()}, "
+            "'resources': str(r.PRESET_DIR.parent), 'version': importlib.metadata.version('qcm-monitor')}))"
+        )
         info = json.loads(run([str(py), "-c", probe], tmp, env))
         installed = Path(info["file"]).resolve()
         if CHECKOUT in installed.parents or tmp not in installed.parents:
             fail(f"qcm_app was imported from {installed}, not from the fresh venv")
-        shipped = sorted(p.relative_to(CHECKOUT / "resources").as_posix() for p in (CHECKOUT / "resources").rglob("*")
-                         if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts)
+        shipped = sorted(
+            p.relative_to(CHECKOUT / "resources").as_posix()
+            for p in (CHECKOUT / "resources").rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+        )
         missing = [name for name in shipped if not (Path(info["resources"]) / name).is_file()]
         if missing:
             fail(f"resources not installed with the package: {', '.join(missing)}")
@@ -180,8 +191,10 @@ def smoke(dist: Path, python: str) -> None:
         median = gains[len(gains) // 2]
         if abs(median - expected) > 0.1 * expected:
             fail(f"qcm analyze: median mass gain {median:.1f} ng/cm² per cycle, the trace has {expected:.1f}")
-        print(f"  qcm analyze: {out.splitlines()[0].split(': ', 1)[1]}, median {median:.1f} ng/cm² "
-              f"(trace: {expected:.1f})")
+        print(
+            f"  qcm analyze: {out.splitlines()[0].split(': ', 1)[1]}, median {median:.1f} ng/cm² "
+            f"(trace: {expected:.1f})"
+        )
 
         check_simulate(qcm, tmp, env)
     print(f"  {dist.name}: smoke passed in {time.monotonic() - started:.0f} s")

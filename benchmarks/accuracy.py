@@ -63,6 +63,7 @@ STEADY_BAND = 0.05
 
 # --- the change-point baseline -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BaselineSettings:
     method: str  # "pelt" | "kernelcpd"
@@ -158,20 +159,26 @@ def _regimes(gains: Sequence[float]) -> tuple[str, int, float]:
     g = np.asarray(gains, dtype=float)
     if not g.size:
         return "none", 0, math.nan
-    steady = float(np.median(g[g.size // 2:]))
+    steady = float(np.median(g[g.size // 2 :]))
     band = STEADY_BAND * abs(steady) if steady else STEADY_BAND * float(np.max(np.abs(g)))
     inside = np.abs(g - steady) <= band
     n = g.size
     for k in range(g.size - STEADY_RUN + 1):
-        if inside[k:k + STEADY_RUN].all():
+        if inside[k : k + STEADY_RUN].all():
             n = k
             break
     kind = "none" if n == 0 else ("enhanced" if float(np.sum(g[:n] - steady)) > 0 else "inhibited")
     return kind, n, steady
 
 
-def run_baseline(time_s: np.ndarray, frequency_hz: np.ndarray, recipe_toml: str, crystal_mhz: float,
-                 s: BaselineSettings, detected: _Detected | None = None) -> scoring.Found:
+def run_baseline(
+    time_s: np.ndarray,
+    frequency_hz: np.ndarray,
+    recipe_toml: str,
+    crystal_mhz: float,
+    s: BaselineSettings,
+    detected: _Detected | None = None,
+) -> scoring.Found:
     t0 = time.perf_counter()
     try:
         recipe = parse_recipe(recipe_toml)
@@ -189,7 +196,7 @@ def run_baseline(time_s: np.ndarray, frequency_hz: np.ndarray, recipe_toml: str,
             for _ in range(blk.repeat):
                 if k + per > len(steps):
                     break
-                mine = steps[k:k + per]
+                mine = steps[k : k + per]
                 k += per
                 cycles.append(scoring.FoundCycle(mine[0][0], sum(m for _, m in mine), tuple(m for _, m in mine), bi))
                 gains.append(cycles[-1].mass_gain_ng_cm2)
@@ -206,8 +213,9 @@ def tune(method: str) -> dict[str, Any]:
     """Grid search on the tuning trace: exact count with every cycle matched first, then the smallest
     median per-cycle error."""
     trace = tg.generate(tg.tuning_scenario(), tg.TUNING_SEED)
-    mass = mass_from_frequency(trace.time_s, trace.frequency_hz,
-                               crystal=CrystalSettings.for_nominal_mhz(trace.crystal_mhz))
+    mass = mass_from_frequency(
+        trace.time_s, trace.frequency_hz, crystal=CrystalSettings.for_nominal_mhz(trace.crystal_mhz)
+    )
     grid = []
     for min_size, pen in itertools.product(GRID_MIN_SIZE, GRID_PENALTY):
         d = detect(trace.time_s, mass, method, min_size, pen)
@@ -217,24 +225,33 @@ def tune(method: str) -> dict[str, Any]:
             s = BaselineSettings(method, min_size, pen, settle)
             found = run_baseline(trace.time_s, trace.frequency_hz, trace.recipe_toml, trace.crystal_mhz, s, d)
             sc = scoring.score_trace(trace, found, with_recipe=True, method=method)
-            key = (abs(sc.cycles_found - sc.cycles_true) + (sc.cycles_true - sc.matched),
-                   sc.median_error_pct if math.isfinite(sc.median_error_pct) else math.inf)
+            key = (
+                abs(sc.cycles_found - sc.cycles_true) + (sc.cycles_true - sc.matched),
+                sc.median_error_pct if math.isfinite(sc.median_error_pct) else math.inf,
+            )
             grid.append((key, s, sc))
     grid.sort(key=lambda g: g[0])
     best = grid[0]
-    return {"settings": best[1], "min_size_bins_2hz": best[1].min_size,
-            "penalty_factor_x_log_n": best[1].penalty_factor, "settle_bins_2hz": best[1].settle,
-            "tuning_cycles": f"{best[2].cycles_found}/{best[2].cycles_true} (matched {best[2].matched})",
-            "tuning_median_error_pct": best[2].median_error_pct, "grid_points": len(grid)}
+    return {
+        "settings": best[1],
+        "min_size_bins_2hz": best[1].min_size,
+        "penalty_factor_x_log_n": best[1].penalty_factor,
+        "settle_bins_2hz": best[1].settle,
+        "tuning_cycles": f"{best[2].cycles_found}/{best[2].cycles_true} (matched {best[2].matched})",
+        "tuning_median_error_pct": best[2].median_error_pct,
+        "grid_points": len(grid),
+    }
 
 
 # --- the matrix ----------------------------------------------------------------------------------
 
+
 def _runs_for_trace(trace: tg.Trace, baselines: dict[str, BaselineSettings]) -> list[scoring.Score]:
     out = []
     for with_recipe in (True, False):
-        found = scoring.run_ours(trace.time_s, trace.frequency_hz, trace.recipe_toml if with_recipe else None,
-                                 trace.crystal_mhz)
+        found = scoring.run_ours(
+            trace.time_s, trace.frequency_hz, trace.recipe_toml if with_recipe else None, trace.crystal_mhz
+        )
         out.append(scoring.score_trace(trace, found, with_recipe=with_recipe))
     for name, s in baselines.items():
         found = run_baseline(trace.time_s, trace.frequency_hz, trace.recipe_toml, trace.crystal_mhz, s)
@@ -248,8 +265,9 @@ def _runs_for_boise(baselines: dict[str, BaselineSettings]) -> list[scoring.Scor
     run = boise.load()
     out = []
     for with_recipe in (True, False):
-        found = scoring.run_ours(run.time_s, run.frequency_hz, run.recipe_toml if with_recipe else None,
-                                 boise.CRYSTAL_MHZ)
+        found = scoring.run_ours(
+            run.time_s, run.frequency_hz, run.recipe_toml if with_recipe else None, boise.CRYSTAL_MHZ
+        )
         out.append(scoring.score_boise(run, found, with_recipe=with_recipe))
     for name, s in baselines.items():
         found = run_baseline(run.time_s, run.frequency_hz, run.recipe_toml, boise.CRYSTAL_MHZ, s)
@@ -273,13 +291,23 @@ def aggregate(scores: list[scoring.Score]) -> dict[str, Any]:
     nuc = []
     for i, n in enumerate(s0.nucleation):
         found = [(s.nucleation[i].found_cycles, s.nucleation[i].found_kind) for s in scores]
-        nuc.append({"block": n.block, "true": f"{n.true_cycles} {n.true_kind}",
-                    "found": [f"{c} {k}" if c is not None else "-" for c, k in found],
-                    "ok_seeds": sum(s.nucleation[i].ok for s in scores)})
+        nuc.append(
+            {
+                "block": n.block,
+                "true": f"{n.true_cycles} {n.true_kind}",
+                "found": [f"{c} {k}" if c is not None else "-" for c, k in found],
+                "ok_seeds": sum(s.nucleation[i].ok for s in scores),
+            }
+        )
     row: dict[str, Any] = {
-        "scenario": s0.scenario, "with_recipe": s0.with_recipe, "method": s0.method, "seeds": [s.seed for s in scores],
-        "cycles_found": [s.cycles_found for s in scores], "cycles_true": s0.cycles_true,
-        "matched": [s.matched for s in scores], "false_cycles": [s.false_cycles for s in scores],
+        "scenario": s0.scenario,
+        "with_recipe": s0.with_recipe,
+        "method": s0.method,
+        "seeds": [s.seed for s in scores],
+        "cycles_found": [s.cycles_found for s in scores],
+        "cycles_true": s0.cycles_true,
+        "matched": [s.matched for s in scores],
+        "false_cycles": [s.false_cycles for s in scores],
         "count_exact_seeds": sum(s.count_exact for s in scores),
         "steady_found_fraction_min": _fin([s.steady_found_fraction for s in scores], min),
         "median_error_pct": _fin([s.median_error_pct for s in scores], np.median),
@@ -318,8 +346,13 @@ def beats_baseline(rows: list[dict[str, Any]], methods: list[str]) -> dict[str, 
                 continue
             fair += 1
             o = ours.get(r["scenario"])
-            ok = (o is not None and o["count_exact_seeds"] == len(o["seeds"]) and o["median_error_pct"] is not None
-                  and r["median_error_pct"] is not None and o["median_error_pct"] < r["median_error_pct"])
+            ok = (
+                o is not None
+                and o["count_exact_seeds"] == len(o["seeds"])
+                and o["median_error_pct"] is not None
+                and r["median_error_pct"] is not None
+                and o["median_error_pct"] < r["median_error_pct"]
+            )
             if not ok:
                 mine = _cell(o["median_error_pct"]) if o else "–"
                 lost.append(f"{r['scenario']}: ours {mine} % vs {_cell(r['median_error_pct'])} %")
@@ -334,8 +367,10 @@ def _cell(v: Any, fmt: str = "{:.2f}") -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("| scenario | floor % | recipe | method | cycles found/true | median % | p95 % | step ng/cm² (rel %) "
-            "| steady % | nucleation found (true) | start s med/p95 | time s | targets met | misses |")
+    head = (
+        "| scenario | floor % | recipe | method | cycles found/true | median % | p95 % | step ng/cm² (rel %) "
+        "| steady % | nucleation found (true) | start s med/p95 | time s | targets met | misses |"
+    )
     out = [head, "|" + "---|" * 14]
     for r in rows:
         found = r["cycles_found"]
@@ -344,32 +379,42 @@ def table(rows: list[dict[str, Any]]) -> str:
         step = f"{_cell(r['step_error_median_ng_cm2'])} ({_cell(r['step_error_median_pct'], '{:.1f}')})"
         start = f"{_cell(r['start_error_median_s'])}/{_cell(r['start_error_p95_s_worst'])}"
         miss = ", ".join(r["misses"]) + (f" — {r['errors'][0]}" if r["errors"] else "")
-        out.append(f"| {r['scenario']} | {_cell(r.get('floor_sigma_pct'))} | {'yes' if r['with_recipe'] else 'no'} "
-                   f"| {r['method']} | {cyc} "
-                   f"| {_cell(r['median_error_pct'])} | {_cell(r['p95_error_pct_worst'])} | {step} "
-                   f"| {_cell(r['steady_error_pct_worst'])} | {nuc} | {start} | {_cell(r['time_s_mean'], '{:.3f}')} "
-                   f"| {r['targets_met_seeds']} | {miss} |")
+        out.append(
+            f"| {r['scenario']} | {_cell(r.get('floor_sigma_pct'))} | {'yes' if r['with_recipe'] else 'no'} "
+            f"| {r['method']} | {cyc} "
+            f"| {_cell(r['median_error_pct'])} | {_cell(r['p95_error_pct_worst'])} | {step} "
+            f"| {_cell(r['steady_error_pct_worst'])} | {nuc} | {start} | {_cell(r['time_s_mean'], '{:.3f}')} "
+            f"| {r['targets_met_seeds']} | {miss} |"
+        )
     return "\n".join(out)
 
 
 def boise_table(rows: list[dict[str, Any]]) -> str:
-    out = ["| recipe | method | cycles | starts ≤ 2.5 s | cycle ΔM ≤ 3 (median) | step ΔM ≤ 3 (median) | TMA-only "
-           "| block 1 nucleation | last block steady | no recipe: ≥ 6 ng/cm² cycles found ≤ 3 s, false | time s "
-           "| misses |", "|" + "---|" * 12]
+    out = [
+        "| recipe | method | cycles | starts ≤ 2.5 s | cycle ΔM ≤ 3 (median) | step ΔM ≤ 3 (median) | TMA-only "
+        "| block 1 nucleation | last block steady | no recipe: ≥ 6 ng/cm² cycles found ≤ 3 s, false | time s "
+        "| misses |",
+        "|" + "---|" * 12,
+    ]
     for r in rows:
         e = r.get("real_run_checks", {})
-        nr = (f"{e.get('visible_found_within_3s')}/{e.get('visible_cycles')}, {e.get('false_cycles_3s')}"
-              if not r["with_recipe"] else "")
+        nr = (
+            f"{e.get('visible_found_within_3s')}/{e.get('visible_cycles')}, {e.get('false_cycles_3s')}"
+            if not r["with_recipe"]
+            else ""
+        )
         tma = e.get("tma_only_gains_ng_cm2") or []
         tma_s = ", ".join("–" if g is None else f"{g:.1f}" for g in tma)
-        out.append(f"| {'yes' if r['with_recipe'] else 'no'} | {r['method']} | {r['cycles_found'][0]}/80 "
-                   f"| {_cell(e.get('starts_within_2.5s_fraction'), '{:.0%}')} "
-                   f"| {_cell(e.get('cycle_mass_within_3_fraction'), '{:.0%}')} "
-                   f"({_cell(e.get('cycle_mass_error_median_ng_cm2'))}) "
-                   f"| {_cell(e.get('step_mass_within_3_fraction'), '{:.0%}')} "
-                   f"({_cell(e.get('step_mass_error_median_ng_cm2'))}) | {tma_s} "
-                   f"| {r['nucleation'][0]['found'][0]} | {_cell(r.get('steady_found_ng_cm2'))} | {nr} "
-                   f"| {_cell(r['time_s_mean'], '{:.3f}')} | {', '.join(r['misses'])} |")
+        out.append(
+            f"| {'yes' if r['with_recipe'] else 'no'} | {r['method']} | {r['cycles_found'][0]}/80 "
+            f"| {_cell(e.get('starts_within_2.5s_fraction'), '{:.0%}')} "
+            f"| {_cell(e.get('cycle_mass_within_3_fraction'), '{:.0%}')} "
+            f"({_cell(e.get('cycle_mass_error_median_ng_cm2'))}) "
+            f"| {_cell(e.get('step_mass_within_3_fraction'), '{:.0%}')} "
+            f"({_cell(e.get('step_mass_error_median_ng_cm2'))}) | {tma_s} "
+            f"| {r['nucleation'][0]['found'][0]} | {_cell(r.get('steady_found_ng_cm2'))} | {nr} "
+            f"| {_cell(r['time_s_mean'], '{:.3f}')} | {', '.join(r['misses'])} |"
+        )
     return "\n".join(out)
 
 
@@ -388,17 +433,25 @@ def write_docs(doc: dict[str, Any]) -> None:
         "`tests/support/tracegen.py` (no code or physics shared with `qcm_app/simulation/reactor.py`).",
         "",
         "Baseline tuning (once, on `tuning_al2o3`, seed "
-        f"{tg.TUNING_SEED}): " + "; ".join(
+        f"{tg.TUNING_SEED}): "
+        + "; ".join(
             f"{m}: min_size {t['min_size_bins_2hz']} bins at 2 Hz, penalty {t['penalty_factor_x_log_n']} × log n "
             f"on the noise-scaled signal, levels ≥ {t['settle_bins_2hz']} bins ({t['tuning_cycles']} cycles, median "
-            f"{_cell(t['tuning_median_error_pct'])} %)" for m, t in tun.items()) + ".",
+            f"{_cell(t['tuning_median_error_pct'])} %)"
+            for m, t in tun.items()
+        )
+        + ".",
         "",
         "Ours against the baselines (rows with a recipe where the baseline's count is exact in every seed; "
         "ours must have the exact count and a lower median per-cycle error): "
-        + "; ".join(f"{m}: ours is not better on {len(v['rows_where_ours_is_not_better'])} of "
-                    f"{v['rows_where_baseline_counts_right']}" for m, v in doc["summary"]["ours_vs_baseline"].items())
-        + ". Rows meeting every target: " + ", ".join(f"{m} {v}" for m, v in
-                                                     doc["summary"]["rows_meeting_targets"].items()) + ".",
+        + "; ".join(
+            f"{m}: ours is not better on {len(v['rows_where_ours_is_not_better'])} of "
+            f"{v['rows_where_baseline_counts_right']}"
+            for m, v in doc["summary"]["ours_vs_baseline"].items()
+        )
+        + ". Rows meeting every target: "
+        + ", ".join(f"{m} {v}" for m, v in doc["summary"]["rows_meeting_targets"].items())
+        + ".",
         "",
         "Notes on the baselines: PELT (l2) and KernelCPD (linear kernel) minimise the same penalised cost "
         "exactly, so they find the same change points; PELT (pure Python, run on overlapping windows of "
@@ -479,9 +532,10 @@ def main() -> None:
         "scenarios": {n: scns[n].description for n in names},
         "summary": {
             "rows": len(rows),
-            "rows_meeting_targets": {m: f"{sum(not r['misses'] for r in rows if r['method'] == m)}/"
-                                        f"{sum(r['method'] == m for r in rows)}"
-                                     for m in ("ours", *baselines)},
+            "rows_meeting_targets": {
+                m: f"{sum(not r['misses'] for r in rows if r['method'] == m)}/{sum(r['method'] == m for r in rows)}"
+                for m in ("ours", *baselines)
+            },
             "ours_vs_baseline": versus,
         },
         "elapsed_s": round(time.perf_counter() - t_start, 1),

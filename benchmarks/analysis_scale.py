@@ -44,7 +44,7 @@ FACTOR = 12.27  # ng/cm² per Hz at 6 MHz
 
 
 def recipe_text(repeat: int) -> str:
-    return f'''name = "step train"
+    return f"""name = "step train"
 [[blocks]]
 name = "Al2O3"
 repeat = {repeat}
@@ -64,7 +64,7 @@ duration_s = 0.1
 name = "N2"
 kind = "purge"
 duration_s = 15
-'''
+"""
 
 
 def trace(hours: float, rate_hz: float, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -97,16 +97,32 @@ def main() -> None:
     recipe = parse_recipe(recipe_text(cycles_day))
     t, m = trace(24, 10.0)
     secs, res = best(lambda: analyze_mass(t, m, recipe), args.repeats)
-    out["analyze_24h"] = {"rows": int(t.size), "cycles_found": len(res.cycles), "cycles_true": cycles_day,
-                          "analysis_s": round(secs, 3)}
+    out["analyze_24h"] = {
+        "rows": int(t.size),
+        "cycles_found": len(res.cycles),
+        "cycles_true": cycles_day,
+        "analysis_s": round(secs, 3),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "day.csv"
         f = 6e6 - m / FACTOR
         np.savetxt(csv, np.c_[t, f], delimiter=",", header="time_s,frequency_hz", comments="", fmt="%.3f")
         toml = Path(tmp) / "day.toml"
         toml.write_text(recipe_text(cycles_day))
-        cmd = [sys.executable, "-m", "qcm_app", "analyze", str(csv), "--recipe", str(toml), "--crystal-mhz", "6",
-               "--json", str(Path(tmp) / "out.json"), "--overwrite"]  # each repeat writes the same file
+        cmd = [
+            sys.executable,
+            "-m",
+            "qcm_app",
+            "analyze",
+            str(csv),
+            "--recipe",
+            str(toml),
+            "--crystal-mhz",
+            "6",
+            "--json",
+            str(Path(tmp) / "out.json"),
+            "--overwrite",
+        ]  # each repeat writes the same file
         secs_cmd, proc = best(lambda: subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT), args.repeats)
         found = re.search(r": (\d+) cycles", proc.stdout)
         if proc.returncode != 0:
@@ -122,12 +138,19 @@ def main() -> None:
         sigma = float(np.median(np.abs(np.diff(binned)))) * 1.4826 / np.sqrt(2)
 
         def kcpd() -> list[int]:
-            return rpt.KernelCPD(kernel="linear", min_size=2).fit(binned.reshape(-1, 1)).predict(
-                pen=3 * sigma * sigma * np.log(binned.size))
+            return (
+                rpt.KernelCPD(kernel="linear", min_size=2)
+                .fit(binned.reshape(-1, 1))
+                .predict(pen=3 * sigma * sigma * np.log(binned.size))
+            )
 
         secs_b, bkps = best(kcpd, args.repeats)
-        out["baseline"] = {"method": "ruptures KernelCPD linear, 2 Hz bins", "seconds": round(secs_b, 3),
-                           "change_points": len(bkps) - 1, "true_steps": 2 * cycles_day}
+        out["baseline"] = {
+            "method": "ruptures KernelCPD linear, 2 Hz bins",
+            "seconds": round(secs_b, 3),
+            "change_points": len(bkps) - 1,
+            "true_steps": 2 * cycles_day,
+        }
 
     t2, m2 = t[t < 7200], m[t < 7200]
     rec2 = parse_recipe(recipe_text(int(7200 / PERIOD_S) - 1))
@@ -135,29 +158,36 @@ def main() -> None:
     def chunked() -> LiveAnalysis:
         live = LiveAnalysis(rec2)
         for i in range(0, t2.size, 10):
-            live.feed(t2[i:i + 10], m2[i:i + 10])
+            live.feed(t2[i : i + 10], m2[i : i + 10])
         live.finish()
         return live
 
     secs_o, live = best(chunked, args.repeats)
     one = analyze_mass(t2, m2, rec2)
-    same = len(one.cycles) == len(live.cycles) and all(a.same_as(b) for a, b in zip(one.cycles, live.cycles,
-                                                                                       strict=True))
-    out["online"] = {"rows": int(t2.size), "us_per_sample": round(secs_o / t2.size * 1e6, 2),
-                     "live_equals_offline": same}
+    same = len(one.cycles) == len(live.cycles) and all(
+        a.same_as(b) for a, b in zip(one.cycles, live.cycles, strict=True)
+    )
+    out["online"] = {
+        "rows": int(t2.size),
+        "us_per_sample": round(secs_o / t2.size * 1e6, 2),
+        "live_equals_offline": same,
+    }
 
     t3, m3 = trace(2e6 / 10 / 3600, 10.0, seed=2)
     secs_n, res_n = best(lambda: analyze_mass(t3, m3, None), 1)
-    out["no_recipe_2m"] = {"rows": int(t3.size), "seconds": round(secs_n, 3), "cycles_found": len(res_n.cycles),
-                           "cycles_true": int(t3[-1] // PERIOD_S)}
+    out["no_recipe_2m"] = {
+        "rows": int(t3.size),
+        "seconds": round(secs_n, 3),
+        "cycles_found": len(res_n.cycles),
+        "cycles_true": int(t3[-1] // PERIOD_S),
+    }
 
     t4, m4 = trace(1, 10.0, seed=3)
     peaks = {}
     for repeat in (120, 10_000_000):
         tracemalloc.start()
         r4 = analyze_mass(t4, m4, parse_recipe(recipe_text(repeat)))
-        peaks[str(repeat)] = {"peak_mb": round(tracemalloc.get_traced_memory()[1] / 1e6, 2),
-                              "cycles": len(r4.cycles)}
+        peaks[str(repeat)] = {"peak_mb": round(tracemalloc.get_traced_memory()[1] / 1e6, 2), "cycles": len(r4.cycles)}
         tracemalloc.stop()
     out["memory_vs_repeat"] = peaks
     print(json.dumps(out, indent=2))

@@ -66,6 +66,7 @@ MATCH_S = 5.0
 
 # --- the day-long run ----------------------------------------------------------------------------
 
+
 def stretched_recipe(hours: float, preset: str = "al2o3") -> Recipe:
     """The preset with its block repeats scaled so the run lasts ``hours``; ``text`` follows."""
     recipe = load_preset(preset)
@@ -95,6 +96,7 @@ def machine() -> dict[str, Any]:
 
     try:
         import ruptures
+
         rpt_version = ruptures.__version__
     except ImportError:
         rpt_version = None
@@ -106,13 +108,22 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu": cpu,
-            "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
-            "numpy": np.__version__, "scipy": scipy.__version__, "ruptures": rpt_version,
-            "platform": platform.platform(), "note": "shared machine: timings are wall time, min is the best guide"}
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "ruptures": rpt_version,
+        "platform": platform.platform(),
+        "note": "shared machine: timings are wall time, min is the best guide",
+    }
 
 
 # --- ours ----------------------------------------------------------------------------------------
+
 
 def profile_shares(time_s: np.ndarray, mass: np.ndarray, recipe: Recipe) -> dict[str, float]:
     """Share of the analysis time (under cProfile, cumulative) in the segmenter's main parts."""
@@ -122,10 +133,14 @@ def profile_shares(time_s: np.ndarray, mass: np.ndarray, recipe: Recipe) -> dict
     prof.disable()
     st = pstats.Stats(prof)
     total = max(v[3] for v in st.stats.values())  # type: ignore[attr-defined]
-    wanted = {"_fit_timeline": "segmenter._fit_timeline (polyfit x3 + median per pulse)",
-              "_window_before": "segmenter._window_before (settled purge windows, 2 medians each)",
-              "_find_onset": "segmenter._find_onset", "classify_block": "regimes.classify_block",
-              "median": "numpy.median (all callers)", "polyfit": "numpy.polyfit (all callers)"}
+    wanted = {
+        "_fit_timeline": "segmenter._fit_timeline (polyfit x3 + median per pulse)",
+        "_window_before": "segmenter._window_before (settled purge windows, 2 medians each)",
+        "_find_onset": "segmenter._find_onset",
+        "classify_block": "regimes.classify_block",
+        "median": "numpy.median (all callers)",
+        "polyfit": "numpy.polyfit (all callers)",
+    }
     out = {}
     for (_file, _line, func), v in st.stats.items():  # type: ignore[attr-defined]
         if func in wanted:
@@ -134,8 +149,9 @@ def profile_shares(time_s: np.ndarray, mass: np.ndarray, recipe: Recipe) -> dict
     return {"note": "fractions of the analysis under cProfile; nested, so they overlap", **out}
 
 
-def online(time_s: np.ndarray, mass: np.ndarray, recipe: Recipe, chunk: int, repeats: int,
-           one_shot: AnalysisResult) -> dict[str, Any]:
+def online(
+    time_s: np.ndarray, mass: np.ndarray, recipe: Recipe, chunk: int, repeats: int, one_shot: AnalysisResult
+) -> dict[str, Any]:
     """Feed ``chunk`` samples per call, as the acquisition worker does; time every call."""
     totals, worst, p99, equal = [], [], [], []
     decile: dict[str, list[float]] = {k: [] for k in ("first_plain", "last_plain", "first_emit", "last_emit")}
@@ -147,7 +163,7 @@ def online(time_s: np.ndarray, mass: np.ndarray, recipe: Recipe, chunk: int, rep
         t0 = time.perf_counter()
         for k, i in enumerate(range(0, time_s.size, chunk)):
             a = time.perf_counter()
-            update = live.feed(time_s[i:i + chunk], mass[i:i + chunk])
+            update = live.feed(time_s[i : i + chunk], mass[i : i + chunk])
             calls[k] = time.perf_counter() - a
             emitted[k] = bool(update and update.new_cycles)
         live.finish()
@@ -163,15 +179,23 @@ def online(time_s: np.ndarray, mass: np.ndarray, recipe: Recipe, chunk: int, rep
         equal.append(same_result(live.result(), one_shot))
     n = time_s.size
     return {
-        "chunk_samples": chunk, "samples": n, "feed_calls": math.ceil(n / chunk), "repeats": repeats,
+        "chunk_samples": chunk,
+        "samples": n,
+        "feed_calls": math.ceil(n / chunk),
+        "repeats": repeats,
         "total_s": stats(totals, digits=2),
         "us_per_sample": stats([x / n for x in totals], 1e6, 2),
-        "worst_feed_ms": stats(worst, 1e3, 2), "worst_feed_at_run_time_s": round(worst_at, 1),
+        "worst_feed_ms": stats(worst, 1e3, 2),
+        "worst_feed_at_run_time_s": round(worst_at, 1),
         "p99_feed_ms": stats(p99, 1e3, 3),
-        "mean_feed_us_no_new_cycle": {"first_10pct_of_run": stats(decile["first_plain"], 1e6, 1),
-                                      "last_10pct_of_run": stats(decile["last_plain"], 1e6, 1)},
-        "mean_feed_us_emitting_a_cycle": {"first_10pct_of_run": stats(decile["first_emit"], 1e6, 1),
-                                          "last_10pct_of_run": stats(decile["last_emit"], 1e6, 1)},
+        "mean_feed_us_no_new_cycle": {
+            "first_10pct_of_run": stats(decile["first_plain"], 1e6, 1),
+            "last_10pct_of_run": stats(decile["last_plain"], 1e6, 1),
+        },
+        "mean_feed_us_emitting_a_cycle": {
+            "first_10pct_of_run": stats(decile["first_emit"], 1e6, 1),
+            "last_10pct_of_run": stats(decile["last_emit"], 1e6, 1),
+        },
         "profile_first_2h (cProfile call counts)": online_profile(time_s, mass, recipe, chunk),
         "chunked_equals_one_shot": all(equal),
     }
@@ -184,19 +208,26 @@ def online_profile(time_s: np.ndarray, mass: np.ndarray, recipe: Recipe, chunk: 
     live = LiveAnalysis(recipe)
     prof.enable()
     for i in range(0, n, chunk):
-        live.feed(time_s[i:i + chunk], mass[i:i + chunk])
+        live.feed(time_s[i : i + chunk], mass[i : i + chunk])
     prof.disable()
     st = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in st.values())
-    found = {func: v for (_f, _l, func), v in st.items()
-             if func in ("_track", "_fit_timeline", "classify_block") and "qcm_app" in _f}
-    return {"feed_calls": math.ceil(n / chunk), "cycles": len(live.cycles),
-            **{f"{func}_calls": v[1] for func, v in sorted(found.items())},
-            "fit_timeline_share": round(found["_fit_timeline"][3] / total, 3) if "_fit_timeline" in found else None}
+    found = {
+        func: v
+        for (_f, _l, func), v in st.items()
+        if func in ("_track", "_fit_timeline", "classify_block") and "qcm_app" in _f
+    }
+    return {
+        "feed_calls": math.ceil(n / chunk),
+        "cycles": len(live.cycles),
+        **{f"{func}_calls": v[1] for func, v in sorted(found.items())},
+        "fit_timeline_share": round(found["_fit_timeline"][3] / total, 3) if "_fit_timeline" in found else None,
+    }
 
 
-def analyze_24h(folder: Path, csv: Path, toml: Path, recipe: Recipe, truth: list[TruthCycle],
-                repeats: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray, AnalysisResult]:
+def analyze_24h(
+    folder: Path, csv: Path, toml: Path, recipe: Recipe, truth: list[TruthCycle], repeats: int
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, AnalysisResult]:
     file_s, analyzed = timed(lambda: analyze_file(csv, recipe=str(toml)), repeats)
     load_s, run = timed(lambda: load_run(csv), repeats)
     mass, _, _ = run_mass(run)
@@ -212,38 +243,51 @@ def analyze_24h(folder: Path, csv: Path, toml: Path, recipe: Recipe, truth: list
     exe = Path(sys.executable).parent / "qcm"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "qcm_app"]
     out_json = folder / "out.json"
-    sub_s, _ = timed(lambda: subprocess.run([*cmd, "analyze", str(csv), "--recipe", str(toml), "--json",
-                                             str(out_json)], check=True, capture_output=True), repeats)
+    sub_s, _ = timed(
+        lambda: subprocess.run(
+            [*cmd, "analyze", str(csv), "--recipe", str(toml), "--json", str(out_json)], check=True, capture_output=True
+        ),
+        repeats,
+    )
     help_s, _ = timed(lambda: subprocess.run([*cmd, "analyze", "--help"], check=True, capture_output=True), repeats)
     sub_doc = json.loads(out_json.read_text())
     load_min, ana_min = min(load_s), min(ana_s)
-    return {
-        "file": "CSV time_s,frequency_hz (%.4f), generic importer",
-        "csv_mb": round(csv.stat().st_size / 1e6, 1),
-        "samples": int(run.time_s.size), "hours": round(float(run.time_s[-1]) / 3600, 3),
-        "cycles_true": len(truth), "cycles_found": len(analyzed.result.cycles),
-        "cycles_found_by_subprocess_json": sub_doc["cycle_count"],
-        "repeats": repeats,
-        "in_process_analyze_file_s": stats(file_s),
-        "load_run_s": stats(load_s),
-        "run_mass_s": stats(mass_s, digits=4),
-        "analysis_s (LiveAnalysis feed+finish on the loaded run)": stats(ana_s),
-        "subprocess_qcm_analyze_s": stats(sub_s),
-        "subprocess_startup_and_imports_s (qcm analyze --help)": stats(help_s),
-        "target_s": 1.0,
-        "target_met_in_process": min(file_s) < 1.0,
-        "target_met_subprocess": min(sub_s) < 1.0,
-        "dominant_part": "analysis" if ana_min > load_min else "load",
-        "analysis_share_of_in_process": round(ana_min / (ana_min + load_min), 3),
-        "analysis_us_per_cycle": round(ana_min / max(len(result.cycles), 1) * 1e6, 1),
-        "analysis_profile_share (cProfile, cumulative)": profile_shares(run.time_s, mass, recipe),
-    }, run.time_s, mass, result
+    return (
+        {
+            "file": "CSV time_s,frequency_hz (%.4f), generic importer",
+            "csv_mb": round(csv.stat().st_size / 1e6, 1),
+            "samples": int(run.time_s.size),
+            "hours": round(float(run.time_s[-1]) / 3600, 3),
+            "cycles_true": len(truth),
+            "cycles_found": len(analyzed.result.cycles),
+            "cycles_found_by_subprocess_json": sub_doc["cycle_count"],
+            "repeats": repeats,
+            "in_process_analyze_file_s": stats(file_s),
+            "load_run_s": stats(load_s),
+            "run_mass_s": stats(mass_s, digits=4),
+            "analysis_s (LiveAnalysis feed+finish on the loaded run)": stats(ana_s),
+            "subprocess_qcm_analyze_s": stats(sub_s),
+            "subprocess_startup_and_imports_s (qcm analyze --help)": stats(help_s),
+            "target_s": 1.0,
+            "target_met_in_process": min(file_s) < 1.0,
+            "target_met_subprocess": min(sub_s) < 1.0,
+            "dominant_part": "analysis" if ana_min > load_min else "load",
+            "analysis_share_of_in_process": round(ana_min / (ana_min + load_min), 3),
+            "analysis_us_per_cycle": round(ana_min / max(len(result.cycles), 1) * 1e6, 1),
+            "analysis_profile_share (cProfile, cumulative)": profile_shares(run.time_s, mass, recipe),
+        },
+        run.time_s,
+        mass,
+        result,
+    )
 
 
 # --- scoring (the same for both methods) ----------------------------------------------------------
 
-def score_cycles(truth: list[TruthCycle], starts: Sequence[float], gains: Sequence[float], steady: float,
-                 last_block: int) -> dict[str, Any]:
+
+def score_cycles(
+    truth: list[TruthCycle], starts: Sequence[float], gains: Sequence[float], steady: float, last_block: int
+) -> dict[str, Any]:
     """As ``testset.score``: each found cycle is matched to the true cycle with the nearest start;
     it counts for the per-cycle error if that one is steady and starts within 5 s. ``steady`` is
     compared with the mean true gain of the last block's steady cycles."""
@@ -256,13 +300,19 @@ def score_cycles(truth: list[TruthCycle], starts: Sequence[float], gains: Sequen
         elif truth[k].regime == "steady":
             errors.append(abs(g / truth[k].mass_gain_ng_cm2 - 1.0))
     err = np.array(errors) if errors else np.array([math.inf])
-    true_steady = float(np.mean([c.mass_gain_ng_cm2 for c in truth
-                                 if c.block_index == last_block and c.regime == "steady"]))
+    true_steady = float(
+        np.mean([c.mass_gain_ng_cm2 for c in truth if c.block_index == last_block and c.regime == "steady"])
+    )
     steady_err = abs(steady / true_steady - 1.0) if math.isfinite(steady) else math.inf
-    return {"cycles": f"{len(starts)}/{len(truth)}", "count_exact": len(starts) == len(truth),
-            "median_error_pct": _pct(float(np.median(err))), "p95_error_pct": _pct(float(np.percentile(err, 95))),
-            "steady_error_pct": _pct(steady_err), "steady_cycles_matched": len(errors),
-            "found_cycles_unmatched": unmatched}
+    return {
+        "cycles": f"{len(starts)}/{len(truth)}",
+        "count_exact": len(starts) == len(truth),
+        "median_error_pct": _pct(float(np.median(err))),
+        "p95_error_pct": _pct(float(np.percentile(err, 95))),
+        "steady_error_pct": _pct(steady_err),
+        "steady_cycles_matched": len(errors),
+        "found_cycles_unmatched": unmatched,
+    }
 
 
 def _pct(x: float) -> float | None:
@@ -270,20 +320,28 @@ def _pct(x: float) -> float | None:
 
 
 def _same_score(mine: dict[str, Any], theirs: Score) -> bool:
-    return (mine["cycles"] == f"{theirs.cycles_found}/{theirs.cycles_true}"
-            and mine["median_error_pct"] == _pct(theirs.median_error)
-            and mine["p95_error_pct"] == _pct(theirs.p95_error)
-            and mine["steady_error_pct"] == _pct(theirs.steady_error))
+    return (
+        mine["cycles"] == f"{theirs.cycles_found}/{theirs.cycles_true}"
+        and mine["median_error_pct"] == _pct(theirs.median_error)
+        and mine["p95_error_pct"] == _pct(theirs.p95_error)
+        and mine["steady_error_pct"] == _pct(theirs.steady_error)
+    )
 
 
 def score_ours(result: AnalysisResult, truth: list[TruthCycle], last_block: int) -> dict[str, Any]:
     blocks = result.regimes.blocks
     steady = blocks[-1].steady_mass_ng_cm2 if blocks else math.nan
-    return score_cycles(truth, [c.start_s for c in result.cycles], [c.mass_gain_ng_cm2 for c in result.cycles],
-                        steady if steady is not None else math.nan, last_block)
+    return score_cycles(
+        truth,
+        [c.start_s for c in result.cycles],
+        [c.mass_gain_ng_cm2 for c in result.cycles],
+        steady if steady is not None else math.nan,
+        last_block,
+    )
 
 
 # --- the change-point baseline --------------------------------------------------------------------
+
 
 def noise_sigma(mass: np.ndarray) -> float:
     """Sample noise from first differences (MAD), robust to the steps."""
@@ -323,10 +381,15 @@ def cycles_from_changepoints(t: np.ndarray, m: np.ndarray, bkps: Sequence[int]) 
         gains.append(float(med[-1] - med[big[-1]]))
     else:
         starts = starts[:-1]
-    half = np.array(gains[len(gains) // 2:])
-    return {"changepoints": int(cps.size), "big_steps": int(big.size),
-            "big_step_threshold_ng_cm2": round(0.5 * float(np.median(largest)), 3),
-            "starts": starts, "gains": gains, "steady": float(np.median(half)) if half.size else math.nan}
+    half = np.array(gains[len(gains) // 2 :])
+    return {
+        "changepoints": int(cps.size),
+        "big_steps": int(big.size),
+        "big_step_threshold_ng_cm2": round(0.5 * float(np.median(largest)), 3),
+        "starts": starts,
+        "gains": gains,
+        "steady": float(np.median(half)) if half.size else math.nan,
+    }
 
 
 def ruptures_worker(npz: Path, out: Path, algo: str, k: float, rate_hz: float) -> None:
@@ -347,17 +410,35 @@ def ruptures_worker(npz: Path, out: Path, algo: str, k: float, rate_hz: float) -
     else:
         raise SystemExit(f"unknown algo {algo}")
     fit_s = time.perf_counter() - t0
-    out.write_text(json.dumps({"bkps": [int(b) for b in bkps], "fit_s": fit_s, "pen": pen,
-                               "min_size": min_size, "jump": jump if algo == "pelt_l2" else 1}))
+    out.write_text(
+        json.dumps(
+            {
+                "bkps": [int(b) for b in bkps],
+                "fit_s": fit_s,
+                "pen": pen,
+                "min_size": min_size,
+                "jump": jump if algo == "pelt_l2" else 1,
+            }
+        )
+    )
 
 
-def run_baseline(folder: Path, t: np.ndarray, m: np.ndarray, algo: str, k: float, rate_hz: float,
-                 timeout_s: float) -> dict[str, Any]:
+def run_baseline(
+    folder: Path, t: np.ndarray, m: np.ndarray, algo: str, k: float, rate_hz: float, timeout_s: float
+) -> dict[str, Any]:
     npz, out = folder / "baseline_in.npz", folder / "baseline_out.json"
     out.unlink(missing_ok=True)
     np.savez(npz, m=m)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--ruptures-worker", str(npz), str(out), algo, str(k),
-           str(rate_hz)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--ruptures-worker",
+        str(npz),
+        str(out),
+        algo,
+        str(k),
+        str(rate_hz),
+    ]
     try:
         subprocess.run(cmd, check=True, capture_output=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -368,16 +449,32 @@ def run_baseline(folder: Path, t: np.ndarray, m: np.ndarray, algo: str, k: float
     t0 = time.perf_counter()
     cyc = cycles_from_changepoints(t, m, doc["bkps"])
     convert_s = time.perf_counter() - t0
-    return {"status": "ok", "fit_s": round(doc["fit_s"], 3), "to_cycles_s": round(convert_s, 3),
-            "pen": round(doc["pen"], 3), "min_size": doc["min_size"], "jump": doc["jump"], **cyc}
+    return {
+        "status": "ok",
+        "fit_s": round(doc["fit_s"], 3),
+        "to_cycles_s": round(convert_s, 3),
+        "pen": round(doc["pen"], 3),
+        "min_size": doc["min_size"],
+        "jump": doc["jump"],
+        **cyc,
+    }
 
 
 def baseline_entry(res: dict[str, Any], truth: list[TruthCycle], last_block: int) -> dict[str, Any]:
     if res["status"] != "ok":
         return {"status": res["status"], "fit_s": None}
     sc = score_cycles(truth, res["starts"], res["gains"], res["steady"], last_block)
-    keep = ("status", "fit_s", "to_cycles_s", "pen", "min_size", "jump", "changepoints", "big_steps",
-            "big_step_threshold_ng_cm2")
+    keep = (
+        "status",
+        "fit_s",
+        "to_cycles_s",
+        "pen",
+        "min_size",
+        "jump",
+        "changepoints",
+        "big_steps",
+        "big_step_threshold_ng_cm2",
+    )
     return {**{k: res[k] for k in keep if k in res}, **sc}
 
 
@@ -394,9 +491,12 @@ def tune(folder: Path, case: Case, timeout_s: float) -> dict[str, Any]:
     model, run = case.simulate()
     t, m = finite_trace(run.time_s, run.frequency_hz)
     last = len(case.recipe.blocks) - 1
-    out: dict[str, Any] = {"case": f"{case.name} (seed {case.seed})", "grid_k": list(PENALTY_GRID),
-                           "criterion": "exact cycle count, then lowest median per-cycle error",
-                           "penalty": "pen = k * sigma^2 * ln(n), sigma = 1.4826 * MAD(diff(mass)) / sqrt(2)"}
+    out: dict[str, Any] = {
+        "case": f"{case.name} (seed {case.seed})",
+        "grid_k": list(PENALTY_GRID),
+        "criterion": "exact cycle count, then lowest median per-cycle error",
+        "penalty": "pen = k * sigma^2 * ln(n), sigma = 1.4826 * MAD(diff(mass)) / sqrt(2)",
+    }
     for algo in ALGOS:
         rows = []
         for k in PENALTY_GRID:
@@ -404,16 +504,24 @@ def tune(folder: Path, case: Case, timeout_s: float) -> dict[str, Any]:
             rows.append((k, e))
         ok = [(k, e) for k, e in rows if e["status"] == "ok"]
         best = min(ok, key=lambda ke: (not ke[1]["count_exact"], ke[1]["median_error_pct"] or math.inf))
-        out[algo] = {"chosen_k": best[0],
-                     "grid": {str(k): (f"{e['cycles']} cycles, median {e['median_error_pct']} %"
-                                       if e["status"] == "ok" else e["status"]) for k, e in rows}}
+        out[algo] = {
+            "chosen_k": best[0],
+            "grid": {
+                str(k): (
+                    f"{e['cycles']} cycles, median {e['median_error_pct']} %" if e["status"] == "ok" else e["status"]
+                )
+                for k, e in rows
+            },
+        }
     return out
 
 
 # --- the whole benchmark --------------------------------------------------------------------------
 
-def slice_first_hour(t: np.ndarray, f: np.ndarray, truth: list[TruthCycle]) -> tuple[np.ndarray, np.ndarray,
-                                                                                        list[TruthCycle], float]:
+
+def slice_first_hour(
+    t: np.ndarray, f: np.ndarray, truth: list[TruthCycle]
+) -> tuple[np.ndarray, np.ndarray, list[TruthCycle], float]:
     """The first hour, cut 5 s after the first pulse of the first cycle starting after 3600 s (so the
     last cycle in it is whole); truth = the cycles before that one."""
     nxt = next(c for c in truth if c.start_s > 3600.0)
@@ -422,8 +530,9 @@ def slice_first_hour(t: np.ndarray, f: np.ndarray, truth: list[TruthCycle]) -> t
     return t[keep], f[keep], [c for c in truth if c.index < nxt.index], cut
 
 
-def ours_entry(t: np.ndarray, m: np.ndarray, recipe: Recipe | None, truth: list[TruthCycle], last_block: int,
-               repeats: int) -> dict[str, Any]:
+def ours_entry(
+    t: np.ndarray, m: np.ndarray, recipe: Recipe | None, truth: list[TruthCycle], last_block: int, repeats: int
+) -> dict[str, Any]:
     secs, result = timed(lambda: analyze_mass(t, m, recipe), repeats)
     return {"time_s": stats(secs), **score_ours(result, truth, last_block)}
 
@@ -431,8 +540,10 @@ def ours_entry(t: np.ndarray, m: np.ndarray, recipe: Recipe | None, truth: list[
 def _line(e: dict[str, Any], secs: float | None) -> str:
     if e.get("status", "ok") != "ok":
         return e["status"]
-    return (f"{e['cycles']} cycles, median {e['median_error_pct']} %, p95 {e['p95_error_pct']} %, "
-            f"steady {e['steady_error_pct']} %, {secs} s")
+    return (
+        f"{e['cycles']} cycles, median {e['median_error_pct']} %, p95 {e['p95_error_pct']} %, "
+        f"steady {e['steady_error_pct']} %, {secs} s"
+    )
 
 
 def summary(base: dict[str, Any], ours: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -440,9 +551,11 @@ def summary(base: dict[str, Any], ours: dict[str, Any]) -> dict[str, dict[str, s
     out = {}
     for name, b in base["cases"].items():
         o = ours["cases"][name]
-        out[name] = {"ours (recipe)": _line(o["with_recipe"], o["with_recipe"]["time_s"]["min"]),
-                     "ours (no recipe)": _line(o["without_recipe"], o["without_recipe"]["time_s"]["min"]),
-                     **{algo: _line(b[algo], b[algo]["fit_s"]) for algo in ALGOS}}
+        out[name] = {
+            "ours (recipe)": _line(o["with_recipe"], o["with_recipe"]["time_s"]["min"]),
+            "ours (no recipe)": _line(o["without_recipe"], o["without_recipe"]["time_s"]["min"]),
+            **{algo: _line(b[algo], b[algo]["fit_s"]) for algo in ALGOS},
+        }
     return out
 
 
@@ -471,10 +584,21 @@ def main() -> None:
         toml = folder / "al2o3_day.toml"
         toml.write_text(recipe.text, encoding="utf-8")
         csv = folder / "al2o3_day.csv"
-        np.savetxt(csv, np.column_stack((run.time_s, run.frequency_hz)), delimiter=",", fmt="%.4f",
-                   header="time_s,frequency_hz", comments="")
-        doc["run"] = {"preset": "al2o3", "repeat": recipe.blocks[0].repeat, "seed": args.seed, "rate_hz": args.rate,
-                      "cycle_s": recipe.blocks[0].cycle_duration_s}
+        np.savetxt(
+            csv,
+            np.column_stack((run.time_s, run.frequency_hz)),
+            delimiter=",",
+            fmt="%.4f",
+            header="time_s,frequency_hz",
+            comments="",
+        )
+        doc["run"] = {
+            "preset": "al2o3",
+            "repeat": recipe.blocks[0].repeat,
+            "seed": args.seed,
+            "rate_hz": args.rate,
+            "cycle_s": recipe.blocks[0].cycle_duration_s,
+        }
 
         day, t_day, m_day, one_shot = analyze_24h(folder, csv, toml, recipe, truth, args.repeats)
         doc["analyze_24h"] = day
@@ -495,29 +619,41 @@ def main() -> None:
         tuning = tune(folder, cases((1,))[0], args.baseline_timeout)
         base: dict[str, Any] = {
             "method": {
-                "algorithms": {"pelt_l2": "rpt.Pelt(model='l2', min_size, jump) (pure Python)",
-                               "kernelcpd_linear": "rpt.KernelCPD(kernel='linear', min_size) (l2 cost in C, jump 1)"},
+                "algorithms": {
+                    "pelt_l2": "rpt.Pelt(model='l2', min_size, jump) (pure Python)",
+                    "kernelcpd_linear": "rpt.KernelCPD(kernel='linear', min_size) (l2 cost in C, jump 1)",
+                },
                 "signal": "Sauerbrey mass (ng/cm²) from the first valid frequency, NaN rows dropped",
-                "min_size": f"{MIN_SEGMENT_S:g} s of samples", "jump": f"{JUMP_S:g} s of samples (Pelt only)",
+                "min_size": f"{MIN_SEGMENT_S:g} s of samples",
+                "jump": f"{JUMP_S:g} s of samples (Pelt only)",
                 "to_cycles": " ".join(cycles_from_changepoints.__doc__.split()),
                 "scoring": "as testset.score: a found cycle is matched to the true cycle with the nearest start "
-                           "(within 5 s) and counts if that one is steady; steady error vs the mean of the last "
-                           "block's steady truth",
-                "timeout_s_per_run": args.baseline_timeout, "timing": "one fit per trace (fit_s, in the subprocess)",
+                "(within 5 s) and counts if that one is steady; steady error vs the mean of the last "
+                "block's steady truth",
+                "timeout_s_per_run": args.baseline_timeout,
+                "timing": "one fit per trace (fit_s, in the subprocess)",
             },
-            "tuning": tuning, "cases": {}}
+            "tuning": tuning,
+            "cases": {},
+        }
         ours: dict[str, Any] = {"cases": {}, "timing": f"analyze_mass on the same mass array, {args.repeats} repeats"}
         for name, t, m, rec, tr, last, rate in traces:
-            base["cases"][name] = {algo: baseline_entry(
-                run_baseline(folder, t, m, algo, tuning[algo]["chosen_k"], rate, args.baseline_timeout), tr, last)
-                for algo in ALGOS}
+            base["cases"][name] = {
+                algo: baseline_entry(
+                    run_baseline(folder, t, m, algo, tuning[algo]["chosen_k"], rate, args.baseline_timeout), tr, last
+                )
+                for algo in ALGOS
+            }
             base["cases"][name]["samples"] = int(t.size)
-            ours["cases"][name] = {"samples": int(t.size),
-                                   "with_recipe": ours_entry(t, m, rec, tr, last, args.repeats),
-                                   "without_recipe": ours_entry(t, m, None, tr, last, args.repeats)}
+            ours["cases"][name] = {
+                "samples": int(t.size),
+                "with_recipe": ours_entry(t, m, rec, tr, last, args.repeats),
+                "without_recipe": ours_entry(t, m, None, tr, last, args.repeats),
+            }
         # our scorer against the project's (same cases, same decisions)
         ours["scorer_matches_testset_score"] = all(
-            _same_score(ours["cases"][c.name]["with_recipe"], score(c, True)) for c in cases((1,)))
+            _same_score(ours["cases"][c.name]["with_recipe"], score(c, True)) for c in cases((1,))
+        )
         doc["baseline_ruptures"] = base
         doc["ours_on_same_cases"] = ours
         doc["summary"] = summary(base, ours)

@@ -37,7 +37,7 @@ def thread_cpu_s() -> dict[str, float]:
             name = (task / "comm").read_text().strip()
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         cpu = (int(fields[11]) + int(fields[12])) / TICKS_PER_S
         label = "gui" if int(task.name) == main_tid else name
         out[f"{label}:{task.name}"] = cpu
@@ -76,18 +76,26 @@ def main() -> None:
     gui = sum(v for k, v in per_thread.items() if k.startswith("gui:"))
     worker = sum(v for k, v in per_thread.items() if k.startswith("acquisition:"))
     total = sum(per_thread.values())
-    print(json.dumps({
-        "benchmark": "demo_cpu",
-        "seconds": round(wall, 1),
-        "demo": controller.description,
-        "samples_per_s_into_view": round((n1 - n0) / wall, 2),
-        "worker_sample_rate_hz": round(stats.sample_rate_hz, 2) if stats else None,
-        "cycles_seen": len(controller.session.cycles),
-        "cpu_percent_of_one_core": {"process": round(total, 1), "gui_thread": round(gui, 1),
-                                    "acquisition_worker": round(worker, 1),
-                                    "other_threads (emulator, Qt)": round(total - gui - worker, 1)},
-        "per_thread": {k: v for k, v in per_thread.items() if v > 0},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "demo_cpu",
+                "seconds": round(wall, 1),
+                "demo": controller.description,
+                "samples_per_s_into_view": round((n1 - n0) / wall, 2),
+                "worker_sample_rate_hz": round(stats.sample_rate_hz, 2) if stats else None,
+                "cycles_seen": len(controller.session.cycles),
+                "cpu_percent_of_one_core": {
+                    "process": round(total, 1),
+                    "gui_thread": round(gui, 1),
+                    "acquisition_worker": round(worker, 1),
+                    "other_threads (emulator, Qt)": round(total - gui - worker, 1),
+                },
+                "per_thread": {k: v for k, v in per_thread.items() if v > 0},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

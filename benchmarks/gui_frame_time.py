@@ -59,8 +59,9 @@ def ours(t: np.ndarray, f: np.ndarray, m: np.ndarray, frames: int) -> list[float
 
     def update(k: int) -> None:
         i = len(t) - frames + k
-        buf.append({"time_s": t[i:i + 1], "f": f[i:i + 1], "m": m[i:i + 1]})
+        buf.append({"time_s": t[i : i + 1], "f": f[i : i + 1], "m": m[i : i + 1]})
         plots.set_data(buf.view("time_s"), [buf.view("f")], [buf.view("m")])
+
     update(0)
     plots.grab()
     return frame_times(plots, update, frames)
@@ -78,6 +79,7 @@ def naive(t: np.ndarray, f: np.ndarray, m: np.ndarray, frames: int) -> list[floa
         p2.clear()
         p1.plot(t[:n], f[:n])
         p2.plot(t[:n], m[:n])
+
     update(0)
     widget.grab()
     return frame_times(widget, update, frames)
@@ -98,11 +100,24 @@ def main() -> None:
         t, f, m = history(n)
         a = summary(ours(t, f, m, args.frames))
         b = summary(naive(t, f, m, max(5, args.frames // 4)))
-        results[name] = {"points": n, "ours": a, "naive_full_redraw": b,
-                         "speedup_median": round(b["median_ms"] / a["median_ms"], 1)}
+        results[name] = {
+            "points": n,
+            "ours": a,
+            "naive_full_redraw": b,
+            "speedup_median": round(b["median_ms"] / a["median_ms"], 1),
+        }
     app.processEvents()
-    print(json.dumps({"benchmark": "gui_frame_time", "widget_px": [1100, 600], "results": results,
-                      "target": "a frame with 1 M points under 16 ms"}, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "gui_frame_time",
+                "widget_px": [1100, 600],
+                "results": results,
+                "target": "a frame with 1 M points under 16 ms",
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

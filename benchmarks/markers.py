@@ -41,9 +41,13 @@ def datalog() -> dict:
     ours = np.array([p.time_s for p in run.valve_pulses])
     listed = doses.starts_on(origin)
     worst = float(np.max(np.abs(ours - listed))) if ours.size == listed.size else None
-    return {"import_s": round(took, 3), "rows": int(run.time_s.size), "pulses": counts_by_precursor(run.valve_pulses),
-            "max_start_vs_tool_table_s": None if worst is None else round(worst, 3),
-            "median_start_vs_tool_table_s": None if worst is None else round(float(np.median(ours - listed)), 3)}
+    return {
+        "import_s": round(took, 3),
+        "rows": int(run.time_s.size),
+        "pulses": counts_by_precursor(run.valve_pulses),
+        "max_start_vs_tool_table_s": None if worst is None else round(worst, 3),
+        "median_start_vs_tool_table_s": None if worst is None else round(float(np.median(ours - listed)), 3),
+    }
 
 
 def follower(hours: float) -> dict:
@@ -51,7 +55,8 @@ def follower(hours: float) -> dict:
     t = np.arange(rows) * 0.5
     valve = ((t % 43.0) < 1.0).astype(int)
     text = "title\nElapsed Time [s]\tFrequency [Hz]\tTMA valve\n" + "".join(
-        f"{a:.3f}\t5583588.4\t{v}\n" for a, v in zip(t.tolist(), valve.tolist(), strict=True))
+        f"{a:.3f}\t5583588.4\t{v}\n" for a, v in zip(t.tolist(), valve.tolist(), strict=True)
+    )
     data = text.encode()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "log.txt"
@@ -60,13 +65,19 @@ def follower(hours: float) -> dict:
         t0 = time.perf_counter()
         with open(path, "wb") as fh:
             for k in range(0, len(data), 65536):
-                fh.write(data[k:k + 65536])
+                fh.write(data[k : k + 65536])
                 fh.flush()
                 got += len(f.poll())
         took = time.perf_counter() - t0
     expected = int(np.sum(np.diff(valve) == -1))
-    return {"hours": hours, "rows": rows, "pulses": got, "pulses_expected": expected,
-            "rows_per_s": round(rows / took), "seconds": round(took, 2)}
+    return {
+        "hours": hours,
+        "rows": rows,
+        "pulses": got,
+        "pulses_expected": expected,
+        "rows_per_s": round(rows / took),
+        "seconds": round(took, 2),
+    }
 
 
 def edges() -> dict:

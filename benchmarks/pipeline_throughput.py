@@ -65,7 +65,7 @@ def chain(frequencies: np.ndarray) -> dict[str, float]:
 
     pipeline = Pipeline(1)
     t0 = time.perf_counter()
-    chunks = [pipeline.process_readings(readings[i:i + BATCH]) for i in range(0, len(readings), BATCH)]
+    chunks = [pipeline.process_readings(readings[i : i + BATCH]) for i in range(0, len(readings), BATCH)]
     pipeline_s = time.perf_counter() - t0
 
     buf = RingBuffer(1 << 20, ("time_s", "frequency_hz", "mass_ng_cm2"))
@@ -81,8 +81,14 @@ def chain(frequencies: np.ndarray) -> dict[str, float]:
         analysis.feed(np.arange(k * BATCH, k * BATCH + len(c)) * 0.1, c.run_mass_ng_cm2[:, 0])
     segment_s = time.perf_counter() - t0
     total = parse_s + pipeline_s + ring_s + segment_s
-    return {"parse_s": parse_s, "pipeline_s": pipeline_s, "ring_buffer_s": ring_s, "segmenter_s": segment_s,
-            "total_s": total, "cycles": len(analysis.cycles)}
+    return {
+        "parse_s": parse_s,
+        "pipeline_s": pipeline_s,
+        "ring_buffer_s": ring_s,
+        "segmenter_s": segment_s,
+        "total_s": total,
+        "cycles": len(analysis.cycles),
+    }
 
 
 def roll_baseline(samples: int = 2000, capacity: int = 1 << 20) -> float:
@@ -125,9 +131,16 @@ def stream(rate_per_s: float, seconds: float) -> dict[str, object]:
         got = stats.readings - got_at_start
         controller.stop()
     # a line being written when counting started may be read in part: allow one at each end
-    return {"rate_per_s": rate_per_s, "seconds": seconds, "lines_sent": sent, "readings": got,
-            "dropped": max(sent - got, 0), "bad_frames": stats.checksum_errors, "timeouts": stats.timeouts,
-            "achieved_per_s": round(got / seconds, 1)}
+    return {
+        "rate_per_s": rate_per_s,
+        "seconds": seconds,
+        "lines_sent": sent,
+        "readings": got,
+        "dropped": max(sent - got, 0),
+        "bad_frames": stats.checksum_errors,
+        "timeouts": stats.timeouts,
+        "achieved_per_s": round(got / seconds, 1),
+    }
 
 
 def main() -> None:
@@ -145,14 +158,19 @@ def main() -> None:
     result = {
         "benchmark": "pipeline_throughput",
         "samples": N,
-        "stages_samples_per_s": {k.removesuffix("_s"): round(N / v) for k, v in best.items()
-                                 if k.endswith("_s") and k != "total_s"},
+        "stages_samples_per_s": {
+            k.removesuffix("_s"): round(N / v) for k, v in best.items() if k.endswith("_s") and k != "total_s"
+        },
         "end_to_end_samples_per_s": round(1 / per_sample),
-        "headroom": {"at_10_hz": round(1 / per_sample / 10), f"at_{FASTEST_LINK_PER_S:g}_per_s":
-                     round(1 / per_sample / FASTEST_LINK_PER_S)},
-        "ring_buffer_vs_np_roll": {"ours_us_per_sample": round(ring_per_sample * 1e6, 3),
-                                   "np_roll_us_per_sample": round(roll * 1e6, 1),
-                                   "ratio": round(roll / ring_per_sample)},
+        "headroom": {
+            "at_10_hz": round(1 / per_sample / 10),
+            f"at_{FASTEST_LINK_PER_S:g}_per_s": round(1 / per_sample / FASTEST_LINK_PER_S),
+        },
+        "ring_buffer_vs_np_roll": {
+            "ours_us_per_sample": round(ring_per_sample * 1e6, 3),
+            "np_roll_us_per_sample": round(roll * 1e6, 1),
+            "ratio": round(roll / ring_per_sample),
+        },
         "cycles_found": best["cycles"],
         "stream_at_10x": [stream(200.0, 10.0), stream(2250.0, 5.0)],
     }

@@ -39,9 +39,13 @@ def write_day(path: Path, hours: float) -> int:
     sampled = sample_run(ProcessModel(recipe, ReactorSettings(seed=8)), 10.0)
     pipe = Pipeline(1)
     chunk = pipe.process_arrays(sampled.time_s, sampled.frequency_hz)
-    meta = RunMetadata(start_time=RunMetadata.now_iso(), instrument="simulated", recipe_name=recipe.name,
-                       recipe_text=recipe.text.replace("repeat = 100", f"repeat = {block.repeat}"),
-                       start_frequency_hz=tuple(pipe.converter.start_frequency_hz))
+    meta = RunMetadata(
+        start_time=RunMetadata.now_iso(),
+        instrument="simulated",
+        recipe_name=recipe.name,
+        recipe_text=recipe.text.replace("repeat = 100", f"repeat = {block.repeat}"),
+        start_frequency_hz=tuple(pipe.converter.start_frequency_hz),
+    )
     writer = RunWriter.create(path, meta, in_progress_marker=False)
     writer.write(chunk)
     writer.close()
@@ -81,18 +85,23 @@ def main() -> None:
     total_s = time.perf_counter() - t0
     cycles = len(controller.session.cycles)
     controller.stop()
-    print(json.dumps({
-        "benchmark": "replay_speed",
-        "simulated_hours": args.hours,
-        "samples": samples,
-        "file_mb": round(path.stat().st_size / 1e6, 1),
-        "open_until_loaded_s": round(load_s, 2),
-        "jump_to_end_until_finished_s": round(end_s, 2),
-        "total_s": round(total_s, 2),
-        "cycles": cycles,
-        "cycles_in_recipe": controller.recipe.total_cycles if controller.recipe else None,
-        "samples_in_view": controller.session.buffer.total,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "replay_speed",
+                "simulated_hours": args.hours,
+                "samples": samples,
+                "file_mb": round(path.stat().st_size / 1e6, 1),
+                "open_until_loaded_s": round(load_s, 2),
+                "jump_to_end_until_finished_s": round(end_s, 2),
+                "total_s": round(total_s, 2),
+                "cycles": cycles,
+                "cycles_in_recipe": controller.recipe.total_cycles if controller.recipe else None,
+                "samples_in_view": controller.session.buffer.total,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

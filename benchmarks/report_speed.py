@@ -52,8 +52,14 @@ def run_case(preset: str, hours: float, rate_hz: float, folder: Path) -> dict[st
     toml = folder / f"{preset}.toml"
     toml.write_text(text, encoding="utf-8")
     csv = folder / f"{preset}_{hours:g}h.csv"
-    np.savetxt(csv, np.column_stack((run.time_s, run.frequency_hz)), delimiter=",", fmt="%.4f",
-               header="time_s,frequency_hz", comments="")
+    np.savetxt(
+        csv,
+        np.column_stack((run.time_s, run.frequency_hz)),
+        delimiter=",",
+        fmt="%.4f",
+        header="time_s,frequency_hz",
+        comments="",
+    )
     t0 = time.perf_counter()
     analyzed = analyze_file(csv, recipe=str(toml))
     analysis_s = time.perf_counter() - t0
@@ -88,8 +94,9 @@ def main() -> None:
         # process would have paid them already; it is not part of the figures
         (Path(tmp) / "warm").mkdir()
         warm = run_case("al2o3", 0.3, args.rate, Path(tmp) / "warm")
-        results = [run_case(name, args.hours, args.rate, Path(tmp)) for name in args.preset or
-                   ["al2o3", "ligl_on_al2o3"]]
+        results = [
+            run_case(name, args.hours, args.rate, Path(tmp)) for name in args.preset or ["al2o3", "ligl_on_al2o3"]
+        ]
     print(json.dumps({"warm_up_report_s": warm["report_s"], "cases": results}, indent=2))
 
 

@@ -45,8 +45,9 @@ def main() -> None:
             out[name] = {"error": "script missing"}
             continue
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(script), *(quick if args.quick else full)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, str(script), *(quick if args.quick else full)], capture_output=True, text=True
+        )
         took = round(time.perf_counter() - t0, 1)
         if proc.returncode != 0:
             out[name] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"], "seconds": took}

@@ -64,8 +64,9 @@ def day_recipe(hours: float) -> Recipe:
 class SyntheticDriver(Driver):
     """Readings of a precomputed run, as fast as they are asked for; then the 'link' ends."""
 
-    info = DriverInfo(protocol="synthetic", title="Synthetic day", default_baud=0, max_sensors=1,
-                      measurement_period_s=0.0)
+    info = DriverInfo(
+        protocol="synthetic", title="Synthetic day", default_baud=0, max_sensors=1, measurement_period_s=0.0
+    )
 
     def __init__(self, time_s: np.ndarray, frequency_hz: np.ndarray, done: threading.Event) -> None:
         super().__init__(MemoryTransport())
@@ -115,8 +116,9 @@ def main() -> None:
 
     done = threading.Event()
     driver = SyntheticDriver(t, f, done)
-    controller.connect_instrument(ConnectionSpec(protocol="sqm160", port="synthetic", poll_interval_s=0.0),
-                                  recipe, opener=lambda spec: driver)
+    controller.connect_instrument(
+        ConnectionSpec(protocol="sqm160", port="synthetic", poll_interval_s=0.0), recipe, opener=lambda spec: driver
+    )
     path = controller.start_recording(folder / "soak.csv")
     samples: list[tuple[float, float, int]] = []
     t0 = time.perf_counter()
@@ -149,10 +151,14 @@ def main() -> None:
         "wall_s": round(wall_s, 1),
         "readings_per_s": round(n / wall_s),
         "speed_up_over_real_time": round(args.hours * 3600 / wall_s, 1),
-        "rss_mb": {"start": round(rss_start, 1), "after_5_percent": round(float(warm), 1),
-                   "peak": round(float(max(rss.max(), rss_end)), 1), "final": round(rss_end, 1),
-                   "growth_after_warm_up": round(float(rss_end - warm), 1),
-                   "growth_from_start": round(rss_end - rss_start, 1)},
+        "rss_mb": {
+            "start": round(rss_start, 1),
+            "after_5_percent": round(float(warm), 1),
+            "peak": round(float(max(rss.max(), rss_end)), 1),
+            "final": round(rss_end, 1),
+            "growth_after_warm_up": round(float(rss_end - warm), 1),
+            "growth_from_start": round(rss_end - rss_start, 1),
+        },
         "qt_objects": {"before": objects_before, "after": objects_after},
         "dropped_samples": {"run_file": n - rows, "view": n - controller.session.buffer.total},
         "cycles_found": len(controller.session.cycles),

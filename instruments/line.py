@@ -87,14 +87,29 @@ def _is_unavailable(token: str) -> bool:
 class LineMonitor(Driver):
     """Any instrument that prints one reading per line; see the module docstring for the options."""
 
-    info = DriverInfo(protocol="line", title="Line-based monitor (text stream)", default_baud=115200,
-                      max_sensors=1, measurement_period_s=0.1, streaming=True,
-                      bauds=(9600, 19200, 38400, 57600, 115200, 230400))
+    info = DriverInfo(
+        protocol="line",
+        title="Line-based monitor (text stream)",
+        default_baud=115200,
+        max_sensors=1,
+        measurement_period_s=0.1,
+        streaming=True,
+        bauds=(9600, 19200, 38400, 57600, 115200, 230400),
+    )
 
-    def __init__(self, transport: Transport, sensors: tuple[int, ...] = (1,), *, delimiter: str | None = None,
-                 frequency_column: int | None = None, time_column: int | None = None,
-                 temperature_column: int | None = None, decimal_comma: bool = False, terminator: bytes = b"\n",
-                 max_gap_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        sensors: tuple[int, ...] = (1,),
+        *,
+        delimiter: str | None = None,
+        frequency_column: int | None = None,
+        time_column: int | None = None,
+        temperature_column: int | None = None,
+        decimal_comma: bool = False,
+        terminator: bytes = b"\n",
+        max_gap_s: float = 2.0,
+    ) -> None:
         """Options (all keyword, with defaults that suit ``<time>\\t<frequency>`` lines):
 
         delimiter: ``None``/"auto" (tab, semicolon, comma, else whitespace, decided per line),
@@ -122,8 +137,11 @@ class LineMonitor(Driver):
             raise ValueError(f"delimiter must be auto, whitespace, tab, ';', ',' or ' ', not {delimiter!r}")
         if decimal_comma and delimiter == ",":
             raise ValueError("with a decimal comma the delimiter cannot be a comma")
-        for name, column in (("frequency_column", frequency_column), ("time_column", time_column),
-                             ("temperature_column", temperature_column)):
+        for name, column in (
+            ("frequency_column", frequency_column),
+            ("time_column", time_column),
+            ("temperature_column", temperature_column),
+        ):
             if column is not None and column < 0:
                 raise ValueError(f"{name} must be 0 or more, not {column}")
         if len(terminator) != 1:
@@ -194,17 +212,20 @@ class LineMonitor(Driver):
         instrument_time = NAN
         if self.time_column is not None:
             if self.time_column >= len(fields):
-                raise ProtocolError(f"line has {len(fields)} field(s), no time column {self.time_column}: "
-                                    f"{line[:60]!r}")
+                raise ProtocolError(
+                    f"line has {len(fields)} field(s), no time column {self.time_column}: {line[:60]!r}"
+                )
             instrument_time = self._time(fields[self.time_column])
         if self.temperature_column is not None and self.temperature_column < len(fields):
             token = fields[self.temperature_column]
-            self.last_temperature_c = NAN if _is_unavailable(token) else self._number(
-                token, f"temperature column {self.temperature_column}")
+            self.last_temperature_c = (
+                NAN if _is_unavailable(token) else self._number(token, f"temperature column {self.temperature_column}")
+            )
         token = fields[column]
         frequency = NAN if _is_unavailable(token) else self._number(token, f"frequency column {column}")
-        self._last_layout = (f"{len(fields)} {DELIMITER_NAMES[delimiter]}-separated field(s), "
-                             f"frequency in column {column}")
+        self._last_layout = (
+            f"{len(fields)} {DELIMITER_NAMES[delimiter]}-separated field(s), frequency in column {column}"
+        )
         if math.isnan(frequency) or frequency <= 0:
             raise ValueUnavailable(f"no frequency in column {column} ({token.strip()[:20]!r})")
         return frequency, instrument_time
@@ -265,17 +286,55 @@ def _conflicting_options(options: Mapping[str, OptionValue]) -> str:
 # The frequency column is offered as the second one, which is also what the driver picks when a line has
 # two or more fields; only a one-field stream needs it set to 1.
 PROTOCOLS = (
-    ProtocolSpec(LineMonitor, "instruments.emulators.line:LineEmulator", options=(
-        OptionSpec("delimiter", str, None, "Delimiter", help="what separates the fields", choices=(
-            Choice(None, "auto", "Automatic (tab, ; or , per line)"), Choice("\t", "tab", "Tab"),
-            Choice(",", "comma", "Comma  ,"), Choice(";", "semicolon", "Semicolon  ;"),
-            Choice(" ", "space", "One space"), Choice("whitespace", "whitespace", "Any whitespace"))),
-        OptionSpec("frequency_column", int, 1, "Frequency column", minimum=0, maximum=MAX_COLUMNS - 1,
-                   counts_from_one=True, help="the field holding the frequency, counting from 1"),
-        OptionSpec("time_column", int, None, "Time column", minimum=0, maximum=MAX_COLUMNS - 1,
-                   counts_from_one=True, none_label="none (use the computer's clock)",
-                   help="the field holding the instrument's own time stamp, counting from 1"),
-        OptionSpec("decimal_comma", bool, False, "Decimal comma (3,14 instead of 3.14)",
-                   help="numbers are written with a decimal comma"),
-    ), options_title="Line format (one reading per line; columns count from 1)", conflict=_conflicting_options),
+    ProtocolSpec(
+        LineMonitor,
+        "instruments.emulators.line:LineEmulator",
+        options=(
+            OptionSpec(
+                "delimiter",
+                str,
+                None,
+                "Delimiter",
+                help="what separates the fields",
+                choices=(
+                    Choice(None, "auto", "Automatic (tab, ; or , per line)"),
+                    Choice("\t", "tab", "Tab"),
+                    Choice(",", "comma", "Comma  ,"),
+                    Choice(";", "semicolon", "Semicolon  ;"),
+                    Choice(" ", "space", "One space"),
+                    Choice("whitespace", "whitespace", "Any whitespace"),
+                ),
+            ),
+            OptionSpec(
+                "frequency_column",
+                int,
+                1,
+                "Frequency column",
+                minimum=0,
+                maximum=MAX_COLUMNS - 1,
+                counts_from_one=True,
+                help="the field holding the frequency, counting from 1",
+            ),
+            OptionSpec(
+                "time_column",
+                int,
+                None,
+                "Time column",
+                minimum=0,
+                maximum=MAX_COLUMNS - 1,
+                counts_from_one=True,
+                none_label="none (use the computer's clock)",
+                help="the field holding the instrument's own time stamp, counting from 1",
+            ),
+            OptionSpec(
+                "decimal_comma",
+                bool,
+                False,
+                "Decimal comma (3,14 instead of 3.14)",
+                help="numbers are written with a decimal comma",
+            ),
+        ),
+        options_title="Line format (one reading per line; columns count from 1)",
+        conflict=_conflicting_options,
+    ),
 )

@@ -46,9 +46,9 @@ def parse_record(record: bytes) -> Record:
     start = record.rfind(HEADER)
     if start < 0:
         raise ProtocolError(f"openQCM: no {HEADER.decode()} header in {record[:40]!r}")
-    match = _BODY.fullmatch(record[start + len(HEADER):])
+    match = _BODY.fullmatch(record[start + len(HEADER) :])
     if match is None:
-        raise ProtocolError(f"openQCM: malformed record {record[start:start + 40]!r}")
+        raise ProtocolError(f"openQCM: malformed record {record[start : start + 40]!r}")
     return Record(frequency_hz=float(int(match.group(1))), temperature_c=int(match.group(2)) / 10.0)
 
 
@@ -57,9 +57,9 @@ def parse_serial_number(record: bytes) -> str | None:
     start = record.rfind(SERIAL_HEADER)
     if start < 0:
         return None
-    digits = record[start + len(SERIAL_HEADER):]
+    digits = record[start + len(SERIAL_HEADER) :]
     if not _SERIAL.fullmatch(digits):
-        raise ProtocolError(f"openQCM: malformed serial number reply {record[start:start + 40]!r}")
+        raise ProtocolError(f"openQCM: malformed serial number reply {record[start : start + 40]!r}")
     return digits.decode("ascii")
 
 
@@ -71,8 +71,15 @@ def encode_record(frequency_hz: float, temperature_c: float) -> bytes:
 class OpenQcm(Driver):
     """openQCM v1: listens to the stream; nothing is ever written to the board."""
 
-    info = DriverInfo(protocol="openqcm", title="openQCM v1 (Arduino)", default_baud=115200, max_sensors=1,
-                      measurement_period_s=1.0, streaming=True, bauds=(115200,))
+    info = DriverInfo(
+        protocol="openqcm",
+        title="openQCM v1 (Arduino)",
+        default_baud=115200,
+        max_sensors=1,
+        measurement_period_s=1.0,
+        streaming=True,
+        bauds=(115200,),
+    )
 
     def __init__(self, transport: Transport, sensors: tuple[int, ...] = (1,), *, gate_s: float = 1.0) -> None:
         """``gate_s``: the firmware's counting gate (1 s unless the sketch was rebuilt with another)."""
@@ -120,8 +127,12 @@ class OpenQcm(Driver):
             except ProtocolError as exc:
                 error = exc
                 continue
-            parts = [f"openQCM v1 at {record.frequency_hz:.0f} Hz" if record.frequency_hz > 0
-                     else "openQCM v1 (crystal not oscillating)", f"{record.temperature_c:.1f} °C"]
+            parts = [
+                f"openQCM v1 at {record.frequency_hz:.0f} Hz"
+                if record.frequency_hz > 0
+                else "openQCM v1 (crystal not oscillating)",
+                f"{record.temperature_c:.1f} °C",
+            ]
             if self.serial_number:
                 parts.append(f"serial {self.serial_number}")
             return ", ".join(parts)
@@ -129,8 +140,21 @@ class OpenQcm(Driver):
 
 
 PROTOCOLS = (
-    ProtocolSpec(OpenQcm, "instruments.emulators.openqcm:OpenQcmEmulator", options=(
-        OptionSpec("gate_s", float, 1.0, "Counting gate", unit="s", minimum=0.01, maximum=60.0, decimals=2,
-                   help="the firmware's counting gate (1 s unless the sketch was rebuilt with another)"),
-    )),
+    ProtocolSpec(
+        OpenQcm,
+        "instruments.emulators.openqcm:OpenQcmEmulator",
+        options=(
+            OptionSpec(
+                "gate_s",
+                float,
+                1.0,
+                "Counting gate",
+                unit="s",
+                minimum=0.01,
+                maximum=60.0,
+                decimals=2,
+                help="the firmware's counting gate (1 s unless the sketch was rebuilt with another)",
+            ),
+        ),
+    ),
 )

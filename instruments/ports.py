@@ -136,8 +136,16 @@ def describe_port(device: str, known: Iterable[PortInfo] = ()) -> PortInfo:
         target = os.path.realpath(path)
         for port in known:
             if port.device == target:
-                return PortInfo(device, f"link to {target}", port.vid, port.pid, port.serial_number,
-                                port.manufacturer, port.hint, port.suggested_protocol)
+                return PortInfo(
+                    device,
+                    f"link to {target}",
+                    port.vid,
+                    port.pid,
+                    port.serial_number,
+                    port.manufacturer,
+                    port.hint,
+                    port.suggested_protocol,
+                )
         inner = describe_port(target) if target != device else PortInfo(target)
         return PortInfo(device, description=f"link to {target}", hint=inner.description)
     return PortInfo(device)

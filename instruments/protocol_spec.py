@@ -112,15 +112,19 @@ class OptionSpec:
             if isinstance(value, str):
                 return value
             raise OptionError(f"{self.name} must be text, not {value!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or (self.type is int
-                                                                             and not isinstance(value, int)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (self.type is int and not isinstance(value, int))
+        ):
             raise OptionError(f"{self.name} must be a {'whole ' if self.type is int else ''}number, not {value!r}")
         if not math.isfinite(value):
             raise OptionError(f"{self.name} must be a finite number, not {value!r}")
         if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
             limits = self.limits_text()
-            raise OptionError(f"{self.name} must be {'from ' if ' to ' in limits else ''}{limits}, "
-                              f"not {value + self.offset:g}")
+            raise OptionError(
+                f"{self.name} must be {'from ' if ' to ' in limits else ''}{limits}, not {value + self.offset:g}"
+            )
         return value
 
     def parse(self, text: str) -> OptionValue:

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: the modules declaring protocol families, in the order they are offered
-FAMILY_MODULES = ("instruments.sqm160", "instruments.sycon", "instruments.smdp", "instruments.tm400",
-                  "instruments.openqcm", "instruments.line")
+FAMILY_MODULES = (
+    "instruments.sqm160",
+    "instruments.sycon",
+    "instruments.smdp",
+    "instruments.tm400",
+    "instruments.openqcm",
+    "instruments.line",
+)
 
 _declared: dict[str, ProtocolSpec] | None = None
 _registered: dict[str, ProtocolSpec] = {}

@@ -141,11 +141,18 @@ class Stm2Smdp(StmCommandDriver):
 
     # No measurement rate is given for the wire; an exchange over USB takes a few ms, so the 0.1 s pace
     # of the Sycon model is kept (the emulator refreshes its values at that pace too).
-    info = DriverInfo(protocol="stm2", title="INFICON STM-2 (USB, SMDP)", default_baud=115200, max_sensors=1,
-                      measurement_period_s=0.1)
+    info = DriverInfo(
+        protocol="stm2", title="INFICON STM-2 (USB, SMDP)", default_baud=115200, max_sensors=1, measurement_period_s=0.1
+    )
 
-    def __init__(self, transport: Transport, sensors: tuple[int, ...] = (1,), *, address: int = DEFAULT_ADDRESS,
-                 with_film: bool = False) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        sensors: tuple[int, ...] = (1,),
+        *,
+        address: int = DEFAULT_ADDRESS,
+        with_film: bool = False,
+    ) -> None:
         if not 0x10 <= address <= 0xFE:
             raise ValueError(f"SMDP address {address:#x} outside 0x10..0xFE")
         super().__init__(transport, sensors, with_film=with_film)
@@ -221,9 +228,20 @@ class Stm2Smdp(StmCommandDriver):
 
 
 PROTOCOLS = (
-    ProtocolSpec(Stm2Smdp, "instruments.emulators.smdp:Stm2SmdpEmulator", options=(
-        OptionSpec("address", int, DEFAULT_ADDRESS, "SMDP address", minimum=0x10, maximum=0xFE,
-                   help="the unit's SMDP address (0x10 unless changed on the unit; hex like 0x22 is read too)"),
-        WITH_FILM,
-    )),
+    ProtocolSpec(
+        Stm2Smdp,
+        "instruments.emulators.smdp:Stm2SmdpEmulator",
+        options=(
+            OptionSpec(
+                "address",
+                int,
+                DEFAULT_ADDRESS,
+                "SMDP address",
+                minimum=0x10,
+                maximum=0xFE,
+                help="the unit's SMDP address (0x10 unless changed on the unit; hex like 0x22 is read too)",
+            ),
+            WITH_FILM,
+        ),
+    ),
 )

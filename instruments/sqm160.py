@@ -140,8 +140,14 @@ def _fields(text: str, count: int, command: str) -> list[str]:
 class Sqm160(Driver):
     """INFICON SQM-160 rate/thickness monitor (also SQC-310 and SQC-122, same framing)."""
 
-    info = DriverInfo(protocol="sqm160", title="INFICON SQM-160", default_baud=19200, max_sensors=6,
-                      measurement_period_s=0.1, bauds=(9600, 19200, 115200))
+    info = DriverInfo(
+        protocol="sqm160",
+        title="INFICON SQM-160",
+        default_baud=19200,
+        max_sensors=6,
+        measurement_period_s=0.1,
+        bauds=(9600, 19200, 115200),
+    )
 
     #: set when the instrument reported a power-up: status ``B`` (SQC-310/SQC-122) or ``Y`` = 1 (SQM-160)
     was_reset = False
@@ -220,11 +226,13 @@ class Sqm160(Driver):
         """
         fields = self.query("W").split()
         if len(fields) < 4 or (len(fields) - 1) % 3:
-            raise ProtocolError(f"SQM-160 'W' reply has {len(fields)} fields, expected a leading field "
-                                "and whole rate/thickness/frequency triples")
+            raise ProtocolError(
+                f"SQM-160 'W' reply has {len(fields)} fields, expected a leading field "
+                "and whole rate/thickness/frequency triples"
+            )
         out = []
         for i in range(1, len(fields), 3):
-            rate, thick, freq = (parse_float(v, "all-sensors reading") for v in fields[i:i + 3])
+            rate, thick, freq = (parse_float(v, "all-sensors reading") for v in fields[i : i + 3])
             if freq <= 0:
                 out.append(SensorReading(NAN))
             else:
@@ -238,33 +246,42 @@ class Sqm160(Driver):
             raise ProtocolError(f"SQM-160 film parameters too short: {text!r}")
         name = text[:FILM_NAME_WIDTH].strip()
         f = _fields(text[FILM_NAME_WIDTH:], 7, f"A{film}?")
-        return FilmParameters(name=name, density_g_cm3=parse_float(f[0], "density"),
-                              tooling_pct=parse_float(f[1], "tooling"), z_ratio=parse_float(f[2], "Z-ratio"),
-                              final_thickness_kang=parse_float(f[3], "final thickness"),
-                              thickness_setpoint_kang=parse_float(f[4], "thickness set-point"),
-                              time_setpoint_s=_integer(f[5], "time set-point"),
-                              sensor_mask=_integer(f[6], "sensor mask"))
+        return FilmParameters(
+            name=name,
+            density_g_cm3=parse_float(f[0], "density"),
+            tooling_pct=parse_float(f[1], "tooling"),
+            z_ratio=parse_float(f[2], "Z-ratio"),
+            final_thickness_kang=parse_float(f[3], "final thickness"),
+            thickness_setpoint_kang=parse_float(f[4], "thickness set-point"),
+            time_setpoint_s=_integer(f[5], "time set-point"),
+            sensor_mask=_integer(f[6], "sensor mask"),
+        )
 
     def system_parameters(self) -> SystemParameters:
         """Get system 1 (``B?``): time base, simulate mode, display mode, rate resolution, rate filter,
         and the crystal tooling of sensors 1..6."""
         f = _fields(self.query("B?"), 11, "B?")
-        return SystemParameters(time_base_s=parse_float(f[0], "time base"), simulate=_flag(f[1], "simulate mode"),
-                                display_mode=_integer(f[2], "display mode"),
-                                high_rate_resolution=_flag(f[3], "rate resolution"),
-                                rate_filter=_integer(f[4], "rate filter"),
-                                crystal_tooling_pct=tuple(parse_float(v, "crystal tooling") for v in f[5:]))
+        return SystemParameters(
+            time_base_s=parse_float(f[0], "time base"),
+            simulate=_flag(f[1], "simulate mode"),
+            display_mode=_integer(f[2], "display mode"),
+            high_rate_resolution=_flag(f[3], "rate resolution"),
+            rate_filter=_integer(f[4], "rate filter"),
+            crystal_tooling_pct=tuple(parse_float(v, "crystal tooling") for v in f[5:]),
+        )
 
     def system_limits(self) -> SystemLimits:
         """Get system 2 (``C?``): frequency, rate and thickness limits and the etch mode."""
         f = _fields(self.query("C?"), 7, "C?")
-        return SystemLimits(min_frequency_hz=parse_float(f[0], "minimum frequency") * 1e6,
-                            max_frequency_hz=parse_float(f[1], "maximum frequency") * 1e6,
-                            min_rate_a_per_s=parse_float(f[2], "minimum rate"),
-                            max_rate_a_per_s=parse_float(f[3], "maximum rate"),
-                            min_thickness_kang=parse_float(f[4], "minimum thickness"),
-                            max_thickness_kang=parse_float(f[5], "maximum thickness"),
-                            etch_mode=_flag(f[6], "etch mode"))
+        return SystemLimits(
+            min_frequency_hz=parse_float(f[0], "minimum frequency") * 1e6,
+            max_frequency_hz=parse_float(f[1], "maximum frequency") * 1e6,
+            min_rate_a_per_s=parse_float(f[2], "minimum rate"),
+            max_rate_a_per_s=parse_float(f[3], "maximum rate"),
+            min_thickness_kang=parse_float(f[4], "minimum thickness"),
+            max_thickness_kang=parse_float(f[5], "maximum thickness"),
+            etch_mode=_flag(f[6], "etch mode"),
+        )
 
     def frequency_limits_hz(self) -> tuple[float, float]:
         """Get the system's minimum and maximum crystal frequency (used for crystal life)."""
@@ -320,8 +337,14 @@ class Sqc310(Sqm160):
     """INFICON SQC-310 deposition controller: SQM-160 framing, up to four sensors, polled fast with
     the ``K2`` sensor-readings command (process time, then rate/thickness/frequency per sensor)."""
 
-    info = DriverInfo(protocol="sqc310", title="INFICON SQC-310", default_baud=19200, max_sensors=4,
-                      measurement_period_s=0.1, bauds=(9600, 19200, 38400, 57600, 115200))
+    info = DriverInfo(
+        protocol="sqc310",
+        title="INFICON SQC-310",
+        default_baud=19200,
+        max_sensors=4,
+        measurement_period_s=0.1,
+        bauds=(9600, 19200, 38400, 57600, 115200),
+    )
 
     def sensor_readings(self) -> tuple[float, list[SensorReading]]:
         """Measure the process time and rate, thickness and frequency of every sensor (``K2``)."""
@@ -331,9 +354,12 @@ class Sqc310(Sqm160):
         process_time = parse_float(fields[0], "process time")
         out = []
         for i in range(1, len(fields), 3):
-            rate, thick, freq = (parse_float(v, "sensor reading") for v in fields[i:i + 3])
-            out.append(SensorReading(NAN) if freq <= 0 else
-                       SensorReading(frequency_hz=freq, rate_a_per_s=rate, thickness_kang=thick))
+            rate, thick, freq = (parse_float(v, "sensor reading") for v in fields[i : i + 3])
+            out.append(
+                SensorReading(NAN)
+                if freq <= 0
+                else SensorReading(frequency_hz=freq, rate_a_per_s=rate, thickness_kang=thick)
+            )
         return process_time, out
 
     def sensor_status(self, sensor: int) -> tuple[bool, float, float]:

@@ -212,8 +212,9 @@ class StmCommandDriver(Driver):
             return Reading(time_s=t, sensors=(SensorReading(frequency_hz=frequency),))
         thickness = self.thickness_ang() / 1000.0
         rate = self.rate_a_per_s()
-        return Reading(time_s=t, sensors=(SensorReading(frequency_hz=frequency, rate_a_per_s=rate,
-                                                        thickness_kang=thickness),))
+        return Reading(
+            time_s=t, sensors=(SensorReading(frequency_hz=frequency, rate_a_per_s=rate, thickness_kang=thickness),)
+        )
 
 
 class Stm100(StmCommandDriver):
@@ -221,8 +222,13 @@ class Stm100(StmCommandDriver):
 
     # The manuals give no measurement rate over the wire; at 9600 baud one exchange is about 20 bytes
     # (~20 ms), so 0.1 s leaves room for the three exchanges of a ``with_film`` reading and a retry.
-    info = DriverInfo(protocol="stm100", title="Sycon STM-100 / INFICON STM-2", default_baud=9600, max_sensors=1,
-                      measurement_period_s=0.1)
+    info = DriverInfo(
+        protocol="stm100",
+        title="Sycon STM-100 / INFICON STM-2",
+        default_baud=9600,
+        max_sensors=1,
+        measurement_period_s=0.1,
+    )
 
     def query(self, message: str) -> str:
         """Send one command; return the payload after the status letter.
@@ -281,7 +287,7 @@ class Stm100(StmCommandDriver):
         while True:
             start = buf.find(STX)
             if start != 0:
-                del buf[:len(buf) if start < 0 else start]
+                del buf[: len(buf) if start < 0 else start]
                 if received > _MAX_NOISE:
                     raise bad or ProtocolError(f"{self.info.title}: no reply frame within {_MAX_NOISE} bytes")
                 if not buf:
@@ -302,7 +308,7 @@ class Stm100(StmCommandDriver):
                 buf += self._more(missing, bad)
                 received += missing
                 continue
-            data = bytes(buf[2:end - 1])
+            data = bytes(buf[2 : end - 1])
             if checksum(data) == buf[end - 1]:
                 return data
             bad = bad or ProtocolError(f"{self.info.title} reply checksum mismatch in {bytes(buf[:end])!r}")
@@ -321,7 +327,12 @@ class Stm100(StmCommandDriver):
 
 
 #: shared by both STM framings
-WITH_FILM = OptionSpec("with_film", bool, False, "Also read thickness and rate (two more exchanges a reading)",
-                       help="thickness and rate with every reading; costs two more exchanges")
+WITH_FILM = OptionSpec(
+    "with_film",
+    bool,
+    False,
+    "Also read thickness and rate (two more exchanges a reading)",
+    help="thickness and rate with every reading; costs two more exchanges",
+)
 
 PROTOCOLS = (ProtocolSpec(Stm100, "instruments.emulators.sycon:Stm100Emulator", options=(WITH_FILM,)),)

@@ -60,8 +60,7 @@ CODE_BINARY_LOG = 6
 #: set in CODE of a reply refusing a command (designed, see module docstring)
 ERROR_FLAG = 0x80
 ERROR_CHECKSUM, ERROR_UNKNOWN_COMMAND, ERROR_BAD_DATA = 1, 2, 3
-ERROR_TEXT = {ERROR_CHECKSUM: "checksum error", ERROR_UNKNOWN_COMMAND: "unknown command",
-              ERROR_BAD_DATA: "bad data"}
+ERROR_TEXT = {ERROR_CHECKSUM: "checksum error", ERROR_UNKNOWN_COMMAND: "unknown command", ERROR_BAD_DATA: "bad data"}
 
 #: frequency (Hz) = PERIOD_CONSTANT / period count
 PERIOD_CONSTANT = 3.221e15
@@ -75,16 +74,31 @@ FAILURE_BITS = {0: "RAM", 1: "EPROM", 2: "film data", 3: "sensor input", 5: "pow
 
 #: binary logging (code 6): mask bit -> (field name, byte count, signed), in transmission order
 BINARY_FIELDS: dict[int, tuple[str, int, bool]] = {
-    0: ("active_rate", 3, True), 1: ("active_thickness", 3, True), 2: ("active_period", 4, False),
-    3: ("s1_rate", 3, True), 4: ("s1_thickness", 3, True), 5: ("s1_period", 4, False),
-    6: ("s2_rate", 3, True), 7: ("s2_thickness", 3, True), 8: ("s2_period", 4, False),
-    9: ("active_sensor", 1, False), 10: ("s1_mass", 4, True), 11: ("s2_mass", 4, True),
+    0: ("active_rate", 3, True),
+    1: ("active_thickness", 3, True),
+    2: ("active_period", 4, False),
+    3: ("s1_rate", 3, True),
+    4: ("s1_thickness", 3, True),
+    5: ("s1_period", 4, False),
+    6: ("s2_rate", 3, True),
+    7: ("s2_thickness", 3, True),
+    8: ("s2_period", 4, False),
+    9: ("active_sensor", 1, False),
+    10: ("s1_mass", 4, True),
+    11: ("s2_mass", 4, True),
 }
 #: string logging (code 5): mask bit -> (field name, character count); thickness in kÅ, frequency in Hz
 STRING_FIELDS: dict[int, tuple[str, int]] = {
-    0: ("active_rate", 5), 1: ("active_thickness", 5), 2: ("active_frequency", 11),
-    3: ("s1_rate", 5), 4: ("s1_thickness", 5), 5: ("s1_frequency", 11),
-    6: ("s2_rate", 5), 7: ("s2_thickness", 5), 8: ("s2_frequency", 11), 9: ("active_sensor", 1),
+    0: ("active_rate", 5),
+    1: ("active_thickness", 5),
+    2: ("active_frequency", 11),
+    3: ("s1_rate", 5),
+    4: ("s1_thickness", 5),
+    5: ("s1_frequency", 11),
+    6: ("s2_rate", 5),
+    7: ("s2_thickness", 5),
+    8: ("s2_frequency", 11),
+    9: ("active_sensor", 1),
 }
 BINARY_MASK_LIMIT = 1 << 12
 STRING_MASK_LIMIT = 1 << 10
@@ -146,7 +160,7 @@ def unpack_record(mask: int, data: bytes) -> dict[str, int]:
     pos = 0
     for bit, (name, size, signed) in BINARY_FIELDS.items():
         if mask >> bit & 1:
-            out[name] = int.from_bytes(data[pos:pos + size], "big", signed=signed)
+            out[name] = int.from_bytes(data[pos : pos + size], "big", signed=signed)
             pos += size
     return out
 
@@ -196,24 +210,49 @@ def decode_status(data: bytes) -> Tm400Status:
     if len(data) != STATUS_SIZE:
         raise ProtocolError(f"TM-400 status has {len(data)} bytes, expected {STATUS_SIZE}")
     film, active, h1, h2, shutters, display, address, crystal, simulate, failures = data
-    return Tm400Status(active_film=film, active_sensor=active, health=(h1, h2),
-                       source_shutter_open=bool(shutters >> 6 & 1), sensor_shutter_open=bool(shutters >> 7 & 1),
-                       display=display, address=address, crystal_type=crystal, simulate=bool(simulate >> 4 & 1),
-                       failures=failures)
+    return Tm400Status(
+        active_film=film,
+        active_sensor=active,
+        health=(h1, h2),
+        source_shutter_open=bool(shutters >> 6 & 1),
+        sensor_shutter_open=bool(shutters >> 7 & 1),
+        display=display,
+        address=address,
+        crystal_type=crystal,
+        simulate=bool(simulate >> 4 & 1),
+        failures=failures,
+    )
 
 
 def encode_status(status: Tm400Status) -> bytes:
     """The status block's bytes (used by the emulator)."""
     shutters = (0x40 if status.source_shutter_open else 0) | (0x80 if status.sensor_shutter_open else 0)
-    return bytes([status.active_film, status.active_sensor, *status.health, shutters, status.display,
-                  status.address, status.crystal_type, 0x10 if status.simulate else 0, status.failures])
+    return bytes(
+        [
+            status.active_film,
+            status.active_sensor,
+            *status.health,
+            shutters,
+            status.display,
+            status.address,
+            status.crystal_type,
+            0x10 if status.simulate else 0,
+            status.failures,
+        ]
+    )
 
 
 class Tm400(Driver):
     """Maxtek / INFICON TM-350 / TM-400 thickness monitor, read through its 100 ms binary log."""
 
-    info = DriverInfo(protocol="tm400", title="Maxtek/INFICON TM-400", default_baud=9600, max_sensors=1,
-                      measurement_period_s=0.1, streaming=True)
+    info = DriverInfo(
+        protocol="tm400",
+        title="Maxtek/INFICON TM-400",
+        default_baud=9600,
+        max_sensors=1,
+        measurement_period_s=0.1,
+        streaming=True,
+    )
 
     def __init__(self, transport: Transport, sensors: tuple[int, ...] = (1,), *, address: int = 1) -> None:
         super().__init__(transport, sensors)
@@ -260,8 +299,9 @@ class Tm400(Driver):
         data, received = body[:-1], body[-1]
         expected = checksum(code, data)
         if received != expected:
-            raise ProtocolError(f"TM-400 frame checksum {received:02X}, expected {expected:02X} "
-                                f"(code {code}, {length} data bytes)")
+            raise ProtocolError(
+                f"TM-400 frame checksum {received:02X}, expected {expected:02X} (code {code}, {length} data bytes)"
+            )
         if address != self.address:
             raise ProtocolError(f"TM-400 frame from address {address}, expected {self.address}")
         if code & ERROR_FLAG:
@@ -301,8 +341,12 @@ class Tm400(Driver):
         s = self.status()
         health = s.health[self.sensor - 1]
         crystal = f"{s.crystal_mhz:g} MHz crystal" if not math.isnan(s.crystal_mhz) else "unknown crystal"
-        parts = [f"TM-400 at address {s.address}", crystal, f"film {s.active_film}",
-                 f"sensor {self.sensor} " + ("failed" if health == HEALTH_FAILED else f"health {health} %")]
+        parts = [
+            f"TM-400 at address {s.address}",
+            crystal,
+            f"film {s.active_film}",
+            f"sensor {self.sensor} " + ("failed" if health == HEALTH_FAILED else f"health {health} %"),
+        ]
         if s.simulate:
             parts.append("simulate mode")
         if s.failures:
@@ -334,16 +378,29 @@ class Tm400(Driver):
         values = unpack_record(self.mask, frame.data)
         prefix = f"s{self.sensor}_"
         frequency = frequency_from_period(values[prefix + "period"])
-        sensor = SensorReading(frequency_hz=frequency,
-                               rate_a_per_s=values[prefix + "rate"] * RATE_A_PER_S_PER_COUNT,
-                               thickness_kang=values[prefix + "thickness"] * THICKNESS_A_PER_COUNT / 1000.0,
-                               mass_ug_cm2=values[prefix + "mass"] * MASS_NG_CM2_PER_COUNT / 1000.0)
+        sensor = SensorReading(
+            frequency_hz=frequency,
+            rate_a_per_s=values[prefix + "rate"] * RATE_A_PER_S_PER_COUNT,
+            thickness_kang=values[prefix + "thickness"] * THICKNESS_A_PER_COUNT / 1000.0,
+            mass_ug_cm2=values[prefix + "mass"] * MASS_NG_CM2_PER_COUNT / 1000.0,
+        )
         return Reading(time_s=t, sensors=(sensor,))
 
 
 PROTOCOLS = (
-    ProtocolSpec(Tm400, "instruments.emulators.tm400:Tm400Emulator", options=(
-        OptionSpec("address", int, 1, "Unit address", minimum=MIN_ADDRESS, maximum=MAX_ADDRESS,
-                   help="the unit's address on the serial bus (1 unless changed on the unit)"),
-    )),
+    ProtocolSpec(
+        Tm400,
+        "instruments.emulators.tm400:Tm400Emulator",
+        options=(
+            OptionSpec(
+                "address",
+                int,
+                1,
+                "Unit address",
+                minimum=MIN_ADDRESS,
+                maximum=MAX_ADDRESS,
+                help="the unit's address on the serial bus (1 unless changed on the unit)",
+            ),
+        ),
+    ),
 )

@@ -58,8 +58,9 @@ class SerialTransport:
         self.url = url
         self._timeout_s = timeout_s
         try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s,
-                                               write_timeout=max(timeout_s, 1.0), exclusive=None)
+            self._port = serial.serial_for_url(
+                url, baudrate=baudrate, timeout=timeout_s, write_timeout=max(timeout_s, 1.0), exclusive=None
+            )
         except _OPEN_ERRORS as exc:
             raise base.LinkLost(f"cannot open {url}: {_one_line(exc)}") from None
 
@@ -144,8 +145,9 @@ class MemoryTransport:
     Without exchanges every write is only recorded; ``incoming`` (or :meth:`feed`) is a raw stream.
     """
 
-    def __init__(self, incoming: bytes = b"", timeout_s: float = 0.0,
-                 exchanges: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    def __init__(
+        self, incoming: bytes = b"", timeout_s: float = 0.0, exchanges: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
         self._incoming = bytearray(incoming)
         self.written = bytearray()
         self._exchanges: deque[tuple[bytes, bytes]] = deque(exchanges)

@@ -67,8 +67,12 @@ def test_core_layers_import_only_the_layers_below():
 
 
 def test_instruments_import_neither_qt_nor_the_app():
-    wrong = [f"{p.relative_to(ROOT)} imports {n}" for p in _modules("instruments") for n in _imports(p)
-             if n.split(".")[0] in {*QT, "qcm_app", "widgets", "tests"}]
+    wrong = [
+        f"{p.relative_to(ROOT)} imports {n}"
+        for p in _modules("instruments")
+        for n in _imports(p)
+        if n.split(".")[0] in {*QT, "qcm_app", "widgets", "tests"}
+    ]
     assert wrong == []
 
 

@@ -42,8 +42,14 @@ def build_window(args: argparse.Namespace) -> tuple[AppController, MainWindow]:
     if args.port:
         if args.poll_interval is not None and args.poll_interval < 0:
             raise UserInputError("--poll-interval must be 0 or more seconds")
-        spec = ConnectionSpec(protocol=args.protocol, port=args.port, baud=args.baud, sensors=sensors,
-                              poll_interval_s=args.poll_interval, options=dict(getattr(args, "options", {})))
+        spec = ConnectionSpec(
+            protocol=args.protocol,
+            port=args.port,
+            baud=args.baud,
+            sensors=sensors,
+            poll_interval_s=args.poll_interval,
+            options=dict(getattr(args, "options", {})),
+        )
         controller.connect_instrument(spec, recipe, markers=markers)
     else:
         controller.start_demo(recipe, protocol=args.protocol, sensors=len(sensors), markers=markers)
@@ -86,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
         def grab() -> None:
             window.grab().save(str(shot))
+
         QtCore.QTimer.singleShot(int(hooks.screenshot_after_s * 1000), grab)
     code = app.exec()
     controller.stop()

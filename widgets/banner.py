@@ -16,8 +16,13 @@ _STYLES = {
 
 
 class Banner(QtWidgets.QFrame):
-    def __init__(self, text: str, actions: Sequence[tuple[str, Callable[[], None]]], kind: str = "warning",
-                 parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        actions: Sequence[tuple[str, Callable[[], None]]],
+        kind: str = "warning",
+        parent: QtWidgets.QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("banner")
         self.setStyleSheet(f"#banner {{ {_STYLES.get(kind, _STYLES['info'])} }}")
@@ -51,13 +56,13 @@ class BannerArea(QtWidgets.QWidget):
         self._layout.setContentsMargins(4, 2, 4, 2)
         self._banners: dict[str, Banner] = {}
 
-    def show_banner(self, key: str, text: str, actions: Sequence[tuple[str, Callable[[], None]]] = (),
-                    kind: str = "warning") -> Banner:
+    def show_banner(
+        self, key: str, text: str, actions: Sequence[tuple[str, Callable[[], None]]] = (), kind: str = "warning"
+    ) -> Banner:
         self.remove(key)
         banner = Banner(text, actions, kind, self)
         # only this banner's entry: a newer banner under the same key must stay
-        banner.destroyed.connect(lambda *_, b=banner: self._banners.pop(key) if self._banners.get(key) is b
-                                 else None)
+        banner.destroyed.connect(lambda *_, b=banner: self._banners.pop(key) if self._banners.get(key) is b else None)
         self._banners[key] = banner
         self._layout.addWidget(banner)
         return banner

@@ -32,9 +32,11 @@ class BlocksTable(QtWidgets.QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
-        self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
-                             | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed
-                             | QtWidgets.QAbstractItemView.EditTrigger.SelectedClicked)
+        self.setEditTriggers(
+            QtWidgets.QAbstractItemView.EditTrigger.DoubleClicked
+            | QtWidgets.QAbstractItemView.EditTrigger.EditKeyPressed
+            | QtWidgets.QAbstractItemView.EditTrigger.SelectedClicked
+        )
         self._updating = False
         self.itemChanged.connect(self._item_changed)
 
@@ -44,7 +46,7 @@ class BlocksTable(QtWidgets.QTableWidget):
             self.setRowCount(len(blocks))
             for row, b in enumerate(blocks):
                 init = initiation_text(b)
-                steady = (f"{b.steady_mass_ng_cm2:.1f} ± {b.steady_std_ng_cm2:.1f}" if b.has_steady else "—")
+                steady = f"{b.steady_mass_ng_cm2:.1f} ± {b.steady_std_ng_cm2:.1f}" if b.has_steady else "—"
                 gpc = f"{b.gpc_ang:.2f}" if math.isfinite(b.gpc_ang) else "—"
                 density = f"{b.density_g_cm3:g}" if b.density_g_cm3 else ""
                 for col, text in enumerate((b.block_name, str(b.cycles), init, steady, gpc, density)):

@@ -44,11 +44,15 @@ def _one_line(text: object) -> str:
 def human_reason(exc: InstrumentError, spec: ConnectionSpec) -> str:
     """What a person can act on, not the driver's byte counts."""
     if isinstance(exc, ReplyTimeout):
-        return (f"the instrument on {spec.port} did not answer within {spec.timeout_s:g} s. Check that it is "
-                "switched on, that the cable is plugged in, and the baud rate and instrument type")
+        return (
+            f"the instrument on {spec.port} did not answer within {spec.timeout_s:g} s. Check that it is "
+            "switched on, that the cable is plugged in, and the baud rate and instrument type"
+        )
     if isinstance(exc, ProtocolError):
-        return (f"the instrument on {spec.port} did not answer in the chosen protocol (something else came "
-                "back). Check the instrument type and the baud rate")
+        return (
+            f"the instrument on {spec.port} did not answer in the chosen protocol (something else came "
+            "back). Check the instrument type and the baud rate"
+        )
     text = _one_line(exc)
     return text.replace(" b''", "")
 
@@ -111,8 +115,9 @@ class _PortDelegate(QtWidgets.QStyledItemDelegate):
     hold something that can be opened.
     """
 
-    def initStyleOption(self, option: QtWidgets.QStyleOptionViewItem,
-                        index: QtCore.QModelIndex | QtCore.QPersistentModelIndex) -> None:
+    def initStyleOption(
+        self, option: QtWidgets.QStyleOptionViewItem, index: QtCore.QModelIndex | QtCore.QPersistentModelIndex
+    ) -> None:
         super().initStyleOption(option, index)
         label = index.data(_PORT_LABEL_ROLE)
         if label:
@@ -197,8 +202,10 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.time_scale_spin.setDecimals(2)
         self.time_scale_spin.setValue(1.0)
         self.time_scale_spin.setSuffix(" ×")
-        self.time_scale_spin.setToolTip("Process seconds per real second. 1× for a real instrument; the speed of "
-                                        "`qcm simulate --speed N` when the port is a sped-up simulator")
+        self.time_scale_spin.setToolTip(
+            "Process seconds per real second. 1× for a real instrument; the speed of "
+            "`qcm simulate --speed N` when the port is a sped-up simulator"
+        )
         form.addRow("&Time scale:", self.time_scale_spin)
 
         self.options_layout = QtWidgets.QVBoxLayout()  # the protocols' option panels, one shown at a time
@@ -210,8 +217,7 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.test_label.setWordWrap(True)
         self.test_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.test_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.test_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
-                                      QtWidgets.QSizePolicy.Policy.Preferred)
+        self.test_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Preferred)
         test_row = QtWidgets.QHBoxLayout()
         test_row.addWidget(self.test_button, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         test_row.addWidget(self.test_label, 1)
@@ -221,8 +227,9 @@ class ConnectionDialog(QtWidgets.QDialog):
         self.problem_label.setStyleSheet(f"color: {_ERROR_COLOUR};")
         self.problem_label.setMinimumHeight(self.problem_label.fontMetrics().lineSpacing())
 
-        self.button_box = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                                     | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        self.button_box = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
         self.ok_button = self.button_box.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Connect")
 
@@ -256,8 +263,9 @@ class ConnectionDialog(QtWidgets.QDialog):
             declaration = registry.protocol_spec(protocol)
             self._infos[protocol] = declaration.info
             self.protocol_combo.addItem(declaration.title, protocol)
-            self.protocol_combo.setItemData(self.protocol_combo.count() - 1, f"protocol “{protocol}”",
-                                            QtCore.Qt.ItemDataRole.ToolTipRole)
+            self.protocol_combo.setItemData(
+                self.protocol_combo.count() - 1, f"protocol “{protocol}”", QtCore.Qt.ItemDataRole.ToolTipRole
+            )
             if declaration.options:
                 panel = ProtocolFields(declaration)
                 panel.hide()
@@ -309,8 +317,9 @@ class ConnectionDialog(QtWidgets.QDialog):
         problem = self._instrument_problem()
         if problem:
             raise ValueError(problem)
-        return ConnectionSpec(protocol=self.protocol(), port=self.port(), baud=self.baud(),
-                              sensors=self.sensors(), options=self.options())
+        return ConnectionSpec(
+            protocol=self.protocol(), port=self.port(), baud=self.baud(), sensors=self.sensors(), options=self.options()
+        )
 
     def test_result_text(self) -> str:
         """The text the connection test left in the dialog (empty before a test)."""
@@ -468,15 +477,22 @@ class ConnectionDialog(QtWidgets.QDialog):
         index = self.protocol_combo.findData(protocol) if protocol else 0
         with QtCore.QSignalBlocker(self.protocol_combo):
             self.protocol_combo.setCurrentIndex(max(index, 0))
-        self._apply_protocol(self.protocol(), baud=baud if protocol == saved_protocol else None,
-                             sensors=sensors if protocol == saved_protocol else (1,))
+        self._apply_protocol(
+            self.protocol(),
+            baud=baud if protocol == saved_protocol else None,
+            sensors=sensors if protocol == saved_protocol else (1,),
+        )
         self.marker_box.restore(saved)
 
     def _save(self) -> None:
         """Remember the choice; every protocol's options too, so switching back finds them as they were."""
-        connection = ConnectionSettings(port=self.port(), protocol=self.protocol(), baud=self.baud(),
-                                        sensors=self.sensors(),
-                                        options={name: panel.texts() for name, panel in self.option_panels.items()})
+        connection = ConnectionSettings(
+            port=self.port(),
+            protocol=self.protocol(),
+            baud=self.baud(),
+            sensors=self.sensors(),
+            options={name: panel.texts() for name, panel in self.option_panels.items()},
+        )
         self.marker_box.store_in(connection)
         save_connection(connection)
 
@@ -484,8 +500,13 @@ class ConnectionDialog(QtWidgets.QDialog):
 def _port_details(port: PortInfo) -> str:
     """The tooltip: everything known about a port, so two identical adapters can be told apart."""
     lines = [port.device]
-    for name, value in (("Description", port.description), ("Likely", port.hint), ("USB ID", port.usb_id),
-                        ("Manufacturer", port.manufacturer), ("Serial number", port.serial_number)):
+    for name, value in (
+        ("Description", port.description),
+        ("Likely", port.hint),
+        ("USB ID", port.usb_id),
+        ("Manufacturer", port.manufacturer),
+        ("Serial number", port.serial_number),
+    ):
         if value:
             lines.append(f"{name}: {value}")
     return "\n".join(lines)

@@ -66,8 +66,9 @@ class CycleChart(pg.PlotWidget):
         self._selected = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(None), pen=SELECTED_PEN)
         self.addItem(self._selected)
         self._heights = np.empty(0)
-        self._errors = pg.ErrorBarItem(x=np.empty(0), y=np.empty(0), height=np.empty(0), beam=0.25,
-                                       pen=pg.mkPen("#424242", width=1))
+        self._errors = pg.ErrorBarItem(
+            x=np.empty(0), y=np.empty(0), height=np.empty(0), beam=0.25, pen=pg.mkPen("#424242", width=1)
+        )
         self.addItem(self._errors)
         self._revised = pg.BarGraphItem(x=[], height=[], width=0.8, brush=pg.mkBrush(None), pen=REVISED_PEN)
         self.addItem(self._revised)
@@ -80,8 +81,9 @@ class CycleChart(pg.PlotWidget):
         key = " ".join(f"<span style='color:{c}'>■</span> {r}" for r, c in REGIME_COLOURS.items())
         self.setTitle(f"<span style='font-size:9pt'>Mass gain per cycle &nbsp; {key}</span>")
 
-    def show_cycles(self, cycles: Sequence[CycleResult], labels: Sequence[str],
-                    steady: Sequence[tuple[int, int, float, float]] = ()) -> None:
+    def show_cycles(
+        self, cycles: Sequence[CycleResult], labels: Sequence[str], steady: Sequence[tuple[int, int, float, float]] = ()
+    ) -> None:
         """``steady``: (first index, last index, level, std) of each block's steady growth."""
         x = np.array([c.index for c in cycles], dtype=float)
         h = np.array([c.mass_gain_ng_cm2 for c in cycles], dtype=float)
@@ -115,13 +117,18 @@ class CycleChart(pg.PlotWidget):
             xs = np.array([first - 0.5, last + 0.5])
             for j, offset in enumerate((0.0, std, -std)):
                 item = self._steady_lines[3 * k + j]
-                item.setPen(pg.mkPen("#1B5E20", width=1.5 if j == 0 else 0.8,
-                                     style=QtCore.Qt.PenStyle.SolidLine if j == 0 else QtCore.Qt.PenStyle.DashLine))
+                item.setPen(
+                    pg.mkPen(
+                        "#1B5E20",
+                        width=1.5 if j == 0 else 0.8,
+                        style=QtCore.Qt.PenStyle.SolidLine if j == 0 else QtCore.Qt.PenStyle.DashLine,
+                    )
+                )
                 if math.isfinite(level):
                     item.setData(xs, np.array([level + offset] * 2))
                 else:
                     item.setData([], [])
-        for item in self._steady_lines[3 * len(steady):]:
+        for item in self._steady_lines[3 * len(steady) :]:
             item.setData([], [])
 
     def blocks(self) -> dict[int, tuple[str, int, int]]:
@@ -164,9 +171,11 @@ class CycleChart(pg.PlotWidget):
         if abs(self._indices[k] - x) > 0.5:
             return ""
         c, label = self._cycles[k], self._labels[k] if k < len(self._labels) else ""
-        sigma = (f" ± {c.mass_gain_sigma_ng_cm2:.1f} (1σ)" if math.isfinite(c.mass_gain_sigma_ng_cm2) else "")
-        text = (f"Cycle {c.index} ({c.block_name} {c.cycle_in_block}, {label}): "
-                f"Δm = {_num(c.mass_gain_ng_cm2)}{sigma} ng/cm²")
+        sigma = f" ± {c.mass_gain_sigma_ng_cm2:.1f} (1σ)" if math.isfinite(c.mass_gain_sigma_ng_cm2) else ""
+        text = (
+            f"Cycle {c.index} ({c.block_name} {c.cycle_in_block}, {label}): "
+            f"Δm = {_num(c.mass_gain_ng_cm2)}{sigma} ng/cm²"
+        )
         if c.revised:
             text += f"; {REVISED_TIP}"
         return text
@@ -215,8 +224,9 @@ class BreakdownView(QtWidgets.QWidget):
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#5C6BC0")
         self.plot.addItem(self._bars)
-        self._errors = pg.ErrorBarItem(x=np.empty(0), y=np.empty(0), height=np.empty(0), beam=0.2,
-                                       pen=pg.mkPen("#424242", width=1))
+        self._errors = pg.ErrorBarItem(
+            x=np.empty(0), y=np.empty(0), height=np.empty(0), beam=0.2, pen=pg.mkPen("#424242", width=1)
+        )
         self.plot.addItem(self._errors)
         self.plot.addLine(y=0, pen=pg.mkPen("#888"))
         layout.addWidget(self.plot, 1)
@@ -232,7 +242,7 @@ class BreakdownView(QtWidgets.QWidget):
         x = np.arange(steps.size, dtype=float)
         colours = ["#5C6BC0" if v >= 0 else "#8D6E63" for v in steps]
         self._bars.setOpts(x=x, height=steps, brushes=[pg.mkBrush(c) for c in colours])
-        sigma = np.array([v if math.isfinite(v) else 0.0 for v in cycle.steps_sigma_ng_cm2][:steps.size])
+        sigma = np.array([v if math.isfinite(v) else 0.0 for v in cycle.steps_sigma_ng_cm2][: steps.size])
         if sigma.size == steps.size and np.any(sigma > 0):
             self._errors.setData(x=x, y=steps, height=2 * sigma)
         else:
@@ -245,4 +255,5 @@ class BreakdownView(QtWidgets.QWidget):
         self.title.setText(
             f"Cycle {cycle.index} ({cycle.block_name} {cycle.cycle_in_block}, {regime}): "
             f"Δm = {_num(cycle.mass_gain_ng_cm2)} ng/cm²; Δm_{cycle.step_names[0] if cycle.step_names else 'A'}"
-            f"/Δm_cycle = {ratio_text}{revised}")
+            f"/Δm_cycle = {ratio_text}{revised}"
+        )

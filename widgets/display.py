@@ -21,9 +21,14 @@ OFFSCREEN_HINT = "or run without a window with QT_QPA_PLATFORM=offscreen"
 #: libraries that come with PySide6 itself: when one is missing the wheel is broken, not the system
 BUNDLED_PREFIXES = ("libQt6", "libpyside6", "libshiboken6", "libicu")
 #: sonames whose Debian package breaks the naming rule in debian_package()
-DEBIAN_EXCEPTIONS = {"libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0",
-                     "libGLdispatch.so.0": "libglvnd0", "libz.so.1": "zlib1g", "libgcc_s.so.1": "libgcc-s1",
-                     "libbrotlicommon.so.1": "libbrotli1"}
+DEBIAN_EXCEPTIONS = {
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libGLdispatch.so.0": "libglvnd0",
+    "libz.so.1": "zlib1g",
+    "libgcc_s.so.1": "libgcc-s1",
+    "libbrotlicommon.so.1": "libbrotli1",
+}
 
 
 def display_problem(environ: Mapping[str, str] | None = None, platform: str = sys.platform) -> str | None:
@@ -39,8 +44,9 @@ def display_problem(environ: Mapping[str, str] | None = None, platform: str = sy
     elif not env.get("DISPLAY"):
         if env.get("WAYLAND_DISPLAY"):
             return None  # Qt takes its Wayland plugin
-        return ("no display (neither DISPLAY nor WAYLAND_DISPLAY is set): start it in a desktop session, "
-                f"{OFFSCREEN_HINT}")
+        return (
+            f"no display (neither DISPLAY nor WAYLAND_DISPLAY is set): start it in a desktop session, {OFFSCREEN_HINT}"
+        )
     elif env.get("WAYLAND_DISPLAY") and env.get("XDG_SESSION_TYPE") == "wayland":
         return None
     if not env.get("DISPLAY"):
@@ -57,11 +63,15 @@ def xcb_library_problem(plugin: Path) -> str | None:
         return None
     bundled = [name for name in missing if name.startswith(BUNDLED_PREFIXES)]
     if bundled:
-        return (f"Qt's X11 platform plugin cannot load its own libraries ({', '.join(bundled)}): "
-                f"reinstall PySide6-Essentials, {OFFSCREEN_HINT}")
+        return (
+            f"Qt's X11 platform plugin cannot load its own libraries ({', '.join(bundled)}): "
+            f"reinstall PySide6-Essentials, {OFFSCREEN_HINT}"
+        )
     packages = " ".join(dict.fromkeys(debian_package(name) for name in missing))
-    return (f"Qt's X11 platform plugin needs {', '.join(missing)}, not installed here: install them "
-            f"(Debian/Ubuntu: sudo apt-get install {packages}), {OFFSCREEN_HINT}")
+    return (
+        f"Qt's X11 platform plugin needs {', '.join(missing)}, not installed here: install them "
+        f"(Debian/Ubuntu: sudo apt-get install {packages}), {OFFSCREEN_HINT}"
+    )
 
 
 def missing_libraries(shared_object: Path) -> list[str]:
@@ -116,8 +126,7 @@ def x_server_problem(display: str) -> str | None:
                 return None
         except OSError:
             pass
-    return (f"no X server answers at DISPLAY={display}: start it in a desktop session (or ssh -X), "
-            f"{OFFSCREEN_HINT}")
+    return f"no X server answers at DISPLAY={display}: start it in a desktop session (or ssh -X), {OFFSCREEN_HINT}"
 
 
 def _platform_plugin_dir(env: Mapping[str, str]) -> Path:

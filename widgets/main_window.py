@@ -87,8 +87,9 @@ class MainWindow(ClosingMixin):
         scale_row.setContentsMargins(6, 0, 6, 0)
         scale_row.addWidget(QtWidgets.QLabel("Scale to:"))
         self.block_scale_combo = QtWidgets.QComboBox()
-        self.block_scale_combo.setToolTip("Scale the bars to one block (a 36 ng block beside a 500 ng one stays "
-                                          "readable), or show all blocks")
+        self.block_scale_combo.setToolTip(
+            "Scale the bars to one block (a 36 ng block beside a 500 ng one stays readable), or show all blocks"
+        )
         self.block_scale_combo.addItem("All blocks", ALL_BLOCKS)
         self.block_scale_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.block_scale_combo.activated.connect(self._block_scale_chosen)
@@ -199,14 +200,19 @@ class MainWindow(ClosingMixin):
         # one crystal: its frequency; several: each one's shift, so they share a scale
         kind = "frequency_hz" if session.sensors == 1 else "frequency_shift_hz"
         self.plots.show_shift(session.sensors > 1)
-        self.plots.set_data(t, [buf.view(column(kind, s)) for s in range(session.sensors)],
-                            [buf.view(column("mass_ng_cm2", s)) for s in range(session.sensors)])
+        self.plots.set_data(
+            t,
+            [buf.view(column(kind, s)) for s in range(session.sensors)],
+            [buf.view(column("mass_ng_cm2", s)) for s in range(session.sensors)],
+        )
         self.readouts.show_readouts(session.readouts(0))
         others = []
         for sensor in range(1, session.sensors):
             r = session.readouts(sensor)
-            others.append(f"S{sensor + 1}: {format_value(r.frequency_hz, '{:,.2f}')} Hz, "
-                          f"Δf {format_value(r.delta_frequency_hz, '{:+,.2f}')} Hz")
+            others.append(
+                f"S{sensor + 1}: {format_value(r.frequency_hz, '{:,.2f}')} Hz, "
+                f"Δf {format_value(r.delta_frequency_hz, '{:+,.2f}')} Hz"
+            )
         self.other_sensors_label.setText("\n".join(others))
         self.other_sensors_label.setVisible(bool(others))
         if session.analysis_version != self._shown_analysis:
@@ -221,8 +227,9 @@ class MainWindow(ClosingMixin):
         if snapshot is not None:
             for b in snapshot.blocks:
                 if b.has_steady:
-                    steady.append((b.first_index, b.first_index + b.cycles - 1, b.steady_mass_ng_cm2,
-                                   b.steady_std_ng_cm2))
+                    steady.append(
+                        (b.first_index, b.first_index + b.cycles - 1, b.steady_mass_ng_cm2, b.steady_std_ng_cm2)
+                    )
             self.blocks_table.show_blocks(snapshot.blocks)
             # the colour of the newest cycle's label: the same state its bar shows
             regime = labels[-1] if labels else ""
@@ -247,10 +254,13 @@ class MainWindow(ClosingMixin):
 
     def _fill_block_scale(self) -> None:
         blocks = self.cycle_chart.blocks()
-        wanted = [("All blocks", ALL_BLOCKS)] + [(f"{name} (#{first}–{last})", k)
-                                                  for k, (name, first, last) in sorted(blocks.items())]
-        current = [(self.block_scale_combo.itemText(i), self.block_scale_combo.itemData(i))
-                   for i in range(self.block_scale_combo.count())]
+        wanted = [("All blocks", ALL_BLOCKS)] + [
+            (f"{name} (#{first}–{last})", k) for k, (name, first, last) in sorted(blocks.items())
+        ]
+        current = [
+            (self.block_scale_combo.itemText(i), self.block_scale_combo.itemData(i))
+            for i in range(self.block_scale_combo.count())
+        ]
         if [d for _, d in current] == [d for _, d in wanted]:
             for i, (text, _) in enumerate(wanted):
                 if self.block_scale_combo.itemText(i) != text:

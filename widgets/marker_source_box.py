@@ -34,8 +34,10 @@ class MarkerSourceBox(QtWidgets.QGroupBox):
         self.kind_combo = QtWidgets.QComboBox()
         for shown, kind, _ in KINDS:
             self.kind_combo.addItem(shown, kind.value if kind else "")
-        self.kind_combo.setToolTip("With the tool's valve signals every pulse time is known: the valves become "
-                                   "the cycle timeline and show as ticks on the time axis")
+        self.kind_combo.setToolTip(
+            "With the tool's valve signals every pulse time is known: the valves become "
+            "the cycle timeline and show as ticks on the time axis"
+        )
         self.target_edit = QtWidgets.QLineEdit()
         self.browse_button = QtWidgets.QPushButton("Browse…")
         self.browse_button.setToolTip("Choose the log file the tool writes (it may not exist yet)")
@@ -80,9 +82,11 @@ class MarkerSourceBox(QtWidgets.QGroupBox):
         if self.kind() is None:
             return ""
         if not self.target_edit.text().strip():
-            return {MarkerKind.LOG: "Valve markers: choose the tool's log file.",
-                    MarkerKind.SERIAL: "Valve markers: type the serial port.",
-                    MarkerKind.TCP: "Valve markers: type host:port."}[self.kind()]  # type: ignore[index]
+            return {
+                MarkerKind.LOG: "Valve markers: choose the tool's log file.",
+                MarkerKind.SERIAL: "Valve markers: type the serial port.",
+                MarkerKind.TCP: "Valve markers: type host:port.",
+            }[self.kind()]  # type: ignore[index]
         try:
             self.spec()
         except UserInputError as exc:
@@ -129,8 +133,12 @@ class MarkerSourceBox(QtWidgets.QGroupBox):
 
     def _browse(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "The tool's log file", self.target_edit.text(), "Tool logs (*.txt *.tsv *.csv *.log);;All files (*)",
-            options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite)
+            self,
+            "The tool's log file",
+            self.target_edit.text(),
+            "Tool logs (*.txt *.tsv *.csv *.log);;All files (*)",
+            options=QtWidgets.QFileDialog.Option.DontConfirmOverwrite,
+        )
         if path:
             self.target_edit.setText(path)
 
@@ -148,8 +156,9 @@ class MarkerDialog(QtWidgets.QDialog):
         self.problem_label = QtWidgets.QLabel()
         self.problem_label.setStyleSheet("color: #c62828;")
         self.problem_label.setMinimumHeight(self.problem_label.fontMetrics().lineSpacing())
-        self.button_box = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                                     | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        self.button_box = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
         self.ok_button = self.button_box.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Follow")
         layout = QtWidgets.QVBoxLayout(self)

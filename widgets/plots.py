@@ -35,14 +35,34 @@ REGIME_BRUSHES = {
     "anomaly": (229, 57, 53, 70),
 }
 #: the line colour of a run event of these kinds (any other: slate)
-_EVENT_COLOURS: dict[str, str] = {RunEventKind.TARE: "#1565C0", RunEventKind.ALARM: "#C62828",
-                                  RunEventKind.CRYSTAL_CHANGE: "#6A1B9A"}
+_EVENT_COLOURS: dict[str, str] = {
+    RunEventKind.TARE: "#1565C0",
+    RunEventKind.ALARM: "#C62828",
+    RunEventKind.CRYSTAL_CHANGE: "#6A1B9A",
+}
 #: valve tick colours of common precursors (clear of the regime shading and the sensor curves)
 PRECURSOR_COLOURS = {
-    "TMA": "#6A1B9A", "H2O": "#00838F", "O3": "#283593", "O2": "#3949AB", "TiCl4": "#AD1457", "TDMAT": "#AD1457",
-    "DEZ": "#4E342E", "ZnEt2": "#4E342E", "HfCl4": "#00695C", "TEMAH": "#00695C", "TEMAZ": "#5D4037",
-    "ZrCl4": "#5D4037", "NH3": "#1565C0", "H2S": "#9E9D24", "EG": "#C2185B", "GL": "#C2185B",
-    "LiHMDS": "#D84315", "LiOtBu": "#D84315", "glycerol": "#C2185B", "TMG": "#0277BD", "BDEAS": "#37474F",
+    "TMA": "#6A1B9A",
+    "H2O": "#00838F",
+    "O3": "#283593",
+    "O2": "#3949AB",
+    "TiCl4": "#AD1457",
+    "TDMAT": "#AD1457",
+    "DEZ": "#4E342E",
+    "ZnEt2": "#4E342E",
+    "HfCl4": "#00695C",
+    "TEMAH": "#00695C",
+    "TEMAZ": "#5D4037",
+    "ZrCl4": "#5D4037",
+    "NH3": "#1565C0",
+    "H2S": "#9E9D24",
+    "EG": "#C2185B",
+    "GL": "#C2185B",
+    "LiHMDS": "#D84315",
+    "LiOtBu": "#D84315",
+    "glycerol": "#C2185B",
+    "TMG": "#0277BD",
+    "BDEAS": "#37474F",
 }
 #: any other name takes one of these, chosen by a hash of the name (stable across runs)
 SPARE_COLOURS = ("#8E24AA", "#00897B", "#3949AB", "#6D4C41", "#D81B60", "#546E7A", "#7CB342", "#F4511E")
@@ -114,8 +134,9 @@ class TimePlots(pg.GraphicsLayoutWidget):
         self.crosshair_label = pg.LabelItem(justify="left", color="#333", size="9pt")
         self.addItem(self.crosshair_label, row=0, col=0)
         self.time_axes = (TimeAxisItem("bottom"), TimeAxisItem("bottom"))
-        self.freq_plot = self.addPlot(row=1, col=0, axisItems={"bottom": self.time_axes[0],
-                                                               "left": FrequencyAxisItem("left")})
+        self.freq_plot = self.addPlot(
+            row=1, col=0, axisItems={"bottom": self.time_axes[0], "left": FrequencyAxisItem("left")}
+        )
         self.mass_plot = self.addPlot(row=2, col=0, viewBox=MassViewBox(), axisItems={"bottom": self.time_axes[1]})
         self.mass_plot.setXLink(self.freq_plot)
         self.freq_plot.setLabel("left", "Frequency", units="Hz")
@@ -136,9 +157,14 @@ class TimePlots(pg.GraphicsLayoutWidget):
         #: per precursor: its tick curve, and its pulses' openings and closings (s) and its row
         self.valve_curves: dict[str, pg.PlotCurveItem] = {}
         self._valve_xy: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
-        self.valve_legend = pg.LegendItem(offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 215),
-                                          pen=pg.mkPen("#B0BEC5"), labelTextSize="9pt", labelTextColor="#263238",
-                                          verSpacing=-4)
+        self.valve_legend = pg.LegendItem(
+            offset=(8, 8),
+            brush=pg.mkBrush(255, 255, 255, 215),
+            pen=pg.mkPen("#B0BEC5"),
+            labelTextSize="9pt",
+            labelTextColor="#263238",
+            verSpacing=-4,
+        )
         self.valve_legend.setParentItem(self.mass_plot.getViewBox())
         self.valve_legend.setVisible(False)
         self.mass_plot.getViewBox().sigRangeChanged.connect(self._place_valve_ticks)
@@ -150,8 +176,9 @@ class TimePlots(pg.GraphicsLayoutWidget):
             plot.getViewBox().menu.viewAll.triggered.connect(self.reset_view)
         self._cross = []
         for plot in (self.freq_plot, self.mass_plot):
-            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#90A4AE", width=1,
-                                                                          style=QtCore.Qt.PenStyle.DotLine))
+            line = pg.InfiniteLine(
+                angle=90, movable=False, pen=pg.mkPen("#90A4AE", width=1, style=QtCore.Qt.PenStyle.DotLine)
+            )
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self._cross.append(line)
@@ -200,12 +227,14 @@ class TimePlots(pg.GraphicsLayoutWidget):
         while len(self._markers) < len(markers):
             pair = []
             for plot in (self.freq_plot, self.mass_plot):
-                line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#37474F", width=1,
-                                                                              style=QtCore.Qt.PenStyle.DashLine))
+                line = pg.InfiniteLine(
+                    angle=90, movable=False, pen=pg.mkPen("#37474F", width=1, style=QtCore.Qt.PenStyle.DashLine)
+                )
                 plot.addItem(line, ignoreBounds=True)
                 pair.append(line)
-            label = pg.InfLineLabel(pair[1], text="", position=0.95, anchor=(0, 0), color="#263238",
-                                    fill=pg.mkBrush(255, 255, 255, 200))
+            label = pg.InfLineLabel(
+                pair[1], text="", position=0.95, anchor=(0, 0), color="#263238", fill=pg.mkBrush(255, 255, 255, 200)
+            )
             pair[1].label = label
             self._markers.append((pair[0], pair[1]))
         for k, ((top, bottom), (t, kind, text)) in enumerate(zip(self._markers, markers, strict=False)):
@@ -219,7 +248,7 @@ class TimePlots(pg.GraphicsLayoutWidget):
             bottom.label.setText(short)  # the whole text is the line's tooltip
             bottom.label.setColor(colour)
             bottom.label.setPosition((0.95, 0.8, 0.65)[k % 3])  # neighbours do not print over each other
-        for top, bottom in self._markers[len(markers):]:
+        for top, bottom in self._markers[len(markers) :]:
             top.setVisible(False)
             bottom.setVisible(False)
 
@@ -365,7 +394,7 @@ class TimePlots(pg.GraphicsLayoutWidget):
             item.setRegion((start, end))
             item.setBrush(pg.mkBrush(*REGIME_BRUSHES.get(regime, (180, 180, 180, 40))))
             item.setVisible(True)
-        for item in self._regions[len(regions):]:
+        for item in self._regions[len(regions) :]:
             item.setVisible(False)
 
     def mouseDoubleClickEvent(self, ev: QtGui.QMouseEvent) -> None:

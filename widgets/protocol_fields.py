@@ -68,7 +68,7 @@ class ProtocolFields(QtWidgets.QGroupBox):
         if option.type is float:
             double = QtWidgets.QDoubleSpinBox()
             double.setDecimals(option.decimals)
-            step = 10.0 ** -option.decimals
+            step = 10.0**-option.decimals
             low_f = -_FLOAT_LIMIT if option.minimum is None else option.minimum
             high_f = _FLOAT_LIMIT if option.maximum is None else option.maximum
             double.setRange(low_f - step if option.takes_none else low_f, high_f)

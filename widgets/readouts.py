@@ -21,15 +21,15 @@ _ROWS = (
 _TIPS = {
     "frequency_hz": "The crystal's resonance frequency now, as the instrument reports it",
     "delta_frequency_hz": "Frequency now minus the reference: the first reading of the run, or the reading at the "
-                          "last Tare or crystal change (negative as mass lands)",
+    "last Tare or crystal change (negative as mass lands)",
     "mass_ng_cm2": "Areal mass since the reference (start, last Tare or crystal change), by Sauerbrey from the "
-                   "run's measured start frequency",
+    "run's measured start frequency",
     "mass_rate_ng_cm2_s": "Least-squares slope of the mass over the last 5 s",
     "thickness_ang": "Film grown so far, block by block at each block's density (completed cycles, plus the growth "
-                     "since the last one at the current block's density); without a block density, the "
-                     "instrument-style thickness at the film density in Settings",
+    "since the last one at the current block's density); without a block density, the "
+    "instrument-style thickness at the film density in Settings",
     "life_pct": "100 % at the fresh crystal's frequency, 0 % at the minimum usable one (Settings; New crystal "
-                "resets it)",
+    "resets it)",
 }
 
 

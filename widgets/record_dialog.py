@@ -29,8 +29,9 @@ class RecordDialog(QtWidgets.QDialog):
         self.problem = QtWidgets.QLabel("")
         self.problem.setStyleSheet("color: #b71c1c")
         form.addRow(self.problem)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).setText("Record")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)

@@ -52,9 +52,11 @@ def report_recipe_argument(controller: AppController) -> str | None:
 def export_report(parent: QtWidgets.QWidget, controller: AppController) -> None:
     source = controller.current_file
     if source is None or not source.exists():
-        QtWidgets.QMessageBox.information(parent, "Export report",
-                                          "Record a run or open one (File → Open run…) first: the report is "
-                                          "written from the run file.")
+        QtWidgets.QMessageBox.information(
+            parent,
+            "Export report",
+            "Record a run or open one (File → Open run…) first: the report is written from the run file.",
+        )
         return
     default = source.with_name(source.stem + "_report")
     folder = QtWidgets.QFileDialog.getSaveFileName(parent, "Report folder", str(default))[0]
@@ -63,8 +65,11 @@ def export_report(parent: QtWidgets.QWidget, controller: AppController) -> None:
     overwrite = False
     if Path(folder).exists() and any(Path(folder).iterdir()):
         answer = QtWidgets.QMessageBox.question(
-            parent, "Export report", f"{folder} already holds files. Replace the report in it? (Only a folder "
-            "holding a qcm-monitor report is ever replaced.)")
+            parent,
+            "Export report",
+            f"{folder} already holds files. Replace the report in it? (Only a folder "
+            "holding a qcm-monitor report is ever replaced.)",
+        )
         if answer != QtWidgets.QMessageBox.StandardButton.Yes:
             return
         overwrite = True

@@ -75,20 +75,25 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow("Demo reactor speed", self.speed)
         a = settings.alarms
         self.life_min = _spin(a.crystal_life_min_pct, 0.0, 100.0, 1, "%")
-        self.bounds = {name: _bound_edit(getattr(a, name)) for name in
-                       ("rate_min_ng_cm2_s", "rate_max_ng_cm2_s", "cycle_mass_min_ng_cm2", "cycle_mass_max_ng_cm2")}
+        self.bounds = {
+            name: _bound_edit(getattr(a, name))
+            for name in ("rate_min_ng_cm2_s", "rate_max_ng_cm2_s", "cycle_mass_min_ng_cm2", "cycle_mass_max_ng_cm2")
+        }
         form.addRow(QtWidgets.QLabel("<b>Alarms</b> (shown, sounded and written to the run file; empty: off)"))
         form.addRow("Crystal life below", self.life_min)
-        for name, title in (("rate_min_ng_cm2_s", "Mass rate below (ng/cm²/s)"),
-                            ("rate_max_ng_cm2_s", "Mass rate above (ng/cm²/s)"),
-                            ("cycle_mass_min_ng_cm2", "Δm per cycle below (ng/cm²)"),
-                            ("cycle_mass_max_ng_cm2", "Δm per cycle above (ng/cm²)")):
+        for name, title in (
+            ("rate_min_ng_cm2_s", "Mass rate below (ng/cm²/s)"),
+            ("rate_max_ng_cm2_s", "Mass rate above (ng/cm²/s)"),
+            ("cycle_mass_min_ng_cm2", "Δm per cycle below (ng/cm²)"),
+            ("cycle_mass_max_ng_cm2", "Δm per cycle above (ng/cm²)"),
+        ):
             form.addRow(title, self.bounds[name])
         self.note = QtWidgets.QLineEdit(settings.operator_note)
         self.note.setPlaceholderText("e.g. sample LiGL-90, run by A. Scientist")
         form.addRow("Operator note (run headers)", self.note)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -102,17 +107,30 @@ class SettingsDialog(QtWidgets.QDialog):
             self.runs_folder.setText(folder)
 
     def settings(self) -> AppSettings:
-        crystal = CrystalSettings(nominal_mhz=self.nominal.value(), fresh_frequency_hz=self.fresh.value(),
-                                  min_frequency_hz=self.minimum.value(), blank_frequency_hz=self.blank.value(),
-                                  zq_kg_m2_s=self.zq.value(),
-                                  quartz_density_g_cm3=self._original.crystal.quartz_density_g_cm3,
-                                  quartz_shear_modulus_g_cm_s2=self._original.crystal.quartz_shear_modulus_g_cm_s2)
+        crystal = CrystalSettings(
+            nominal_mhz=self.nominal.value(),
+            fresh_frequency_hz=self.fresh.value(),
+            min_frequency_hz=self.minimum.value(),
+            blank_frequency_hz=self.blank.value(),
+            zq_kg_m2_s=self.zq.value(),
+            quartz_density_g_cm3=self._original.crystal.quartz_density_g_cm3,
+            quartz_shear_modulus_g_cm_s2=self._original.crystal.quartz_shear_modulus_g_cm_s2,
+        )
         film = FilmSettings(self.density.value(), self.z_ratio.value(), self.tooling.value())
-        alarms = replace(self._original.alarms, crystal_life_min_pct=self.life_min.value(),
-                         **{name: _bound_value(edit.text()) for name, edit in self.bounds.items()})
-        return replace(self._original, runs_folder=Path(self.runs_folder.text().strip()).expanduser(),
-                       crystal=crystal, film=film, demo_speed=self.speed.value(), operator_note=self.note.text(),
-                       alarms=alarms)
+        alarms = replace(
+            self._original.alarms,
+            crystal_life_min_pct=self.life_min.value(),
+            **{name: _bound_value(edit.text()) for name, edit in self.bounds.items()},
+        )
+        return replace(
+            self._original,
+            runs_folder=Path(self.runs_folder.text().strip()).expanduser(),
+            crystal=crystal,
+            film=film,
+            demo_speed=self.speed.value(),
+            operator_note=self.note.text(),
+            alarms=alarms,
+        )
 
     def _accept(self) -> None:
         for edit in self.bounds.values():

@@ -32,7 +32,6 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-
 class ActionsMixin(StatusMixin):
     """The toolbar's and the menus' part of :class:`widgets.main_window.MainWindow`."""
 
@@ -143,12 +142,16 @@ class ActionsMixin(StatusMixin):
         zero = menu.addAction("Zero instrument thickness")
         zero.triggered.connect(self.controller.zero_instrument)
         self.new_crystal_action = menu.addAction("New crystal…")
-        self.new_crystal_action.setToolTip("After changing the crystal: its frequency now is the new mass zero "
-                                           "and 100 % life; the run file notes the change")
+        self.new_crystal_action.setToolTip(
+            "After changing the crystal: its frequency now is the new mass zero "
+            "and 100 % life; the run file notes the change"
+        )
         self.new_crystal_action.triggered.connect(self.new_crystal_dialog)
         self.markers_action = menu.addAction("Valve markers…")
-        self.markers_action.setToolTip("Follow the tool's valve signals beside the instrument: its log file as it "
-                                       "grows, or event lines on a serial port or over TCP")
+        self.markers_action.setToolTip(
+            "Follow the tool's valve signals beside the instrument: its log file as it "
+            "grows, or event lines on a serial port or over TCP"
+        )
         self.markers_action.triggered.connect(self.open_markers_dialog)
 
         view = self.menuBar().addMenu("&View")
@@ -191,12 +194,19 @@ class ActionsMixin(StatusMixin):
         else:
             k = self.recipe_combo.findData(recipe.source)
             if k < 0:  # a run's embedded recipe that is one of the presets: that entry, not a second one
-                k = next((self.recipe_combo.findData(p) for p, text in self._preset_texts.items()
-                          if text.strip() == recipe.text.strip()), -1)
+                k = next(
+                    (
+                        self.recipe_combo.findData(p)
+                        for p, text in self._preset_texts.items()
+                        if text.strip() == recipe.text.strip()
+                    ),
+                    -1,
+                )
             if k < 0:
                 embedded = "(embedded" in recipe.source
-                self.recipe_combo.insertItem(0, recipe.name + (" (from the run file)" if embedded else ""),
-                                             recipe.source)
+                self.recipe_combo.insertItem(
+                    0, recipe.name + (" (from the run file)" if embedded else ""), recipe.source
+                )
                 k = 0
             self.recipe_combo.setCurrentIndex(k)
         self.recipe_combo.blockSignals(blocked)
@@ -228,8 +238,11 @@ class ActionsMixin(StatusMixin):
 
     def open_run_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Open a recorded run or instrument log", str(self.controller.settings.runs_folder),
-            "Runs and logs (*.csv *.tsv *.txt *.log *.dat);;All files (*)")
+            self,
+            "Open a recorded run or instrument log",
+            str(self.controller.settings.runs_folder),
+            "Runs and logs (*.csv *.tsv *.txt *.log *.dat);;All files (*)",
+        )
         if path:
             self.open_run(path)
 
@@ -257,8 +270,9 @@ class ActionsMixin(StatusMixin):
 
         dialog = ConnectionDialog(self)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
-            self.controller.connect_instrument(dialog.spec(), self.controller.recipe,
-                                               time_scale=dialog.time_scale(), markers=dialog.marker_spec())
+            self.controller.connect_instrument(
+                dialog.spec(), self.controller.recipe, time_scale=dialog.time_scale(), markers=dialog.marker_spec()
+            )
 
     def open_markers_dialog(self) -> None:
         """Follow (another) valve marker source beside the running instrument."""
@@ -275,7 +289,6 @@ class ActionsMixin(StatusMixin):
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             c.set_markers(dialog.spec())
 
-
     def _toggle_recording(self, on: bool) -> None:
         if on and not self.controller.worker:
             self.record_action.setChecked(False)
@@ -286,8 +299,9 @@ class ActionsMixin(StatusMixin):
             if self.ask_recording_details:
                 from widgets.record_dialog import RecordDialog
 
-                dialog = RecordDialog(self.controller.default_recording_path(), self.controller.settings.operator_note,
-                                      self)
+                dialog = RecordDialog(
+                    self.controller.default_recording_path(), self.controller.settings.operator_note, self
+                )
                 if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
                     self.show_recording(None)
                     return
@@ -322,8 +336,9 @@ class ActionsMixin(StatusMixin):
             self.show_warning("Markers are put on a live run (connect or start the demo first).")
             return
         n = sum(1 for _, kind, _ in self.controller.events if kind == RunEventKind.MARKER) + 1
-        note, ok = QtWidgets.QInputDialog.getText(self, "Marker", "Note for this marker (written to the run file):",
-                                                  text=f"marker {n}")
+        note, ok = QtWidgets.QInputDialog.getText(
+            self, "Marker", "Note for this marker (written to the run file):", text=f"marker {n}"
+        )
         if ok:
             self.controller.add_marker(note.strip())
             self._shown_version = -1
@@ -333,8 +348,11 @@ class ActionsMixin(StatusMixin):
             self.show_warning("Connect the instrument with the new crystal first.")
             return
         answer = QtWidgets.QMessageBox.question(
-            self, "New crystal", "Has the crystal been changed, and does the instrument read the new one now?\n\n"
-            "Its frequency now becomes the mass zero and 100 % crystal life; the run file notes the change.")
+            self,
+            "New crystal",
+            "Has the crystal been changed, and does the instrument read the new one now?\n\n"
+            "Its frequency now becomes the mass zero and 100 % crystal life; the run file notes the change.",
+        )
         if answer == QtWidgets.QMessageBox.StandardButton.Yes:
             self.controller.new_crystal()
             self._shown_version = -1
@@ -344,7 +362,8 @@ class ActionsMixin(StatusMixin):
     def export_plot_dialog(self) -> None:
         folder = self.controller.settings.runs_folder
         path, chosen = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export plots", str(folder / "plots.png"), "PNG image (*.png);;SVG drawing (*.svg)")
+            self, "Export plots", str(folder / "plots.png"), "PNG image (*.png);;SVG drawing (*.svg)"
+        )
         if path:
             if not Path(path).suffix:
                 path += ".svg" if "svg" in chosen.lower() else ".png"
@@ -364,15 +383,20 @@ class ActionsMixin(StatusMixin):
     def show_shortcuts(self) -> None:
         box = QtWidgets.QMessageBox(self)
         box.setWindowTitle("Keyboard shortcuts")
-        box.setText("<table>" + "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>"
-                                         for _, key, what in SHORTCUTS) + "</table>")
+        box.setText(
+            "<table>"
+            + "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for _, key, what in SHORTCUTS)
+            + "</table>"
+        )
         box.open()
 
     def about_text(self) -> str:
-        return (f"<b>qcm-monitor {__version__}</b><br>QCM monitoring of ALD/MLD reactors: instrument drivers, "
-                "live per-cycle mass analysis, replay and reports.<br><br>Licence: GPL-3.0-or-later "
-                "(GNU General Public License, version 3 or any later version). This program comes with "
-                "ABSOLUTELY NO WARRANTY.")
+        return (
+            f"<b>qcm-monitor {__version__}</b><br>QCM monitoring of ALD/MLD reactors: instrument drivers, "
+            "live per-cycle mass analysis, replay and reports.<br><br>Licence: GPL-3.0-or-later "
+            "(GNU General Public License, version 3 or any later version). This program comes with "
+            "ABSOLUTELY NO WARRANTY."
+        )
 
     def show_about(self) -> None:
         box = QtWidgets.QMessageBox(self)

@@ -18,18 +18,21 @@ class BannersMixin(ActionsMixin):
     sound: Callable[[], None]
 
     def show_write_failure(self, text: str) -> None:
-        self.banners.show_banner("write", text[:1].upper() + text[1:], [("Choose folder…", self.choose_save_folder)],
-                                 kind="error")
+        self.banners.show_banner(
+            "write", text[:1].upper() + text[1:], [("Choose folder…", self.choose_save_folder)], kind="error"
+        )
 
     def choose_save_folder(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Save the run in",
-                                                            str(self.controller.settings.runs_folder))
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Save the run in", str(self.controller.settings.runs_folder)
+        )
         if folder:
             self.controller.relocate_recording(folder)
 
     def offer_recovery(self, runs: list[Path]) -> None:
         """Interrupted recordings found at start-up: continue one, replay it, or leave it."""
         for run in runs:
+
             def go_on(run: Path = run) -> None:
                 self.banners.remove(f"recover:{run}")
                 self.controller.continue_run(run)
@@ -44,9 +47,12 @@ class BannersMixin(ActionsMixin):
                 self.banners.remove(f"recover:{run}")
 
             banner = self.banners.show_banner(
-                f"recover:{run}", f"The recording {run.name} was interrupted (the program ended while writing "
+                f"recover:{run}",
+                f"The recording {run.name} was interrupted (the program ended while writing "
                 f"it). Its data up to the last second is safe.",
-                [("Continue recording", go_on), ("Open for replay", replay), ("Leave it", leave)], kind="info")
+                [("Continue recording", go_on), ("Open for replay", replay), ("Leave it", leave)],
+                kind="info",
+            )
             banner.buttons["Dismiss"].hide()
 
     def show_alarm(self, alarm: Alarm) -> None:

@@ -24,9 +24,14 @@ class ClosingMixin(BannersMixin):
 
     def save_layout(self) -> None:
         splits = (self.side_split, self.main_split, self.bottom_split)
-        save_window_layout(WindowLayout(self.saveGeometry(), self.saveState(),
-                                        {split.objectName(): split.saveState() for split in splits},
-                                        self.wall_clock_action.isChecked()))
+        save_window_layout(
+            WindowLayout(
+                self.saveGeometry(),
+                self.saveState(),
+                {split.objectName(): split.saveState() for split in splits},
+                self.wall_clock_action.isChecked(),
+            )
+        )
 
     def restore_layout(self) -> None:
         splits = (self.side_split, self.main_split, self.bottom_split)
@@ -49,8 +54,14 @@ class ClosingMixin(BannersMixin):
         """A question with these buttons; the text of the one pressed (Cancel when the box is closed)."""
         box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, parent=self)
         pressed: dict[QtWidgets.QAbstractButton, str] = {
-            box.addButton(b, QtWidgets.QMessageBox.ButtonRole.RejectRole if b == self.CANCEL else
-                          QtWidgets.QMessageBox.ButtonRole.AcceptRole): b for b in buttons}
+            box.addButton(
+                b,
+                QtWidgets.QMessageBox.ButtonRole.RejectRole
+                if b == self.CANCEL
+                else QtWidgets.QMessageBox.ButtonRole.AcceptRole,
+            ): b
+            for b in buttons
+        }
         box.exec()
         return pressed.get(box.clickedButton(), self.CANCEL)
 
@@ -69,9 +80,12 @@ class ClosingMixin(BannersMixin):
         c = self.controller
         if c.unsaved_rows:
             while True:
-                answer = self.ask("Quit", f"{c.unsaved_rows} samples are only in memory: the disk refused "
-                                  "them. Save them in another folder before quitting, or discard them?",
-                                  [self.SAVE, self.DISCARD, self.CANCEL])
+                answer = self.ask(
+                    "Quit",
+                    f"{c.unsaved_rows} samples are only in memory: the disk refused "
+                    "them. Save them in another folder before quitting, or discard them?",
+                    [self.SAVE, self.DISCARD, self.CANCEL],
+                )
                 if answer == self.DISCARD:
                     c.discard_unsaved()
                     return True
@@ -85,8 +99,14 @@ class ClosingMixin(BannersMixin):
                     return True
         if c.recording_active:
             name = c.recording_path.name if c.recording_path else "the run file"
-            return self.ask("Quit", f"Recording to {name}. Stop the recording and quit? Everything recorded so "
-                            "far is in the file.", [self.STOP_AND_QUIT, self.CANCEL]) == self.STOP_AND_QUIT
+            return (
+                self.ask(
+                    "Quit",
+                    f"Recording to {name}. Stop the recording and quit? Everything recorded so far is in the file.",
+                    [self.STOP_AND_QUIT, self.CANCEL],
+                )
+                == self.STOP_AND_QUIT
+            )
         return True
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
@@ -105,8 +125,9 @@ class ClosingMixin(BannersMixin):
             for folder in (self.controller.settings.runs_folder, Path(tempfile.gettempdir())):
                 saved = self.controller.save_unsaved(folder)
                 if saved:
-                    logging.getLogger(__name__).warning("samples held in memory saved to %s",
-                                                        ", ".join(map(str, saved)))
+                    logging.getLogger(__name__).warning(
+                        "samples held in memory saved to %s", ", ".join(map(str, saved))
+                    )
                 if not self.controller.unsaved_rows:
                     break
         super().closeEvent(event)

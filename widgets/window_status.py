@@ -69,8 +69,7 @@ class StatusMixin(QtWidgets.QMainWindow):
 
     def show_stats(self, s: LinkStats) -> None:
         self.rate_label.setText(f"{s.sample_rate_hz:.1f} samples/s" if s.sample_rate_hz else "— samples/s")
-        errors = (f"CRC/frame {s.checksum_errors} · timeouts {s.timeouts} · no value {s.unavailable}"
-                  f" · gaps {s.gaps}")
+        errors = f"CRC/frame {s.checksum_errors} · timeouts {s.timeouts} · no value {s.unavailable} · gaps {s.gaps}"
         self.errors_label.setText(errors)
         self.errors_label.setToolTip(s.last_error)
 
@@ -93,15 +92,17 @@ class StatusMixin(QtWidgets.QMainWindow):
             self._recording_path = Path(str(path))
             self.record_label.setToolTip(str(path))
             self._record_button_style(True)
-            self.record_label.setStyleSheet("background: #C62828; color: white; font-weight: bold; "
-                                            "border-radius: 3px; padding: 1px 6px")
+            self.record_label.setStyleSheet(
+                "background: #C62828; color: white; font-weight: bold; border-radius: 3px; padding: 1px 6px"
+            )
             self._update_recording_indicator()
 
     def _record_button_style(self, recording: bool) -> None:
         button = self.toolbar.widgetForAction(self.record_action)
         if button is not None:
-            button.setStyleSheet("background: #C62828; color: white; font-weight: bold; border-radius: 3px"
-                                 if recording else "")
+            button.setStyleSheet(
+                "background: #C62828; color: white; font-weight: bold; border-radius: 3px" if recording else ""
+            )
 
     def _update_recording_indicator(self) -> None:
         """● REC, elapsed time and file size: unmistakable from across the lab."""

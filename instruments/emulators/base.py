@@ -32,8 +32,9 @@ class SignalSource(Protocol):
 
     sensor_count: int
 
-    def sensor_state(self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float,
-                     tooling_pct: float) -> tuple[float, float, float]:
+    def sensor_state(
+        self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float, tooling_pct: float
+    ) -> tuple[float, float, float]:
         """(frequency Hz, thickness kÅ since start, rate Å/s) of a sensor (0-based) at emulator time."""
         ...
 
@@ -45,8 +46,9 @@ class ConstantSource:
         self.frequency_hz = frequency_hz
         self.sensor_count = sensors
 
-    def sensor_state(self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float,
-                     tooling_pct: float) -> tuple[float, float, float]:
+    def sensor_state(
+        self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float, tooling_pct: float
+    ) -> tuple[float, float, float]:
         return self.frequency_hz - 1000.0 * sensor, 0.0, 0.0
 
 
@@ -64,8 +66,13 @@ class Faults:
     @classmethod
     def parse(cls, spec: str) -> Faults:
         """``"corrupt=0.1,noise=0.05,drop=0.02,empty=0.02,stall=3"`` (the CLI's --faults)."""
-        names = {"corrupt": "corrupt_checksum", "noise": "noise_bytes", "drop": "drop_reply",
-                 "empty": "empty_reply", "stall": "stall_s"}
+        names = {
+            "corrupt": "corrupt_checksum",
+            "noise": "noise_bytes",
+            "drop": "drop_reply",
+            "empty": "empty_reply",
+            "stall": "stall_s",
+        }
         out = cls()
         for part in filter(None, (p.strip() for p in spec.split(","))):
             key, _, value = part.partition("=")
@@ -132,8 +139,9 @@ class EmulatedInstrument(ABC):
             if hit is not None and hit[0] == k and k >= 0:
                 return hit[1]
             t = k * self.measurement_period_s if k >= 0 else self.elapsed_s()
-            f, thick, rate = self.source.sensor_state(t, sensor, self.film.density_g_cm3, self.film.z_ratio,
-                                                      self.film.tooling_pct)
+            f, thick, rate = self.source.sensor_state(
+                t, sensor, self.film.density_g_cm3, self.film.z_ratio, self.film.tooling_pct
+            )
             value = (f, thick - self._zero_kang[sensor], rate)
             self._cache[sensor] = (k, value)
             return value
@@ -197,8 +205,14 @@ class EmulatorServer(ABC):
     left is discarded (a UART or USB CDC does not buffer readings for a host that is not there).
     """
 
-    def __init__(self, instrument: EmulatedInstrument, faults: Faults | None = None, seed: int = 0,
-                 baud: int | None = None, latency_s: float = 0.002) -> None:
+    def __init__(
+        self,
+        instrument: EmulatedInstrument,
+        faults: Faults | None = None,
+        seed: int = 0,
+        baud: int | None = None,
+        latency_s: float = 0.002,
+    ) -> None:
         self.instrument = instrument
         #: pace replies as a real serial line at this baud rate would (None: as fast as the link goes)
         self.baud = baud
@@ -229,8 +243,9 @@ class EmulatorServer(ABC):
     def start(self) -> EmulatorServer:
         self._open_endpoint()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"emulator-{type(self.instrument).__name__}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"emulator-{type(self.instrument).__name__}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -351,9 +366,15 @@ class PtyServer(EmulatorServer):
     :meth:`disappear` / :meth:`reappear`, like ``/dev/serial/by-id`` for a re-plugged USB unit.
     """
 
-    def __init__(self, instrument: EmulatedInstrument, faults: Faults | None = None,
-                 link: str | Path | None = None, seed: int = 0, baud: int | None = None,
-                 latency_s: float = 0.002) -> None:
+    def __init__(
+        self,
+        instrument: EmulatedInstrument,
+        faults: Faults | None = None,
+        link: str | Path | None = None,
+        seed: int = 0,
+        baud: int | None = None,
+        latency_s: float = 0.002,
+    ) -> None:
         super().__init__(instrument, faults=faults, seed=seed, baud=baud, latency_s=latency_s)
         self.link = Path(link) if link else None
         self._master = -1
@@ -481,8 +502,15 @@ class TcpServer(EmulatorServer):
 
     HOST = "127.0.0.1"
 
-    def __init__(self, instrument: EmulatedInstrument, faults: Faults | None = None, seed: int = 0,
-                 baud: int | None = None, latency_s: float = 0.002, tcp_port: int = 0) -> None:
+    def __init__(
+        self,
+        instrument: EmulatedInstrument,
+        faults: Faults | None = None,
+        seed: int = 0,
+        baud: int | None = None,
+        latency_s: float = 0.002,
+        tcp_port: int = 0,
+    ) -> None:
         super().__init__(instrument, faults=faults, seed=seed, baud=baud, latency_s=latency_s)
         self.tcp_port = tcp_port
         self._listener: socket.socket | None = None
@@ -587,7 +615,7 @@ class TcpServer(EmulatorServer):
         deadline = time.monotonic() + 0.5
         while view and time.monotonic() < deadline:
             try:
-                view = view[conn.send(view):]
+                view = view[conn.send(view) :]
             except BlockingIOError:
                 time.sleep(0.002)
             except OSError:
@@ -595,9 +623,16 @@ class TcpServer(EmulatorServer):
                 return
 
 
-def serve(instrument: EmulatedInstrument, *, transport: ServerTransport | None = None,
-          faults: Faults | None = None, link: str | Path | None = None, seed: int = 0,
-          baud: int | None = None, tcp_port: int = 0) -> EmulatorServer:
+def serve(
+    instrument: EmulatedInstrument,
+    *,
+    transport: ServerTransport | None = None,
+    faults: Faults | None = None,
+    link: str | Path | None = None,
+    seed: int = 0,
+    baud: int | None = None,
+    tcp_port: int = 0,
+) -> EmulatorServer:
     """A server for ``instrument`` on a pty, or on loopback TCP where there is no pty (or when forced)."""
     transport = transport or default_transport()
     if transport is ServerTransport.TCP:

@@ -12,9 +12,18 @@ from instruments.emulators.base import EmulatedInstrument, SignalSource
 class LineEmulator(EmulatedInstrument):
     """Streams a line every ``measurement_period_s`` from power-up."""
 
-    def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1,
-                 delimiter: str = "\t", decimal_comma: bool = False, line_ending: str = "\n",
-                 with_temperature: bool = True, temperature_c: float = 24.8) -> None:
+    def __init__(
+        self,
+        source: SignalSource,
+        *,
+        seed: int = 0,
+        measurement_period_s: float = 0.1,
+        delimiter: str = "\t",
+        decimal_comma: bool = False,
+        line_ending: str = "\n",
+        with_temperature: bool = True,
+        temperature_c: float = 24.8,
+    ) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
         if delimiter not in ("\t", ";", ",", " "):
             raise ValueError(f"delimiter must be tab, ';', ',' or ' ', not {delimiter!r}")
@@ -43,7 +52,7 @@ class LineEmulator(EmulatedInstrument):
         text = frame.decode("latin-1")
         if not text.endswith(self.line_ending):
             return None
-        fields = text[:-len(self.line_ending)].split(self.delimiter)
+        fields = text[: -len(self.line_ending)].split(self.delimiter)
         return fields if len(fields) >= 2 else None
 
     def stream_frame(self) -> bytes | None:
@@ -59,7 +68,7 @@ class LineEmulator(EmulatedInstrument):
         if fields is None or not fields[1]:
             return super().corrupt(frame)
         pos = self.rng.randrange(len(fields[1]))
-        fields[1] = fields[1][:pos] + "#" + fields[1][pos + 1:]
+        fields[1] = fields[1][:pos] + "#" + fields[1][pos + 1 :]
         return self._line(fields)
 
     def empty_reply(self, frame: bytes) -> bytes:

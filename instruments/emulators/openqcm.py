@@ -17,8 +17,15 @@ _INTEGER = re.compile(rb"-?\d+")
 class OpenQcmEmulator(EmulatedInstrument):
     """Streams from power-up; ``measurement_period_s`` is the gate (1 s on a real board)."""
 
-    def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 1.0,
-                 temperature_c: float = 25.3, serial_number: str = "1042") -> None:
+    def __init__(
+        self,
+        source: SignalSource,
+        *,
+        seed: int = 0,
+        measurement_period_s: float = 1.0,
+        temperature_c: float = 25.3,
+        serial_number: str = "1042",
+    ) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
         self.stream_period_s = measurement_period_s
         self.temperature_c = temperature_c
@@ -42,7 +49,7 @@ class OpenQcmEmulator(EmulatedInstrument):
         if not frame.startswith(HEADER) or len(frame) < len(HEADER) + 3:
             return super().corrupt(frame)
         pos = self.rng.randrange(len(HEADER), len(frame) - 1)
-        return frame[:pos] + b"x" + frame[pos + 1:]
+        return frame[:pos] + b"x" + frame[pos + 1 :]
 
     def empty_reply(self, frame: bytes) -> bytes:
         """No crystal (or a stopped oscillator): the gate counts zero cycles."""

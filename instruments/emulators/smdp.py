@@ -63,8 +63,8 @@ class Stm2SmdpEmulator(EmulatedInstrument):
                 if len(self._buf) > MAX_FRAME:
                     self._buf.clear()
                 break
-            raw = bytes(self._buf[:end + 1])
-            del self._buf[:end + 1]
+            raw = bytes(self._buf[: end + 1])
+            del self._buf[: end + 1]
             reply = self._answer(raw)
             if reply is not None:
                 replies.append(reply)

@@ -62,19 +62,19 @@ class Sqm160Emulator(EmulatedInstrument):
             if size < 1:
                 del self._buf[:1]  # not a frame: resynchronise on the next "!"
                 continue
-            if b"!" in self._buf[2:2 + size]:
+            if b"!" in self._buf[2 : 2 + size]:
                 del self._buf[:1]  # a new sync inside the frame resets the packet
                 continue
             if len(self._buf) < 2 + size + 2:
                 break
-            body = bytes(self._buf[1:2 + size])
-            crc = bytes(self._buf[2 + size:4 + size])
+            body = bytes(self._buf[1 : 2 + size])
+            crc = bytes(self._buf[2 + size : 4 + size])
             if crc != b"\x00\x00" and tuple(crc) != crc14(body):
                 # a real unit ignores a packet with a bad CRC; what looked like its body may hold
                 # the start of the next packet, so resynchronise just past this sync character
                 del self._buf[:1]
                 continue
-            del self._buf[:4 + size]
+            del self._buf[: 4 + size]
             replies.append(self._answer(body[1:].decode("latin-1")))
         return replies
 
@@ -147,17 +147,21 @@ class Sqm160Emulator(EmulatedInstrument):
         if cmd == "A" and arg.endswith("?") and arg[:-1].isdigit() and 1 <= int(arg[:-1]) <= 99:
             film = self.film
             name = film.name.upper()[:FILM_NAME_WIDTH].ljust(FILM_NAME_WIDTH)
-            text = (f"{name} {film.density_g_cm3:.2f} {film.tooling_pct:.0f} {film.z_ratio:.3f} "
-                    f"{self.final_thickness_kang:.3f} 0.000 0 1")
+            text = (
+                f"{name} {film.density_g_cm3:.2f} {film.tooling_pct:.0f} {film.z_ratio:.3f} "
+                f"{self.final_thickness_kang:.3f} 0.000 0 1"
+            )
             return encode_reply(ok(), text.encode())
         if cmd == "B" and arg == "?":  # system 1: time base, simulate, display, resolution, filter, tooling × 6
             tooling = " ".join(str(t) for t in self.crystal_tooling_pct)
             text = f"{self.time_base_s:.2f} 0 0 0 {self.rate_filter} {tooling}"
             return encode_reply(ok(), text.encode())
         if cmd == "C" and arg == "?":  # system 2: frequency (MHz), rate and thickness limits, etch mode
-            text = (f"{self.min_frequency_hz / 1e6:.3f} {self.max_frequency_hz / 1e6:.3f} "
-                    f"{self.min_rate_a_per_s:.2f} {self.max_rate_a_per_s:.2f} "
-                    f"{self.min_thickness_kang:.3f} {self.max_thickness_kang:.3f} 0")
+            text = (
+                f"{self.min_frequency_hz / 1e6:.3f} {self.max_frequency_hz / 1e6:.3f} "
+                f"{self.min_rate_a_per_s:.2f} {self.max_rate_a_per_s:.2f} "
+                f"{self.min_thickness_kang:.3f} {self.max_thickness_kang:.3f} 0"
+            )
             return encode_reply(ok(), text.encode())
         if cmd == "D" and arg.isdigit() and 1 <= int(arg) <= 99:
             self.active_film = int(arg)

@@ -232,11 +232,11 @@ class Stm100Emulator(EmulatedInstrument):
                 continue
             if len(self._buf) < size + 3:
                 break
-            message = bytes(self._buf[2:2 + size])
+            message = bytes(self._buf[2 : 2 + size])
             if checksum(message) != self._buf[2 + size]:
                 del self._buf[:1]
                 continue
-            del self._buf[:size + 3]
+            del self._buf[: size + 3]
             replies.append(self._reply(message))
         return replies
 

@@ -58,8 +58,9 @@ def fixed_width(value: float, width: int) -> str:
 class Tm400Emulator(EmulatedInstrument):
     """Two sensor inputs (the second reads as failed unless the source has two sensors)."""
 
-    def __init__(self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1,
-                 address: int = 1) -> None:
+    def __init__(
+        self, source: SignalSource, *, seed: int = 0, measurement_period_s: float = 0.1, address: int = 1
+    ) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)
         if not MIN_ADDRESS <= address <= MAX_ADDRESS:
             raise ValueError(f"TM-400 address must be {MIN_ADDRESS}..{MAX_ADDRESS}")
@@ -88,7 +89,7 @@ class Tm400Emulator(EmulatedInstrument):
             start = self._buf.find(SYNC)
             if start < 0:
                 keep = 1 if self._buf.endswith(SYNC[:1]) else 0  # maybe the first half of a split sync
-                del self._buf[:len(self._buf) - keep]
+                del self._buf[: len(self._buf) - keep]
                 break
             del self._buf[:start]
             if len(self._buf) < 5:
@@ -99,8 +100,8 @@ class Tm400Emulator(EmulatedInstrument):
                 continue
             if len(self._buf) < 6 + length:
                 break
-            frame = bytes(self._buf[:6 + length])
-            del self._buf[:6 + length]
+            frame = bytes(self._buf[: 6 + length])
+            del self._buf[: 6 + length]
             if address != self.address:
                 continue  # addressed to another unit
             body = frame[5:-1]
@@ -140,10 +141,18 @@ class Tm400Emulator(EmulatedInstrument):
         return max(0, min(99, round(99 * (1.0 - (nominal - f) / 1e6))))
 
     def status(self) -> Tm400Status:
-        return Tm400Status(active_film=self.active_film, active_sensor=self.active_sensor,
-                           health=(self._health(0), self._health(1)), source_shutter_open=False,
-                           sensor_shutter_open=False, display=0, address=self.address,
-                           crystal_type=self.crystal_type, simulate=self.simulate, failures=0)
+        return Tm400Status(
+            active_film=self.active_film,
+            active_sensor=self.active_sensor,
+            health=(self._health(0), self._health(1)),
+            source_shutter_open=False,
+            sensor_shutter_open=False,
+            display=0,
+            address=self.address,
+            crystal_type=self.crystal_type,
+            simulate=self.simulate,
+            failures=0,
+        )
 
     def _sensor_values(self, sensor: int) -> tuple[float, float, float]:
         """(frequency Hz, thickness kÅ, rate Å/s) of input 0 or 1; a missing input reads (0, 0, 0)."""
@@ -157,9 +166,12 @@ class Tm400Emulator(EmulatedInstrument):
             f, thick_kang, rate = self._sensor_values(sensor)
             thick_a = thick_kang * 1000.0
             mass_ng = thick_a * 1e-8 * self.film.density_g_cm3 * 1e9
-            fields = {"rate": round(rate / RATE_A_PER_S_PER_COUNT), "thickness": round(thick_a / THICKNESS_A_PER_COUNT),
-                      "period": round(PERIOD_CONSTANT / f) if f > 0 else 0,
-                      "mass": round(mass_ng / MASS_NG_CM2_PER_COUNT)}
+            fields = {
+                "rate": round(rate / RATE_A_PER_S_PER_COUNT),
+                "thickness": round(thick_a / THICKNESS_A_PER_COUNT),
+                "period": round(PERIOD_CONSTANT / f) if f > 0 else 0,
+                "mass": round(mass_ng / MASS_NG_CM2_PER_COUNT),
+            }
             for name, value in fields.items():
                 values[f"s{sensor + 1}_{name}"] = value
                 if sensor == self.active_sensor - 1:

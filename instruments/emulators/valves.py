@@ -30,8 +30,9 @@ class ValveEventEmulator(EmulatedInstrument):
     Stamps are the reactor's process seconds, or with ``wall_clock`` the Unix time at which each
     event happened (a tool PC whose clock agrees with ours, as on the same PC)."""
 
-    def __init__(self, source: ValveSchedule, *, seed: int = 0, measurement_period_s: float = 0.05,
-                 wall_clock: bool = False) -> None:
+    def __init__(
+        self, source: ValveSchedule, *, seed: int = 0, measurement_period_s: float = 0.05, wall_clock: bool = False
+    ) -> None:
         super().__init__(source, seed=seed, measurement_period_s=measurement_period_s)  # type: ignore[arg-type]
         self.schedule = source
         self.stream_period_s = measurement_period_s

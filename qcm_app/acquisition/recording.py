@@ -154,8 +154,9 @@ class Recording:
                     self._keep(it)
             self._writer = None
         if self._memory is not None and self.memory_rows:
-            self._warn(f"recording stopped with {self.memory_rows} samples only in memory: "
-                       "choose a folder to save them")
+            self._warn(
+                f"recording stopped with {self.memory_rows} samples only in memory: choose a folder to save them"
+            )
             return  # keep them until relocate() or a new start
         self._memory = None
         self.path = None
@@ -205,8 +206,10 @@ class Recording:
 
     def _fail(self, path: Path, exc: OSError) -> None:
         reason = exc.strerror or str(exc)
-        message = (f"cannot write {path}: {reason}. Acquisition continues and samples are kept in "
-                   "memory; choose another folder to save them.")
+        message = (
+            f"cannot write {path}: {reason}. Acquisition continues and samples are kept in "
+            "memory; choose another folder to save them."
+        )
         self._warn(message)
         if self._failed is not None:
             self._failed(message)
@@ -241,7 +244,7 @@ class Recording:
         lines = text.split("\n")
         for i, line in enumerate(lines):
             if line.startswith("Time (s)"):
-                return "\n".join(lines[i + 1:])
+                return "\n".join(lines[i + 1 :])
         return ""
 
 

@@ -45,23 +45,14 @@ class ReplayCommand(TextEnum):
     JUMP_TO_END = "jump_to_end"  # ()
 
 
-class ReplayState(TextEnum):
-    """The replay's states, as ``state_changed`` carries them (the text is what the view looks up)."""
-
-    LOADING = "loading"
-    REPLAYING = "replaying"
-    FINISHED = "finished"  # at the end of the run; seeking back replays again
-    ERROR = "error"  # the file could not be read
-    STOPPED = "stopped"
-
-
 class ReplayWorker(WorkerBase):
     loaded = Signal(object)  # RunData (without the big arrays' copies: the same object)
     position_changed = Signal(float, float)  # run time now, run duration
     session_reset = Signal()  # the view must forget what it has (a seek backwards)
 
-    def __init__(self, path: str | Path, analyzer_factory: AnalyzerFactory, recipe: Recipe | None = None,
-                 speed: float = 100.0) -> None:
+    def __init__(
+        self, path: str | Path, analyzer_factory: AnalyzerFactory, recipe: Recipe | None = None, speed: float = 100.0
+    ) -> None:
         # the pipeline is rebuilt once the file's sensors are known
         super().__init__(Pipeline(1), None, RunMetadata(), analyzer_factory)
         self.path = Path(path)
@@ -102,19 +93,19 @@ class ReplayWorker(WorkerBase):
     @Slot()
     def run(self) -> None:
         try:
-            self._set_state(ReplayState.LOADING, str(self.path))
+            self._set_state(WorkerState.LOADING, str(self.path))
             try:
                 run = self._load()
             except UserInputError as exc:
                 self._warn(str(exc))
-                self._set_state(ReplayState.ERROR, str(exc))
+                self._set_state(WorkerState.ERROR, str(exc))
                 return
             self._play(run)
         except Exception as exc:  # keep the app alive and say what happened
             log.exception("replay stopped by an unexpected error")
             self._warn(f"replay stopped: {type(exc).__name__}: {exc}")
         finally:
-            self._set_state(ReplayState.STOPPED)
+            self._set_state(WorkerState.STOPPED)
             self.finished.emit()
 
     def _load(self) -> RunData:
@@ -139,8 +130,9 @@ class ReplayWorker(WorkerBase):
 
         meta = run.metadata
         density = meta.density_g_cm3 if math.isfinite(meta.density_g_cm3) else 1.0
-        pipe = Pipeline(sensors=run.sensors, crystal=meta.crystal,
-                        film=FilmSettings(density, meta.z_ratio, meta.tooling_pct))
+        pipe = Pipeline(
+            sensors=run.sensors, crystal=meta.crystal, film=FilmSettings(density, meta.z_ratio, meta.tooling_pct)
+        )
         starts = list(meta.start_frequency_hz[: run.sensors])
         if len(starts) == run.sensors and all(math.isfinite(f) for f in starts):
             pipe.converter.set_start(starts)
@@ -156,7 +148,7 @@ class ReplayWorker(WorkerBase):
         pos = pulse_pos = 0
         play_t = float(t[0]) if n else 0.0
         finished = False
-        self._set_state(ReplayState.REPLAYING, f"{self.path.name}: {n} samples, {duration / 3600:.2f} h")
+        self._set_state(WorkerState.REPLAYING, f"{self.path.name}: {n} samples, {duration / 3600:.2f} h")
         last_tick = time.monotonic()
         last_position = 0.0
         while not self._stop.is_set():
@@ -186,7 +178,7 @@ class ReplayWorker(WorkerBase):
             if pos >= n and not finished:
                 finished = True
                 self._finish_analysis()
-                self._set_state(ReplayState.FINISHED, f"{self.path.name}: end of the run")
+                self._set_state(WorkerState.FINISHED, f"{self.path.name}: end of the run")
             if now - last_position >= 0.1 or finished:
                 self.position_changed.emit(min(play_t, duration), duration)
                 last_position = now
@@ -198,7 +190,7 @@ class ReplayWorker(WorkerBase):
         self.history = type(self.history)(self.history.columns)
         self.valve_pulses = []
         self.session_reset.emit()
-        self._set_state(ReplayState.REPLAYING, f"{self.path.name}: from the start")
+        self._set_state(WorkerState.REPLAYING, f"{self.path.name}: from the start")
 
     def _do_set_recipe(self, recipe: Recipe | None) -> None:
         self.recipe = recipe

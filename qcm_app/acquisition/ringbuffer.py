@@ -47,22 +47,22 @@ class RingBuffer:
         self.total += n
         if n >= self.capacity:  # only the newest rows survive
             for i, a in enumerate(arrays):
-                self._data[i, :self.capacity] = a[-self.capacity:]
+                self._data[i, : self.capacity] = a[-self.capacity :]
             self._start, self._end = 0, self.capacity
             return
         if self._end + n > self._data.shape[1]:
             keep = min(len(self), self.capacity - n)
-            self._data[:, :keep] = self._data[:, self._end - keep:self._end]
+            self._data[:, :keep] = self._data[:, self._end - keep : self._end]
             self._start, self._end = 0, keep
         for i, a in enumerate(arrays):
-            self._data[i, self._end:self._end + n] = a
+            self._data[i, self._end : self._end + n] = a
         self._end += n
         if self._end - self._start > self.capacity:
             self._start = self._end - self.capacity
 
     def view(self, column: str) -> np.ndarray:
         """The buffered rows of one column, oldest first (a read-only view, valid until the next append)."""
-        v = self._data[self._index[column], self._start:self._end]
+        v = self._data[self._index[column], self._start : self._end]
         v.flags.writeable = False
         return v
 
@@ -89,13 +89,13 @@ class GrowingColumns:
         if self._n + n > self._data.shape[1]:
             size = max(self._data.shape[1] * 2, self._n + n)
             grown = np.empty((len(self.columns), size))
-            grown[:, :self._n] = self._data[:, :self._n]
+            grown[:, : self._n] = self._data[:, : self._n]
             self._data = grown
         for name, i in self._index.items():
-            self._data[i, self._n:self._n + n] = chunk[name]
+            self._data[i, self._n : self._n + n] = chunk[name]
         self._n += n
 
     def view(self, column: str) -> np.ndarray:
-        v = self._data[self._index[column], :self._n]
+        v = self._data[self._index[column], : self._n]
         v.flags.writeable = False
         return v

@@ -31,8 +31,15 @@ from qcm_app.domain.pipeline import Pipeline
 from qcm_app.io.marker_sources import MarkerSource, MarkerSpec
 from qcm_app.io.runfile import RunMetadata
 
-__all__ = ["Analyzer", "AnalyzerFactory", "ConnectionSpec", "InstrumentWorker", "LinkStats", "WorkerBase",
-           "add_markers"]
+__all__ = [
+    "Analyzer",
+    "AnalyzerFactory",
+    "ConnectionSpec",
+    "InstrumentWorker",
+    "LinkStats",
+    "WorkerBase",
+    "add_markers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +57,16 @@ MARKER_MAX_LATENCY_S = 1.0
 class InstrumentWorker(WorkerBase):
     """Polls (or listens to) one instrument until stopped, surviving a flaky link."""
 
-    def __init__(self, spec: ConnectionSpec, pipeline: Pipeline, analyzer: Analyzer | None = None,
-                 metadata: RunMetadata | None = None,
-                 opener: Callable[[ConnectionSpec], ib.Driver] | None = None,
-                 analyzer_factory: AnalyzerFactory | None = None, markers: MarkerSpec | None = None) -> None:
+    def __init__(
+        self,
+        spec: ConnectionSpec,
+        pipeline: Pipeline,
+        analyzer: Analyzer | None = None,
+        metadata: RunMetadata | None = None,
+        opener: Callable[[ConnectionSpec], ib.Driver] | None = None,
+        analyzer_factory: AnalyzerFactory | None = None,
+        markers: MarkerSpec | None = None,
+    ) -> None:
         super().__init__(pipeline, analyzer, metadata, analyzer_factory)
         self.spec = spec
         self._opener = opener or ConnectionSpec.open
@@ -111,8 +124,12 @@ class InstrumentWorker(WorkerBase):
             scale = self.pipeline.clock.time_scale
             epoch = time.time() - (now - self.pipeline.clock.origin_s)  # the wall clock at run time 0
             try:
-                source = self.marker_spec.open(self._now_run_s, run_start_epoch_s=epoch,
-                                               max_latency_s=MARKER_MAX_LATENCY_S * scale, time_scale=scale)
+                source = self.marker_spec.open(
+                    self._now_run_s,
+                    run_start_epoch_s=epoch,
+                    max_latency_s=MARKER_MAX_LATENCY_S * scale,
+                    time_scale=scale,
+                )
             except UserInputError as exc:
                 self._marker_retry_at = now + MARKER_RETRY_S
                 if not self._marker_open_failed:
@@ -126,7 +143,7 @@ class InstrumentWorker(WorkerBase):
             self._marker_warnings_said = [0, 0]
         pulses = source.poll()
         for k, said in enumerate((source.warnings, source.clock.warnings)):
-            for text in said[self._marker_warnings_said[k]:]:
+            for text in said[self._marker_warnings_said[k] :]:
                 self._warn(text)
             self._marker_warnings_said[k] = len(said)
         self._deliver_pulses(pulses)
@@ -203,7 +220,7 @@ class InstrumentWorker(WorkerBase):
                 if consecutive_timeouts >= TIMEOUTS_BEFORE_REOPEN:
                     lost_at_run_s = self._lose_link(f"no reply {consecutive_timeouts} times: {exc}", pending)
                 else:
-                    self._stop.wait(min(0.05 * 2 ** consecutive_timeouts, 1.0))
+                    self._stop.wait(min(0.05 * 2**consecutive_timeouts, 1.0))
             except ib.LinkLost as exc:
                 lost_at_run_s = self._lose_link(str(exc), pending)
             now = time.monotonic()

@@ -58,8 +58,13 @@ class WorkerBase(QObject):
     valve_pulses_received = Signal(object)
     finished = Signal()
 
-    def __init__(self, pipeline: Pipeline, analyzer: Analyzer | None = None,
-                 metadata: RunMetadata | None = None, analyzer_factory: AnalyzerFactory | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        analyzer: Analyzer | None = None,
+        metadata: RunMetadata | None = None,
+        analyzer_factory: AnalyzerFactory | None = None,
+    ) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.analyzer = analyzer
@@ -121,10 +126,12 @@ class WorkerBase(QObject):
     def new_crystal(self) -> None:
         """The crystal was changed and reads now: its frequency is the new mass zero, and the run file
         says so (the analysis keeps its own reference, so no cycle sees the swap as growth)."""
+
         def do() -> None:
             freq = " ".join(f"{f:.3f}" for f in self._last_frequency)
             self.pipeline.tare(self._last_frequency)
             self.recording.mark(RunEventKind.CRYSTAL_CHANGE, self._now_run_s(), f"new crystal at {freq} Hz; life reset")
+
         self._commands.put(do)
 
     # -- worker-side --------------------------------------------------------------------------
@@ -183,9 +190,12 @@ class WorkerBase(QObject):
         if not cycles:
             return
         last = cycles[-1]
-        density = block_density_after(getattr(self.analyzer, "recipe", None),
-                                      getattr(self.analyzer, "densities", {}), last.block_index,
-                                      last.cycle_in_block)
+        density = block_density_after(
+            getattr(self.analyzer, "recipe", None),
+            getattr(self.analyzer, "densities", {}),
+            last.block_index,
+            last.cycle_in_block,
+        )
         if density:
             self.pipeline.converter.set_density(density)
 
@@ -219,11 +229,16 @@ class WorkerBase(QObject):
 
     def _run_metadata(self) -> RunMetadata:
         conv = self.pipeline.converter
-        return replace(self.metadata, start_time=self.metadata.start_time or RunMetadata.now_iso(),
-                       start_frequency_hz=tuple(float(f) for f in conv.start_frequency_hz),
-                       crystal=conv.crystal, density_g_cm3=conv.film.density_g_cm3,
-                       z_ratio=conv.film.z_ratio, tooling_pct=conv.film.tooling_pct,
-                       time_scale=self.pipeline.clock.time_scale)
+        return replace(
+            self.metadata,
+            start_time=self.metadata.start_time or RunMetadata.now_iso(),
+            start_frequency_hz=tuple(float(f) for f in conv.start_frequency_hz),
+            crystal=conv.crystal,
+            density_g_cm3=conv.film.density_g_cm3,
+            z_ratio=conv.film.z_ratio,
+            tooling_pct=conv.film.tooling_pct,
+            time_scale=self.pipeline.clock.time_scale,
+        )
 
     def _now_run_s(self) -> float:
         origin = self.pipeline.clock.origin_s

@@ -19,7 +19,19 @@ from qcm_app.analysis.result import (
 from qcm_app.analysis.settings import AnalysisSettings
 
 __all__ = [
-    "AnalysisResult", "AnalysisSettings", "AnalysisUpdate", "AnomalyRun", "BlockRegime", "CycleResult",
-    "LiveAnalysis", "NucleationKind", "Regime", "RegimeSnapshot", "analyze_mass", "block_json",
-    "classify_block", "json_text", "mass_from_frequency",
+    "AnalysisResult",
+    "AnalysisSettings",
+    "AnalysisUpdate",
+    "AnomalyRun",
+    "BlockRegime",
+    "CycleResult",
+    "LiveAnalysis",
+    "NucleationKind",
+    "Regime",
+    "RegimeSnapshot",
+    "analyze_mass",
+    "block_json",
+    "classify_block",
+    "json_text",
+    "mass_from_frequency",
 ]

@@ -34,8 +34,14 @@ class _State:
 
 
 class Aligner:
-    def __init__(self, plan: PulsePlan, settings: AnalysisSettings, t_start_s: float, inferred: bool = False,
-                 first_candidate: int = 0) -> None:
+    def __init__(
+        self,
+        plan: PulsePlan,
+        settings: AnalysisSettings,
+        t_start_s: float,
+        inferred: bool = False,
+        first_candidate: int = 0,
+    ) -> None:
         self.plan = plan
         self.s = settings
         self.t_start = t_start_s
@@ -134,7 +140,8 @@ class Aligner:
         # a path may start here (every earlier candidate a false alarm), if that could rank
         start_score = -self._prefix[i] + w
         if start_score > top - self.s.dp_margin and (
-                len(best) < self.s.dp_states or start_score > min(b.score for b in best.values())):
+            len(best) < self.s.dp_states or start_score > min(b.score for b in best.values())
+        ):
             for j, lead_cost in self._starts(t):
                 offer(j, start_score - lead_cost, None, False)
         states = sorted(best.values(), key=lambda s: -s.score)[: self.s.dp_states]

@@ -16,7 +16,7 @@ class GrowBuffer:
             grown = np.empty(max(2 * self._data.size, self.size + n))
             grown[: self.size] = self._data[: self.size]
             self._data = grown
-        self._data[self.size: self.size + n] = values
+        self._data[self.size : self.size + n] = values
         self.size += n
 
     @property

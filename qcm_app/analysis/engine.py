@@ -38,9 +38,14 @@ from qcm_app.domain.recipes import Block, Recipe
 class LiveAnalysis:
     """``densities`` (g/cm³ by block name) override the recipe's."""
 
-    def __init__(self, recipe: Recipe | None = None, densities: Mapping[str, float] | None = None,
-                 default_density_g_cm3: float | None = None, settings: AnalysisSettings | None = None,
-                 markers: Sequence[ValvePulse] = ()) -> None:
+    def __init__(
+        self,
+        recipe: Recipe | None = None,
+        densities: Mapping[str, float] | None = None,
+        default_density_g_cm3: float | None = None,
+        settings: AnalysisSettings | None = None,
+        markers: Sequence[ValvePulse] = (),
+    ) -> None:
         #: the tool's valve pulses: when given, they are the timeline (the data only measures it)
         self.markers = tuple(sorted(markers, key=lambda p: p.time_s))
         self._markers_aligned = 0  # with a recipe: how many of them the aligner has
@@ -222,7 +227,7 @@ class LiveAnalysis:
             return math.inf
         assert self.recipe is not None
         names = {s.name for b in self.recipe.blocks for s in b.pulses}
-        for p in self.markers[self._markers_aligned:]:
+        for p in self.markers[self._markers_aligned :]:
             name = p.precursor if p.precursor in names else ""
             seg.aligner.add(Candidate(p.time_s, 1.0, self.s.candidate_weight_cap), name=name, valve=True)
         self._markers_aligned = len(self.markers)
@@ -261,15 +266,18 @@ class LiveAnalysis:
         """The recipe's timing does not fit: analyse without it from the start."""
         assert self.recipe is not None
         self.misfit = True
-        self.notes.append(f"the recipe's timing does not match the data (only {len(self._segments[0].path)} of "
-                          f"{len(self.candidates)} steps fit '{self.recipe.name}'); analysing without it")
+        self.notes.append(
+            f"the recipe's timing does not match the data (only {len(self._segments[0].path)} of "
+            f"{len(self.candidates)} steps fit '{self.recipe.name}'); analysing without it"
+        )
         self._segments.clear()
         self._inferred.restart(range(len(self.candidates)))
 
     # -- cycles ---------------------------------------------------------------------------------
 
-    def _cycle(self, seg: Segment, c: int, scales: tuple[float, float],
-               horizon: float = math.inf) -> CycleResult | None:
+    def _cycle(
+        self, seg: Segment, c: int, scales: tuple[float, float], horizon: float = math.inf
+    ) -> CycleResult | None:
         """Cycle ``c`` of a segment measured, None before the data, or only its end if not all in."""
         placed = seg.place_cycle(c, scales, self.s.drift_windows)
         t = self._t.view
@@ -281,8 +289,9 @@ class LiveAnalysis:
 
     def _measure(self, placed: PlacedCycle) -> CycleResult:
         assert self.meter is not None
-        return self.meter.measure(self._t.view, self._m.view, self._cand_times, placed.cycle, placed.durations_s,
-                                  placed.before)
+        return self.meter.measure(
+            self._t.view, self._m.view, self._cand_times, placed.cycle, placed.durations_s, placed.before
+        )
 
     def _emit_valves(self, final: bool, changed: bool) -> tuple[list[CycleResult], list[CycleResult]]:
         """Without a recipe the valves are the timeline: measure each cycle they settled (looked at
@@ -303,8 +312,13 @@ class LiveAnalysis:
                 break
             known = self._emitted.get(vc.index)
             times = tuple(p.time_s for p in vc.pulses)
-            if known is not None and known.pulse_times_s == times and known.end_s == vc.end_s \
-                    and known.block_index == vc.block_index and known.cycle_in_block == vc.cycle_in_block:
+            if (
+                known is not None
+                and known.pulse_times_s == times
+                and known.end_s == vc.end_s
+                and known.block_index == vc.block_index
+                and known.cycle_in_block == vc.cycle_in_block
+            ):
                 continue
             if times[0] < t[0]:
                 continue
@@ -338,7 +352,7 @@ class LiveAnalysis:
                 if cycle is not None and cycle.end_s > horizon:
                     break
                 end = cycle.end_s if cycle is not None else t_first
-                del seg.ends[c - 1:]
+                del seg.ends[c - 1 :]
                 seg.ends.append(end)
                 c += 1
                 if cycle is None:
@@ -378,9 +392,15 @@ class LiveAnalysis:
             expected = block.expected_mass_per_cycle_ng_cm2
         first_index = cycles[0].index - cycles[0].cycle_in_block + 1
         self._blocks[block_index] = classify_block(
-            [c.mass_gain_ng_cm2 for c in cycles], [c.mass_gain_sigma_ng_cm2 for c in cycles],
-            block_index=block_index, block_name=name, first_index=first_index,
-            density_g_cm3=self._density(name, recipe_density), expected_mass_ng_cm2=expected, settings=self.s)
+            [c.mass_gain_ng_cm2 for c in cycles],
+            [c.mass_gain_sigma_ng_cm2 for c in cycles],
+            block_index=block_index,
+            block_name=name,
+            first_index=first_index,
+            density_g_cm3=self._density(name, recipe_density),
+            expected_mass_ng_cm2=expected,
+            settings=self.s,
+        )
 
     def _snapshot(self) -> RegimeSnapshot:
         blocks = tuple(self._blocks[k] for k in sorted(self._blocks))
@@ -399,15 +419,31 @@ class LiveAnalysis:
 
 
 #: a cycle whose end is not in the data yet (only its end time is meaningful)
-_NOT_YET = CycleResult(index=0, block_index=0, block_name="", cycle_in_block=0, start_s=math.nan, end_s=math.inf,
-                       mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=(), pulse_times_s=(),
-                       pulses_observed=())
+_NOT_YET = CycleResult(
+    index=0,
+    block_index=0,
+    block_name="",
+    cycle_in_block=0,
+    start_s=math.nan,
+    end_s=math.inf,
+    mass_gain_ng_cm2=math.nan,
+    steps_ng_cm2=(),
+    step_names=(),
+    pulse_times_s=(),
+    pulses_observed=(),
+)
 
 
-def analyze_mass(time_s: np.ndarray, mass_ng_cm2: np.ndarray, recipe: Recipe | None = None,
-                 densities: Mapping[str, float] | None = None, default_density_g_cm3: float | None = None,
-                 source: str = "", settings: AnalysisSettings | None = None,
-                 markers: Sequence[ValvePulse] = ()) -> AnalysisResult:
+def analyze_mass(
+    time_s: np.ndarray,
+    mass_ng_cm2: np.ndarray,
+    recipe: Recipe | None = None,
+    densities: Mapping[str, float] | None = None,
+    default_density_g_cm3: float | None = None,
+    source: str = "",
+    settings: AnalysisSettings | None = None,
+    markers: Sequence[ValvePulse] = (),
+) -> AnalysisResult:
     """Offline analysis of a whole mass trace (same code path as live)."""
     live = LiveAnalysis(recipe, densities, default_density_g_cm3, settings, markers)
     live.feed(time_s, mass_ng_cm2)
@@ -415,8 +451,12 @@ def analyze_mass(time_s: np.ndarray, mass_ng_cm2: np.ndarray, recipe: Recipe | N
     return live.result(source)
 
 
-def mass_from_frequency(time_s: np.ndarray, frequency_hz: np.ndarray, start_frequency_hz: float | None = None,
-                        crystal: CrystalSettings | None = None) -> np.ndarray:
+def mass_from_frequency(
+    time_s: np.ndarray,
+    frequency_hz: np.ndarray,
+    start_frequency_hz: float | None = None,
+    crystal: CrystalSettings | None = None,
+) -> np.ndarray:
     """Sauerbrey mass of the primary sensor from the run's measured starting frequency."""
     f = np.asarray(frequency_hz, dtype=float)
     if f.ndim == 2:

@@ -19,8 +19,9 @@ class Verdict(Enum):
     DROP = "drop"
 
 
-def infer_pattern(candidates: Sequence[Candidate], pending: list[int], s: AnalysisSettings,
-              final: bool) -> tuple[Block | Verdict, int]:
+def infer_pattern(
+    candidates: Sequence[Candidate], pending: list[int], s: AnalysisSettings, final: bool
+) -> tuple[Block | Verdict, int]:
     """The cycle of the pending candidates: its period is the spacing that best explains the
     candidates' pairwise time differences (as 1, 2 or 3 periods, weighted by their strength);
     its pulses are the phases within that period where most cycles have a candidate (weak
@@ -67,8 +68,11 @@ def infer_pattern(candidates: Sequence[Candidate], pending: list[int], s: Analys
         return Verdict.WAIT, 0
     # phases: clusters of (t - t_first) mod period over every candidate in the span (weak ones
     # too: a step seen in a fifth of the cycles is a pulse of the pattern)
-    span = [i for i in pending if times[0] - 1.0 <= candidates[i].time_s <= times[-1] + 1.0
-            and candidates[i].z >= s.infer_min_z]
+    span = [
+        i
+        for i in pending
+        if times[0] - 1.0 <= candidates[i].time_s <= times[-1] + 1.0 and candidates[i].z >= s.infer_min_z
+    ]
     at = np.array([candidates[i].time_s for i in span])
     sz = np.array([candidates[i].size_ng_cm2 for i in span])
     phase = np.mod(at - times[0], period)

@@ -58,7 +58,6 @@ class InferredTimeline:
         self.pending.append(ci)
         return self.infer()
 
-
     def _long_gap(self, seg: Segment) -> bool:
         """The last match came after a pause of several cycles (a wait or a long hold)."""
         if len(seg.path) < 2 or not seg.path[-1][2]:
@@ -112,4 +111,3 @@ class InferredTimeline:
             if not seg.closed:
                 break
         return changed
-

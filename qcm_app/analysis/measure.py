@@ -21,8 +21,15 @@ class CycleMeter:
         self.levels = levels
         self.s = settings
 
-    def measure(self, t: np.ndarray, m: np.ndarray, cand_times: Sequence[float], cycle: CycleResult,
-                durations_s: Sequence[float], before: Sequence[tuple[float, float]]) -> CycleResult:
+    def measure(
+        self,
+        t: np.ndarray,
+        m: np.ndarray,
+        cand_times: Sequence[float],
+        cycle: CycleResult,
+        durations_s: Sequence[float],
+        before: Sequence[tuple[float, float]],
+    ) -> CycleResult:
         """Step and cycle masses of a placed cycle. ``before`` holds (time, length) of the pulses
         that precede it, oldest first: the windows before them join the drift pool, and the last
         one's end is where the cycle's first purge starts."""
@@ -49,14 +56,20 @@ class CycleMeter:
             pool.append(self.levels.window_before(t, m, before[k][0], purge_start(k - 1)))
         pool += windows
         slope, slope_se = pooled_slope(pool, self.levels.quantum)
-        bent = bending_slope(pool, 0.5 * (windows[0].t_mean + windows[-1].t_mean), self.levels.quantum,
-                             self.s.drift_change_sigmas)
+        bent = bending_slope(
+            pool, 0.5 * (windows[0].t_mean + windows[-1].t_mean), self.levels.quantum, self.s.drift_change_sigmas
+        )
         if bent is not None:
             slope, slope_se = bent
         steps = [difference(windows[k], windows[k + 1], slope, slope_se) for k in range(len(times))]
         gain, gain_sigma = difference(windows[0], windows[-1], slope, slope_se)
-        return replace(cycle, mass_gain_ng_cm2=gain, steps_ng_cm2=tuple(v for v, _ in steps),
-                       mass_gain_sigma_ng_cm2=gain_sigma, steps_sigma_ng_cm2=tuple(e for _, e in steps))
+        return replace(
+            cycle,
+            mass_gain_ng_cm2=gain,
+            steps_ng_cm2=tuple(v for v, _ in steps),
+            mass_gain_sigma_ng_cm2=gain_sigma,
+            steps_sigma_ng_cm2=tuple(e for _, e in steps),
+        )
 
     def _clear_of_steps(self, cand_times: Sequence[float], start_limit: float, t_pulse: float) -> float:
         """A settled window starts after the last step seen before the pulse, planned or not (a
@@ -82,8 +95,10 @@ def no_uptake_alarms(by_block: Mapping[int, Mapping[int, CycleResult]], s: Analy
                 v, sig = c.steps_ng_cm2[k], c.steps_sigma_ng_cm2[k] if k < len(c.steps_sigma_ng_cm2) else 0.0
                 usual = float(np.median(healthy[-10:])) if len(healthy) >= 3 else 0.0
                 if usual > s.uptake_sigmas * max(sig, 1e-9) and v < s.uptake_fraction * usual:
-                    out.append(f"{c.step_names[k]} pulse of cycle {c.index}: no uptake ({v:.1f} ng/cm² "
-                               f"where {usual:.1f} is usual) — precursor depleted or line blocked?")
+                    out.append(
+                        f"{c.step_names[k]} pulse of cycle {c.index}: no uptake ({v:.1f} ng/cm² "
+                        f"where {usual:.1f} is usual) — precursor depleted or line blocked?"
+                    )
                 elif v > s.uptake_sigmas * max(sig, 1e-9):
                     healthy.append(v)
     return out

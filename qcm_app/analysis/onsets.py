@@ -91,7 +91,7 @@ class OnsetDetector:
         ok = counts > 0
         if ok.any():  # each bin summed over its own samples only, so chunking cannot change a bit
             starts = idx[:-1][ok] - idx[0]
-            sums = np.add.reduceat(m[idx[0]: idx[-1]], starts)
+            sums = np.add.reduceat(m[idx[0] : idx[-1]], starts)
             means[ok] = sums / counts[ok]
         # forward fill empty bins (dropouts) from the previous bin
         last = self._last
@@ -114,11 +114,11 @@ class OnsetDetector:
         if s1 > lo:
             from numpy.lib.stride_tricks import sliding_window_view
 
-            seg = bins[lo - w: s1 + g + w - 1]
+            seg = bins[lo - w : s1 + g + w - 1]
             med = np.median(sliding_window_view(seg, w), axis=1)
             before = med[: s1 - lo]
-            after = med[w + g: w + g + s1 - lo]
-            out[lo - s0:] = after - before
+            after = med[w + g : w + g + s1 - lo]
+            out[lo - s0 :] = after - before
         self._d.extend(out)
 
     def _estimate_noise(self, final: bool) -> None:
@@ -139,7 +139,7 @@ class OnsetDetector:
             end = q * nb  # block q-1 must be complete
             if bins.size < end:
                 return
-            block = bins[(q - 1) * nb: end]
+            block = bins[(q - 1) * nb : end]
             self._sigma.append(_diff_sigma(block) * scale)
 
     def _decide(self, final: bool) -> list[Candidate]:
@@ -185,13 +185,14 @@ class OnsetDetector:
             else:
                 break
         bins = self._bins.view
-        level = median_small(bins[max(0, left - self.w): left]) if left > 0 else float(bins[0])
+        level = median_small(bins[max(0, left - self.w) : left]) if left > 0 else float(bins[0])
         onset = left
         # the pulse starts where the level first moves, either way: a pressure or thermal spike
         # often comes before the mass step (and may go against it); the move must also stand
         # clear of the bins' noise, or a small step's onset would be found in the noise before it
         sigma_bin = self._sigma[min(s // self.s.noise_block_bins, len(self._sigma) - 1)] / (
-            1.2533 * math.sqrt(2.0 / self.w))
+            1.2533 * math.sqrt(2.0 / self.w)
+        )
         move = max(self.s.onset_fraction * abs(v), self.s.onset_noise_sigmas * sigma_bin)
         for i in range(max(0, left - 1), min(bins.size, s + self.g + self.w)):
             if abs(bins[i] - level) >= move:

@@ -85,9 +85,16 @@ class PulsePlan:
         cycle, p = divmod(k, ppc)
         offset = self._start_s[bi] + cycle * self._period[bi] + self._pulse_offsets[bi][p]
         step = block.steps[self._pulse_steps[bi][p]]
-        return PlannedPulse(j=j, offset_s=offset, duration_s=step.duration_s, block_index=bi,
-                            cycle_in_block=cycle + 1, step=p, cycle_index=self._first_cycle[bi] + cycle,
-                            name=step.name)
+        return PlannedPulse(
+            j=j,
+            offset_s=offset,
+            duration_s=step.duration_s,
+            block_index=bi,
+            cycle_in_block=cycle + 1,
+            step=p,
+            cycle_index=self._first_cycle[bi] + cycle,
+            name=step.name,
+        )
 
     def offset(self, j: int) -> float:
         if j >= self.pulse_count and not self.open_ended:
@@ -144,7 +151,10 @@ class PulsePlan:
         j = self._first_j[bi] + cycle * ppc + min(p, ppc - 1)
         best = j
         for k in (j - 1, j, j + 1):
-            if k >= 0 and (self.open_ended or k < self.pulse_count) and \
-                    abs(self.offset(k) - offset_s) < abs(self.offset(best) - offset_s):
+            if (
+                k >= 0
+                and (self.open_ended or k < self.pulse_count)
+                and abs(self.offset(k) - offset_s) < abs(self.offset(best) - offset_s)
+            ):
                 best = k
         return best

@@ -44,10 +44,12 @@ class CycleResult:
 
     def same_as(self, other: CycleResult) -> bool:
         """Equal in everything but the revised flag."""
-        return (self.index, self.block_index, self.start_s, self.end_s, self.pulse_times_s, self.pulses_observed) == \
-            (other.index, other.block_index, other.start_s, other.end_s, other.pulse_times_s,
-             other.pulses_observed) and _same(self.mass_gain_ng_cm2, other.mass_gain_ng_cm2) and \
-            all(_same(a, b) for a, b in zip(self.steps_ng_cm2, other.steps_ng_cm2, strict=True))
+        return (
+            (self.index, self.block_index, self.start_s, self.end_s, self.pulse_times_s, self.pulses_observed)
+            == (other.index, other.block_index, other.start_s, other.end_s, other.pulse_times_s, other.pulses_observed)
+            and _same(self.mass_gain_ng_cm2, other.mass_gain_ng_cm2)
+            and all(_same(a, b) for a, b in zip(self.steps_ng_cm2, other.steps_ng_cm2, strict=True))
+        )
 
 
 def _same(a: float, b: float) -> bool:
@@ -101,21 +103,23 @@ class AnalysisResult:
         last = next((b for b in reversed(blocks) if b.has_steady and not b.saturating), None)
         cycles = []
         for c in self.cycles:
-            cycles.append({
-                "index": c.index,
-                "start_s": _num(c.start_s),
-                "end_s": _num(c.end_s),
-                "mass_gain_ng_cm2": _num(c.mass_gain_ng_cm2),
-                "mass_gain_sigma_ng_cm2": _num(c.mass_gain_sigma_ng_cm2),
-                "steps_ng_cm2": [_num(v) for v in c.steps_ng_cm2],
-                "steps_sigma_ng_cm2": [_num(v) for v in c.steps_sigma_ng_cm2],
-                "regime": self.regime_of(c),
-                "block": c.block_name,
-                "cycle_in_block": c.cycle_in_block,
-                "step_names": list(c.step_names),
-                "pulses_observed": list(c.pulses_observed),
-                "ratio_a": _num(c.ratio_a),
-            })
+            cycles.append(
+                {
+                    "index": c.index,
+                    "start_s": _num(c.start_s),
+                    "end_s": _num(c.end_s),
+                    "mass_gain_ng_cm2": _num(c.mass_gain_ng_cm2),
+                    "mass_gain_sigma_ng_cm2": _num(c.mass_gain_sigma_ng_cm2),
+                    "steps_ng_cm2": [_num(v) for v in c.steps_ng_cm2],
+                    "steps_sigma_ng_cm2": [_num(v) for v in c.steps_sigma_ng_cm2],
+                    "regime": self.regime_of(c),
+                    "block": c.block_name,
+                    "cycle_in_block": c.cycle_in_block,
+                    "step_names": list(c.step_names),
+                    "pulses_observed": list(c.pulses_observed),
+                    "ratio_a": _num(c.ratio_a),
+                }
+            )
         steady: dict[str, Any] = {"mass_per_cycle_ng_cm2": None, "std_ng_cm2": None, "first_cycle": None}
         if last is not None:
             steady = {
@@ -130,10 +134,15 @@ class AnalysisResult:
             }
         nucleation: dict[str, Any] = {"cycles": 0, "kind": "none"}
         if first_nuc is not None:
-            nucleation = {"cycles": first_nuc.nucleation_cycles, "kind": first_nuc.nucleation_kind.value,
-                          "block": first_nuc.block_name, "confidence": round(first_nuc.nucleation_confidence, 3),
-                          "first_cycle_gain_ratio": _num(first_nuc.nucleation_gain_ratio),
-                          "from_zero": first_nuc.nucleation_from_zero, "evidence": first_nuc.nucleation_evidence}
+            nucleation = {
+                "cycles": first_nuc.nucleation_cycles,
+                "kind": first_nuc.nucleation_kind.value,
+                "block": first_nuc.block_name,
+                "confidence": round(first_nuc.nucleation_confidence, 3),
+                "first_cycle_gain_ratio": _num(first_nuc.nucleation_gain_ratio),
+                "from_zero": first_nuc.nucleation_from_zero,
+                "evidence": first_nuc.nucleation_evidence,
+            }
         return {
             "cycles": cycles,
             "nucleation": nucleation,
@@ -166,21 +175,39 @@ def block_json(b: BlockRegime) -> dict[str, Any]:
         "name": b.block_name,
         "first_cycle": b.first_index,
         "cycles": b.cycles,
-        "nucleation": {"kind": b.nucleation_kind.value, "cycles": b.nucleation_cycles,
-                       "confidence": round(b.nucleation_confidence, 3),
-                       "first_cycle_gain_ratio": _num(b.nucleation_gain_ratio),
-                       "from_zero": b.nucleation_from_zero, "evidence": b.nucleation_evidence},
-        "steady": {"first_cycle_in_block": b.steady_first_cycle, "mass_per_cycle_ng_cm2": _num(b.steady_mass_ng_cm2),
-                   "std_ng_cm2": _num(b.steady_std_ng_cm2), "cycles": b.steady_cycles,
-                   "confidence": round(b.steady_confidence, 3), "gpc_ang_per_cycle": _num(b.gpc_ang),
-                   "density_g_cm3": b.density_g_cm3, "evidence": b.steady_evidence},
+        "nucleation": {
+            "kind": b.nucleation_kind.value,
+            "cycles": b.nucleation_cycles,
+            "confidence": round(b.nucleation_confidence, 3),
+            "first_cycle_gain_ratio": _num(b.nucleation_gain_ratio),
+            "from_zero": b.nucleation_from_zero,
+            "evidence": b.nucleation_evidence,
+        },
+        "steady": {
+            "first_cycle_in_block": b.steady_first_cycle,
+            "mass_per_cycle_ng_cm2": _num(b.steady_mass_ng_cm2),
+            "std_ng_cm2": _num(b.steady_std_ng_cm2),
+            "cycles": b.steady_cycles,
+            "confidence": round(b.steady_confidence, 3),
+            "gpc_ang_per_cycle": _num(b.gpc_ang),
+            "density_g_cm3": b.density_g_cm3,
+            "evidence": b.steady_evidence,
+        },
         "saturating": b.saturating,
-        "anomalies": [{"first_cycle_in_block": a.first_cycle, "last_cycle_in_block": a.last_cycle,
-                       "deviation": _num(a.deviation), "confidence": round(a.confidence, 3),
-                       "evidence": a.evidence} for a in b.anomalies],
+        "anomalies": [
+            {
+                "first_cycle_in_block": a.first_cycle,
+                "last_cycle_in_block": a.last_cycle,
+                "deviation": _num(a.deviation),
+                "confidence": round(a.confidence, 3),
+                "evidence": a.evidence,
+            }
+            for a in b.anomalies
+        ],
         "total_mass_ng_cm2": _num(float(np.nansum(b.gains_ng_cm2))),
-        "total_thickness_ang": _num(float(thickness_ang_from_mass(np.nansum(b.gains_ng_cm2), b.density_g_cm3))
-                                    if b.density_g_cm3 else math.nan),
+        "total_thickness_ang": _num(
+            float(thickness_ang_from_mass(np.nansum(b.gains_ng_cm2), b.density_g_cm3)) if b.density_g_cm3 else math.nan
+        ),
     }
 
 

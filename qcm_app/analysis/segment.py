@@ -103,8 +103,12 @@ class Segment:
                     break
                 idx.append(k - 1)
         pts = [(self.aligner.offset(js[k]), ts[k]) for k in idx]
-        slopes = [(tb - ta) / (ob - oa) for a, (oa, ta) in enumerate(pts) for (ob, tb) in pts[a + 1:]
-                  if abs(ob - oa) >= 2 * settings.settle_max_s]
+        slopes = [
+            (tb - ta) / (ob - oa)
+            for a, (oa, ta) in enumerate(pts)
+            for (ob, tb) in pts[a + 1 :]
+            if abs(ob - oa) >= 2 * settings.settle_max_s
+        ]
         if len(slopes) < 3:
             return 1.0
         return min(max(float(np.median(slopes)), 0.97), 1.03)
@@ -150,12 +154,21 @@ class Segment:
             end, _ = self.place(last.j + 1, scales)
         else:
             end = times[-1] + (plan.cycle_end_offset(last) - last.offset_s)  # the last purge, nominal
-        before = tuple((self.place(jj, scales)[0], plan.duration(jj))
-                       for jj in range(max(0, j0 - drift_windows - 1), j0))
+        before = tuple(
+            (self.place(jj, scales)[0], plan.duration(jj)) for jj in range(max(0, j0 - drift_windows - 1), j0)
+        )
         block = plan.blocks[first.block_index]
-        cycle = CycleResult(index=self.first_cycle_index + first.cycle_index - 1,
-                            block_index=self.block_base + first.block_index, block_name=block.name,
-                            cycle_in_block=first.cycle_in_block, start_s=times[0], end_s=end,
-                            mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=tuple(p.name for p in pulses),
-                            pulse_times_s=times, pulses_observed=tuple(o for _, o in placed))
+        cycle = CycleResult(
+            index=self.first_cycle_index + first.cycle_index - 1,
+            block_index=self.block_base + first.block_index,
+            block_name=block.name,
+            cycle_in_block=first.cycle_in_block,
+            start_s=times[0],
+            end_s=end,
+            mass_gain_ng_cm2=math.nan,
+            steps_ng_cm2=(),
+            step_names=tuple(p.name for p in pulses),
+            pulse_times_s=times,
+            pulses_observed=tuple(o for _, o in placed),
+        )
         return PlacedCycle(cycle, tuple(p.duration_s for p in pulses), before)

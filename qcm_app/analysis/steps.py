@@ -158,5 +158,5 @@ def difference(a: Window, b: Window, slope: float, slope_se: float) -> tuple[flo
         return math.nan, math.nan
     dt = b.t_mean - a.t_mean
     value = (b.m_mean - a.m_mean) - slope * dt
-    sigma = math.sqrt(a.sem ** 2 + b.sem ** 2 + (slope_se * dt) ** 2)
+    sigma = math.sqrt(a.sem**2 + b.sem**2 + (slope_se * dt) ** 2)
     return value, sigma

@@ -38,11 +38,20 @@ class ValveCycle:
     def placed(self, markers: Sequence[ValvePulse], first: int, drift_windows: int) -> PlacedCycle:
         """The cycle at its valve times; ``first`` is its first pulse's place in ``markers``."""
         times = tuple(p.time_s for p in self.pulses)
-        cycle = CycleResult(index=self.index, block_index=self.block_index, block_name=f"block {self.block_index + 1}",
-                            cycle_in_block=self.cycle_in_block, start_s=times[0], end_s=self.end_s,
-                            mass_gain_ng_cm2=math.nan, steps_ng_cm2=(), step_names=self.names, pulse_times_s=times,
-                            pulses_observed=(True,) * len(times))
-        before = tuple((p.time_s, p.duration_s) for p in markers[max(0, first - drift_windows - 1):first])
+        cycle = CycleResult(
+            index=self.index,
+            block_index=self.block_index,
+            block_name=f"block {self.block_index + 1}",
+            cycle_in_block=self.cycle_in_block,
+            start_s=times[0],
+            end_s=self.end_s,
+            mass_gain_ng_cm2=math.nan,
+            steps_ng_cm2=(),
+            step_names=self.names,
+            pulse_times_s=times,
+            pulses_observed=(True,) * len(times),
+        )
+        before = tuple((p.time_s, p.duration_s) for p in markers[max(0, first - drift_windows - 1) : first])
         return PlacedCycle(cycle, tuple(p.duration_s for p in self.pulses), before)
 
 
@@ -54,8 +63,9 @@ def _periods(cycles: Sequence[PulseCycle]) -> dict[int, float]:
     return {b: float(np.median(np.diff(s))) if len(s) > 1 else math.nan for b, s in starts.items()}
 
 
-def valve_cycles(pulses: Sequence[ValvePulse], known_until_s: float, final: bool,
-                 pause_factor: float) -> list[ValveCycle]:
+def valve_cycles(
+    pulses: Sequence[ValvePulse], known_until_s: float, final: bool, pause_factor: float
+) -> list[ValveCycle]:
     """The cycles whose end is settled by the pulses seen up to ``known_until_s`` (all of them when
     ``final``). A block's last cycle is settled once the next block started or once the valves have
     been quiet for ``pause_factor`` periods (a pause); a cycle's end needs its block's period only
@@ -65,8 +75,10 @@ def valve_cycles(pulses: Sequence[ValvePulse], known_until_s: float, final: bool
     out: list[ValveCycle] = []
     for i, c in enumerate(grouped):
         nxt = grouped[i + 1] if i + 1 < len(grouped) else None
-        if nxt is not None and (nxt.block == c.block or (not final and i + 2 == len(grouped)
-                                                         and _still_pulsing(c, nxt, periods[c.block], pause_factor))):
+        if nxt is not None and (
+            nxt.block == c.block
+            or (not final and i + 2 == len(grouped) and _still_pulsing(c, nxt, periods[c.block], pause_factor))
+        ):
             end = nxt.start_s
         else:
             period = periods[c.block]

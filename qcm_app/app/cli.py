@@ -31,25 +31,40 @@ if TYPE_CHECKING:
 def _gui_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", help="serial port or pyserial URL; without it the simulated instrument runs")
     p.add_argument("--protocol", default="sqm160", choices=registry.protocol_names())
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a driver option of --protocol (repeatable); the options are listed below")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a driver option of --protocol (repeatable); the options are listed below",
+    )
     p.epilog = f"driver options (--option KEY=VALUE):\n{registry.options_help()}"
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--baud", type=int, help="baud rate (default: the instrument's)")
     p.add_argument("--sensors", help="comma-separated sensor numbers, e.g. 1,2")
-    p.add_argument("--poll-interval", type=float,
-                   help="seconds between polls (default: the instrument's own rate; 0: as fast as the link allows)")
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        help="seconds between polls (default: the instrument's own rate; 0: as fast as the link allows)",
+    )
     p.add_argument("--recipe", help="recipe TOML file or preset name (e.g. al2o3)")
     p.add_argument("--speed", type=float, help="demo: how much faster than real time the reactor runs")
     p.add_argument("--runs-folder", type=Path, help="where run files are written (default ~/qcm-runs)")
     p.add_argument("--record", action="store_true", help="start recording a run file at once")
     from qcm_app.io.marker_sources import MARKER_SPEC_HELP
 
-    p.add_argument("--markers", metavar="SOURCE",
-                   help=f"the tool's valve markers beside the instrument: {MARKER_SPEC_HELP} "
-                        "(the demo serves its own unless given)")
-    p.add_argument("--valve", action="append", metavar="NAME=VALVE",
-                   help="which precursor a marker valve doses, e.g. TMA=Mod8/do1 (repeatable)")
+    p.add_argument(
+        "--markers",
+        metavar="SOURCE",
+        help=f"the tool's valve markers beside the instrument: {MARKER_SPEC_HELP} "
+        "(the demo serves its own unless given)",
+    )
+    p.add_argument(
+        "--valve",
+        action="append",
+        metavar="NAME=VALVE",
+        help="which precursor a marker valve doses, e.g. TMA=Mod8/do1 (repeatable)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,27 +77,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     from qcm_app.simulation.simulate import SIMULATE_SPEED
 
-    sim = sub.add_parser("simulate", help="serve a simulated instrument on a pseudo-terminal (or TCP)",
-                         description="Prints the port to open on one line (a pty path, or socket://127.0.0.1:PORT "
-                                     "for pyserial), then serves until terminated. The reactor runs in real "
-                                     "time unless --speed is given. Where the OS has no pseudo-terminals "
-                                     "(Windows) the emulator is served on a loopback TCP port. "
-                                     "SIGUSR1 unplugs/re-plugs the device (a new pty; --link follows it), "
-                                     "SIGUSR2 makes it stall for 5 s (POSIX only).")
-    sim.add_argument("--protocol", default="sqm160", choices=(*registry.protocol_names(), *registry.MARKER_EMULATORS),
-                     help="an instrument, or 'valves': the reactor's valve events as '<t> <valve> <0|1>' lines")
+    sim = sub.add_parser(
+        "simulate",
+        help="serve a simulated instrument on a pseudo-terminal (or TCP)",
+        description="Prints the port to open on one line (a pty path, or socket://127.0.0.1:PORT "
+        "for pyserial), then serves until terminated. The reactor runs in real "
+        "time unless --speed is given. Where the OS has no pseudo-terminals "
+        "(Windows) the emulator is served on a loopback TCP port. "
+        "SIGUSR1 unplugs/re-plugs the device (a new pty; --link follows it), "
+        "SIGUSR2 makes it stall for 5 s (POSIX only).",
+    )
+    sim.add_argument(
+        "--protocol",
+        default="sqm160",
+        choices=(*registry.protocol_names(), *registry.MARKER_EMULATORS),
+        help="an instrument, or 'valves': the reactor's valve events as '<t> <valve> <0|1>' lines",
+    )
     sim.add_argument("--recipe", help="recipe TOML file or preset name (default: the LiGL demo)")
-    sim.add_argument("--speed", type=float, default=SIMULATE_SPEED,
-                     help="reactor speed-up over real time (default 1: real time)")
+    sim.add_argument(
+        "--speed", type=float, default=SIMULATE_SPEED, help="reactor speed-up over real time (default 1: real time)"
+    )
     sim.add_argument("--seed", type=int, help="random seed of the reactor and the noise")
     sim.add_argument("--sensors", type=int, default=1, help="number of active sensors (2nd = reference)")
     sim.add_argument("--faults", default="", help="e.g. corrupt=0.05,noise=0.02,drop=0.01,empty=0.01,stall=0")
     sim.add_argument("--link", type=Path, help="also make this stable symlink to the pty")
     sim.add_argument("--unpaced", action="store_true", help="answer as fast as the link allows (no baud pacing)")
-    sim.add_argument("--transport", choices=[t.value for t in ServerTransport],
-                     help=f"pty or tcp (default: pty where the OS has one; also set by ${TRANSPORT_ENV})")
-    sim.add_argument("--tcp-port", type=int, default=0,
-                     help="with tcp: the port on 127.0.0.1 to listen on (default: any free one)")
+    sim.add_argument(
+        "--transport",
+        choices=[t.value for t in ServerTransport],
+        help=f"pty or tcp (default: pty where the OS has one; also set by ${TRANSPORT_ENV})",
+    )
+    sim.add_argument(
+        "--tcp-port", type=int, default=0, help="with tcp: the port on 127.0.0.1 to listen on (default: any free one)"
+    )
 
     from qcm_app.io.importers.convert import add_convert_arguments
     from qcm_app.io.offline import add_analyze_arguments
@@ -195,8 +222,14 @@ def _run_simulate(args: argparse.Namespace) -> int:
             raise UserInputError("--speed must be positive")
         try:
             transport = ServerTransport(args.transport) if args.transport else None
-            server = build_marker_server("valves", resolve_recipe(args.recipe), speed=args.speed, seed=args.seed,
-                                         link=args.link, transport=transport)
+            server = build_marker_server(
+                "valves",
+                resolve_recipe(args.recipe),
+                speed=args.speed,
+                seed=args.seed,
+                link=args.link,
+                transport=transport,
+            )
         except ValueError as exc:
             raise UserInputError(str(exc)) from None
         server.start()
@@ -235,9 +268,18 @@ def _run_simulate(args: argparse.Namespace) -> int:
         args.link = check_link(args.link)
     recipe = resolve_recipe(args.recipe)
     try:
-        server = build_server(args.protocol, recipe, speed=args.speed, seed=args.seed, sensors=args.sensors,
-                              faults=faults, link=args.link, paced=not args.unpaced, transport=transport,
-                              tcp_port=args.tcp_port)
+        server = build_server(
+            args.protocol,
+            recipe,
+            speed=args.speed,
+            seed=args.seed,
+            sensors=args.sensors,
+            faults=faults,
+            link=args.link,
+            paced=not args.unpaced,
+            transport=transport,
+            tcp_port=args.tcp_port,
+        )
         server.start()
     except OSError as exc:
         where = f"127.0.0.1:{args.tcp_port}" if transport is ServerTransport.TCP else "a pseudo-terminal"

@@ -92,8 +92,14 @@ class AppController(QObject, RunFileCommands):
 
     # -- starting sources ---------------------------------------------------------------------
 
-    def start_demo(self, recipe: Recipe | None = None, speed: float | None = None,
-                   protocol: str | None = None, sensors: int = 1, markers: MarkerSpec | None = None) -> None:
+    def start_demo(
+        self,
+        recipe: Recipe | None = None,
+        speed: float | None = None,
+        protocol: str | None = None,
+        sensors: int = 1,
+        markers: MarkerSpec | None = None,
+    ) -> None:
         """Simulated instrument on a simulated reactor, reached through the real driver over a pty.
         A second sensor is a reference crystal that sees drift and transients but no film. The same
         reactor's valves are served as a tool's event line, read as any marker source is (unless
@@ -106,10 +112,14 @@ class AppController(QObject, RunFileCommands):
         demo = start_demo_servers(recipe, speed, protocol, sensors, markers)
         self.demo_server, self.marker_server = demo.instrument, demo.valves
         self.is_demo = True
-        self._start_instrument(demo.connection, recipe, time_scale=speed,
-                               description=f"Demo: {recipe.name} at {speed:g}× (simulated {protocol} on "
-                                           f"{demo.instrument.port}; valves: {demo.markers.describe()})",
-                               markers=demo.markers)
+        self._start_instrument(
+            demo.connection,
+            recipe,
+            time_scale=speed,
+            description=f"Demo: {recipe.name} at {speed:g}× (simulated {protocol} on "
+            f"{demo.instrument.port}; valves: {demo.markers.describe()})",
+            markers=demo.markers,
+        )
 
     def open_run(self, path: str | Path, speed: float = 100.0, recipe: Recipe | None = None) -> None:
         """Replay a recorded run or vendor log through the live pipeline (its embedded recipe,
@@ -152,9 +162,14 @@ class AppController(QObject, RunFileCommands):
         if isinstance(self.worker, ReplayWorker):
             self.worker.command(command, *args)
 
-    def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None,
-                           opener: Callable[[ConnectionSpec], Driver] | None = None,
-                           time_scale: float = 1.0, markers: MarkerSpec | None = None) -> None:
+    def connect_instrument(
+        self,
+        spec: ConnectionSpec,
+        recipe: Recipe | None = None,
+        opener: Callable[[ConnectionSpec], Driver] | None = None,
+        time_scale: float = 1.0,
+        markers: MarkerSpec | None = None,
+    ) -> None:
         """Acquire from an instrument; ``opener`` replaces opening the port (scripts, benchmarks).
         ``time_scale`` is 1 for a real instrument; a sped-up simulator's speed otherwise, so the
         analysis sees process seconds and the run file says it was not real time. ``markers``: the
@@ -167,8 +182,9 @@ class AppController(QObject, RunFileCommands):
             description += f" at {time_scale:g}× (a sped-up simulator: process seconds, not real ones)"
         if markers is not None:
             description += f"; valves: {markers.describe()}"
-        self._start_instrument(spec, recipe, time_scale=time_scale, description=description, opener=opener,
-                               markers=markers)
+        self._start_instrument(
+            spec, recipe, time_scale=time_scale, description=description, opener=opener, markers=markers
+        )
 
     def set_markers(self, markers: MarkerSpec | None) -> None:
         """Follow another valve marker source in the running acquisition (None: stop following)."""
@@ -186,9 +202,15 @@ class AppController(QObject, RunFileCommands):
         self.state_changed.emit(WorkerState.IDLE.value, "")
         self.source_changed.emit("")
 
-    def _start_instrument(self, spec: ConnectionSpec, recipe: Recipe | None, time_scale: float,
-                          description: str, opener: Callable[[ConnectionSpec], Driver] | None = None,
-                          markers: MarkerSpec | None = None) -> None:
+    def _start_instrument(
+        self,
+        spec: ConnectionSpec,
+        recipe: Recipe | None,
+        time_scale: float,
+        description: str,
+        opener: Callable[[ConnectionSpec], Driver] | None = None,
+        markers: MarkerSpec | None = None,
+    ) -> None:
         self.recipe = recipe
         self.marker_spec = markers
         sensors = len(spec.sensors)
@@ -198,10 +220,18 @@ class AppController(QObject, RunFileCommands):
         if self.is_demo:
             meta.extra["Simulated"] = f"yes: demo reactor at {time_scale:g}x"
         elif time_scale != 1.0:
-            meta.extra["Sped up"] = (f"yes: {time_scale:g}x set when connecting (a simulator; a real instrument "
-                                     "runs at 1x)")
-        worker = InstrumentWorker(spec, pipeline, analyzer=self._make_analyzer(recipe), metadata=meta,
-                                  analyzer_factory=self._make_analyzer, opener=opener, markers=markers)
+            meta.extra["Sped up"] = (
+                f"yes: {time_scale:g}x set when connecting (a simulator; a real instrument runs at 1x)"
+            )
+        worker = InstrumentWorker(
+            spec,
+            pipeline,
+            analyzer=self._make_analyzer(recipe),
+            metadata=meta,
+            analyzer_factory=self._make_analyzer,
+            opener=opener,
+            markers=markers,
+        )
         self.time_scale = time_scale
         self._launch(worker, sensors, description)
 
@@ -258,8 +288,9 @@ class AppController(QObject, RunFileCommands):
         if recording is not None:
             self.recording_changed.emit(None)
             if reason:
-                self.warning_raised.emit(f"Recording stopped: {reason}. The run so far is in {recording}; "
-                                         "press Record to start a new run.")
+                self.warning_raised.emit(
+                    f"Recording stopped: {reason}. The run so far is in {recording}; press Record to start a new run."
+                )
 
     def tare(self) -> None:
         if self.worker is not None:
@@ -310,13 +341,17 @@ class AppController(QObject, RunFileCommands):
         reached = target_set and progress.cycles_done > 0 and progress.remaining_process_s == 0
         r = self.session.readouts(0)
         last = self.session.cycles[-1] if self.session.cycles else None
-        inputs = AlarmInputs(target_reached=reached, progress_text=progress.text(), life_pct=r.life_pct,
-                             rate_ng_cm2_s=r.mass_rate_ng_cm2_s,
-                             last_cycle_index=last.index if last is not None else None,
-                             last_cycle_gain_ng_cm2=last.mass_gain_ng_cm2 if last is not None else math.nan,
-                             link_lost=self.link_state in LINK_DOWN_STATES and not self.is_replay,
-                             link_detail=self.link_detail,
-                             analysis_notes=tuple(self.session.regimes.notes) if self.session.regimes else ())
+        inputs = AlarmInputs(
+            target_reached=reached,
+            progress_text=progress.text(),
+            life_pct=r.life_pct,
+            rate_ng_cm2_s=r.mass_rate_ng_cm2_s,
+            last_cycle_index=last.index if last is not None else None,
+            last_cycle_gain_ng_cm2=last.mass_gain_ng_cm2 if last is not None else math.nan,
+            link_lost=self.link_state in LINK_DOWN_STATES and not self.is_replay,
+            link_detail=self.link_detail,
+            analysis_notes=tuple(self.session.regimes.notes) if self.session.regimes else (),
+        )
         raised = self.alarms.check(inputs)
         for alarm in raised:
             if alarm.kind is AlarmKind.LINK_LOST:  # the worker writes link lost/restored itself
@@ -384,8 +419,10 @@ class AppController(QObject, RunFileCommands):
             recording = self.recording_path if self.recording_active else None
             self.start_demo(recipe)
             if recording is not None:  # a new reactor starts from zero: the old run file cannot go on
-                self.warning_raised.emit(f"Recording stopped: the demo restarted with the recipe {recipe.name}. "
-                                         f"The run so far is in {recording}; press Record to start a new run.")
+                self.warning_raised.emit(
+                    f"Recording stopped: the demo restarted with the recipe {recipe.name}. "
+                    f"The run so far is in {recording}; press Record to start a new run."
+                )
             return
         self.recipe = recipe
         if self.worker is not None:

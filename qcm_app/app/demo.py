@@ -28,8 +28,9 @@ class DemoServers:
     connection: ConnectionSpec
 
 
-def start_demo_servers(recipe: Recipe, speed: float, protocol: str, sensors: int,
-                       markers: MarkerSpec | None = None) -> DemoServers:
+def start_demo_servers(
+    recipe: Recipe, speed: float, protocol: str, sensors: int, markers: MarkerSpec | None = None
+) -> DemoServers:
     """Start the simulated instrument (a second sensor is a reference crystal that sees drift and
     transients but no film) and, unless ``markers`` names another source, the valve-event line of
     the same reactor."""
@@ -38,10 +39,21 @@ def start_demo_servers(recipe: Recipe, speed: float, protocol: str, sensors: int
     valves = None
     if markers is None:
         # the simulated tool runs on this PC: its wall-clock stamps place each pulse exactly
-        valves = build_marker_server("valves", recipe, speed=speed, seed=seed, beside=instrument,
-                                     frame_period_s=DEMO_MARKER_FRAME_S, wall_clock=True).start()
+        valves = build_marker_server(
+            "valves",
+            recipe,
+            speed=speed,
+            seed=seed,
+            beside=instrument,
+            frame_period_s=DEMO_MARKER_FRAME_S,
+            wall_clock=True,
+        ).start()
         port = valves.port
         markers = MarkerSpec(MarkerKind.TCP if port.startswith("socket://") else MarkerKind.SERIAL, port)
-    connection = ConnectionSpec(protocol=protocol, port=instrument.port, sensors=tuple(range(1, sensors + 1)),
-                                poll_interval_s=instrument.instrument.measurement_period_s)
+    connection = ConnectionSpec(
+        protocol=protocol,
+        port=instrument.port,
+        sensors=tuple(range(1, sensors + 1)),
+        poll_interval_s=instrument.instrument.measurement_period_s,
+    )
     return DemoServers(instrument, valves, markers, connection)

@@ -43,11 +43,18 @@ class RunFileCommands:
 
         def stop(self, reason: str | None = None) -> None: ...
 
-        def start_demo(self, recipe: Recipe | None = None, speed: float | None = None,
-                       protocol: str | None = None, sensors: int = 1, markers: MarkerSpec | None = None) -> None: ...
+        def start_demo(
+            self,
+            recipe: Recipe | None = None,
+            speed: float | None = None,
+            protocol: str | None = None,
+            sensors: int = 1,
+            markers: MarkerSpec | None = None,
+        ) -> None: ...
 
-        def connect_instrument(self, spec: ConnectionSpec, recipe: Recipe | None = None, *,
-                               markers: MarkerSpec | None = None) -> None: ...
+        def connect_instrument(
+            self, spec: ConnectionSpec, recipe: Recipe | None = None, *, markers: MarkerSpec | None = None
+        ) -> None: ...
 
     @property
     def recording_active(self) -> bool:
@@ -121,18 +128,22 @@ class RunFileCommands:
             recipe = parse_recipe(meta.recipe_text, source=meta.recipe_file or f"{path} (embedded)")
         sensors = len(meta.sensors)
         if "Simulated" in meta.extra or not meta.port:
-            self.start_demo(recipe, speed=meta.time_scale or None, protocol=meta.protocol or None,
-                            sensors=sensors)
+            self.start_demo(recipe, speed=meta.time_scale or None, protocol=meta.protocol or None, sensors=sensors)
         else:
             markers = None
             if meta.extra.get("Valve markers"):
                 try:
-                    markers = parse_marker_spec(meta.extra["Valve markers"],
-                                                [meta.extra["Valve names"]] if meta.extra.get("Valve names") else ())
+                    markers = parse_marker_spec(
+                        meta.extra["Valve markers"],
+                        [meta.extra["Valve names"]] if meta.extra.get("Valve names") else (),
+                    )
                 except UserInputError as exc:
                     self.warning_raised.emit(f"{path.name}: its valve markers are not followed again: {exc.detail}")
-            self.connect_instrument(ConnectionSpec(protocol=meta.protocol, port=meta.port,
-                                                   sensors=tuple(meta.sensors)), recipe, markers=markers)
+            self.connect_instrument(
+                ConnectionSpec(protocol=meta.protocol, port=meta.port, sensors=tuple(meta.sensors)),
+                recipe,
+                markers=markers,
+            )
         assert self.worker is not None
         self.worker.resume_recording(path)
         self.current_file = path

@@ -40,8 +40,11 @@ def run_metadata(operator_note: str, recipe: Recipe | None, densities: Mapping[s
         meta.recipe_text = recipe.text
         blocks = [(b.name, densities.get(b.name, b.density_g_cm3)) for b in recipe.blocks if not b.is_wait]
         if any(d for _, d in blocks):
-            meta.extra["Block densities"] = "; ".join(f"{name} {d:g} g/cm3" if d else f"{name} not set"
-                                                      for name, d in blocks)
-            meta.extra["Thickness"] = ("per block: the Thickness column grows at each block's density from "
-                                       "the end of the previous block (Film density: the first block's)")
+            meta.extra["Block densities"] = "; ".join(
+                f"{name} {d:g} g/cm3" if d else f"{name} not set" for name, d in blocks
+            )
+            meta.extra["Thickness"] = (
+                "per block: the Thickness column grows at each block's density from "
+                "the end of the previous block (Film density: the first block's)"
+            )
     return meta

@@ -68,8 +68,9 @@ def column(kind: str, sensor: int) -> str:
 
 
 class LiveSession:
-    def __init__(self, sensors: int = 1, capacity: int = DEFAULT_CAPACITY,
-                 crystal: CrystalSettings | None = None) -> None:
+    def __init__(
+        self, sensors: int = 1, capacity: int = DEFAULT_CAPACITY, crystal: CrystalSettings | None = None
+    ) -> None:
         self.sensors = sensors
         self.crystal = crystal or CrystalSettings()
         cols = ["time_s"]
@@ -172,8 +173,13 @@ class LiveSession:
                 total += float(thickness_ang_from_mass(partial, self.regimes.blocks[-1].density_g_cm3))
         return total
 
-    def progress(self, recipe: Recipe | None, target_cycles: int | None = None,
-                 target_thickness_ang: float | None = None, time_scale: float = 1.0) -> Progress:
+    def progress(
+        self,
+        recipe: Recipe | None,
+        target_cycles: int | None = None,
+        target_thickness_ang: float | None = None,
+        time_scale: float = 1.0,
+    ) -> Progress:
         """Cycle counter and ETA: measured cycle time for the current block, nominal ones after it."""
         n = len(self.cycles)
         thickness = self.thickness_ang()
@@ -192,9 +198,14 @@ class LiveSession:
         remaining_s = math.nan
         if math.isfinite(remaining_cycles):
             remaining_s = self._remaining_time(recipe, int(remaining_cycles), measured)
-        return Progress(cycles_done=n, target_cycles=target_cycles, thickness_ang=thickness,
-                        target_thickness_ang=target_thickness_ang, remaining_process_s=remaining_s,
-                        remaining_wall_s=remaining_s / time_scale if 0 < time_scale < math.inf else math.nan)
+        return Progress(
+            cycles_done=n,
+            target_cycles=target_cycles,
+            thickness_ang=thickness,
+            target_thickness_ang=target_thickness_ang,
+            remaining_process_s=remaining_s,
+            remaining_wall_s=remaining_s / time_scale if 0 < time_scale < math.inf else math.nan,
+        )
 
     def _remaining_time(self, recipe: Recipe | None, remaining: int, measured_s: float) -> float:
         if remaining == 0:
@@ -210,7 +221,7 @@ class LiveSession:
         take = min(left_in_block, remaining)
         total += take * (measured_s if math.isfinite(measured_s) else nominal)
         remaining -= take
-        for b in recipe.blocks[block + 1:]:
+        for b in recipe.blocks[block + 1 :]:
             if remaining <= 0:
                 break
             take = min(b.repeat, remaining)
@@ -230,11 +241,14 @@ class LiveSession:
             per_block = self.thickness_ang()
             if math.isfinite(per_block):
                 thickness = per_block
-        return Readouts(frequency_hz=f, delta_frequency_hz=float(c.delta_frequency_hz[-1, sensor]),
-                        mass_ng_cm2=float(c.mass_ng_cm2[-1, sensor]),
-                        mass_rate_ng_cm2_s=self.mass_rate(sensor),
-                        thickness_ang=thickness,
-                        life_pct=float(crystal_life_pct(f, self.crystal)))
+        return Readouts(
+            frequency_hz=f,
+            delta_frequency_hz=float(c.delta_frequency_hz[-1, sensor]),
+            mass_ng_cm2=float(c.mass_ng_cm2[-1, sensor]),
+            mass_rate_ng_cm2_s=self.mass_rate(sensor),
+            thickness_ang=thickness,
+            life_pct=float(crystal_life_pct(f, self.crystal)),
+        )
 
     def mass_rate(self, sensor: int = 0, window_s: float = RATE_WINDOW_S) -> float:
         """Least-squares slope of the displayed mass over the last few seconds."""

@@ -121,24 +121,31 @@ _FIELDS: dict[str, tuple[_Parse, _Get, _Set]] = {
     "demo_speed": (_positive, lambda s: s.demo_speed, lambda s, v: replace(s, demo_speed=min(v, 1000.0))),
     "demo_protocol": (_protocol, lambda s: s.demo_protocol, lambda s, v: replace(s, demo_protocol=v)),
     "operator_note": (_text, lambda s: s.operator_note, lambda s, v: replace(s, operator_note=v)),
-    "film_density_g_cm3": (_positive, lambda s: s.film.density_g_cm3,
-                           lambda s, v: replace(s, film=replace(s.film, density_g_cm3=v))),
+    "film_density_g_cm3": (
+        _positive,
+        lambda s: s.film.density_g_cm3,
+        lambda s, v: replace(s, film=replace(s.film, density_g_cm3=v)),
+    ),
     "film_z_ratio": (_positive, lambda s: s.film.z_ratio, lambda s, v: replace(s, film=replace(s.film, z_ratio=v))),
-    "film_tooling_pct": (_tooling, lambda s: s.film.tooling_pct,
-                         lambda s, v: replace(s, film=replace(s.film, tooling_pct=v))),
-    "alarm_crystal_life_min_pct": (_percent, lambda s: s.alarms.crystal_life_min_pct,
-                                   lambda s, v: replace(s, alarms=replace(s.alarms, crystal_life_min_pct=v))),
+    "film_tooling_pct": (
+        _tooling,
+        lambda s: s.film.tooling_pct,
+        lambda s, v: replace(s, film=replace(s.film, tooling_pct=v)),
+    ),
+    "alarm_crystal_life_min_pct": (
+        _percent,
+        lambda s: s.alarms.crystal_life_min_pct,
+        lambda s, v: replace(s, alarms=replace(s.alarms, crystal_life_min_pct=v)),
+    ),
 }
 
 
 def _alarm_field(name: str) -> tuple[_Get, _Set]:
-    return (lambda s: getattr(s.alarms, name),
-            lambda s, v: replace(s, alarms=replace(s.alarms, **{name: v})))
+    return (lambda s: getattr(s.alarms, name), lambda s, v: replace(s, alarms=replace(s.alarms, **{name: v})))
 
 
 def _crystal_field(name: str) -> tuple[_Get, _Set]:
-    return (lambda s: getattr(s.crystal, name),
-            lambda s, v: replace(s, crystal=replace(s.crystal, **{name: v})))
+    return (lambda s: getattr(s.crystal, name), lambda s, v: replace(s, crystal=replace(s.crystal, **{name: v})))
 
 
 for _name in ("rate_min_ng_cm2_s", "rate_max_ng_cm2_s", "cycle_mass_min_ng_cm2", "cycle_mass_max_ng_cm2"):
@@ -162,10 +169,18 @@ def settings_from_mapping(values: Mapping[str, Any]) -> tuple[AppSettings, list[
             problems.append(f"setting '{key}' ignored ({exc}: {shown}); using the default")
     c = settings.crystal
     if not c.min_frequency_hz < c.fresh_frequency_hz:
-        problems.append("settings 'crystal_min_frequency_hz' and 'crystal_fresh_frequency_hz' are in the wrong "
-                        "order; using the defaults for both")
-        settings = replace(settings, crystal=replace(c, min_frequency_hz=CrystalSettings().min_frequency_hz,
-                                                     fresh_frequency_hz=CrystalSettings().fresh_frequency_hz))
+        problems.append(
+            "settings 'crystal_min_frequency_hz' and 'crystal_fresh_frequency_hz' are in the wrong "
+            "order; using the defaults for both"
+        )
+        settings = replace(
+            settings,
+            crystal=replace(
+                c,
+                min_frequency_hz=CrystalSettings().min_frequency_hz,
+                fresh_frequency_hz=CrystalSettings().fresh_frequency_hz,
+            ),
+        )
     return settings, problems
 
 
@@ -237,21 +252,28 @@ def load_connection(store: QSettings | None = None) -> ConnectionSettings:
     store = store or user_store()
     store.beginGroup(CONNECTION_GROUP)
     try:
-        sensors = tuple(n for n in (_int_or_none(s) for s in str(store.value("sensors", "1")).split(","))
-                        if n is not None)
+        sensors = tuple(
+            n for n in (_int_or_none(s) for s in str(store.value("sensors", "1")).split(",")) if n is not None
+        )
         options: dict[str, dict[str, str]] = {}
         store.beginGroup(OPTIONS_GROUP)
         for protocol in store.childGroups():
             store.beginGroup(protocol)
-            options[protocol] = {key: str(store.value(key)) for key in store.childKeys()
-                                 if store.value(key) is not None}
+            options[protocol] = {
+                key: str(store.value(key)) for key in store.childKeys() if store.value(key) is not None
+            }
             store.endGroup()
         store.endGroup()
-        return ConnectionSettings(port=_str(store.value("port", "")), protocol=_str(store.value("protocol", "")),
-                                  baud=_int_or_none(store.value("baud")) or None, sensors=sensors, options=options,
-                                  markers_kind=_str(store.value("markers_kind", "")),
-                                  markers_target=_str(store.value("markers_target", "")),
-                                  valve_names=_str(store.value("valve_names", "")))
+        return ConnectionSettings(
+            port=_str(store.value("port", "")),
+            protocol=_str(store.value("protocol", "")),
+            baud=_int_or_none(store.value("baud")) or None,
+            sensors=sensors,
+            options=options,
+            markers_kind=_str(store.value("markers_kind", "")),
+            markers_target=_str(store.value("markers_target", "")),
+            valve_names=_str(store.value("valve_names", "")),
+        )
     finally:
         store.endGroup()
 
@@ -315,9 +337,12 @@ def load_window_layout(splitter_names: tuple[str, ...], store: QSettings | None 
     store.beginGroup(LAYOUT_GROUP)
     try:
         splitters = {name: value for name in splitter_names if (value := _bytes(store.value(name))) is not None}
-        return WindowLayout(geometry=_bytes(store.value("geometry")), state=_bytes(store.value("state")),
-                            splitters=splitters,
-                            wall_clock=str(store.value("wall_clock", "false")).lower() == "true")
+        return WindowLayout(
+            geometry=_bytes(store.value("geometry")),
+            state=_bytes(store.value("state")),
+            splitters=splitters,
+            wall_clock=str(store.value("wall_clock", "false")).lower() == "true",
+        )
     finally:
         store.endGroup()
 

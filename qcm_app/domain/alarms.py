@@ -102,12 +102,17 @@ class AlarmMonitor:
         s = self.settings
         conditions: dict[AlarmKind, str | None] = {
             AlarmKind.TARGET_REACHED: f"Target reached: {x.progress_text}" if x.target_reached else None,
-            AlarmKind.CRYSTAL_LIFE_LOW: (f"Crystal life {x.life_pct:.1f} % (below {s.crystal_life_min_pct:g} %): "
-                                         "change the crystal soon")
-            if math.isfinite(x.life_pct) and x.life_pct < s.crystal_life_min_pct else None,
-            AlarmKind.RATE_OUT_OF_BAND: (f"Mass rate {x.rate_ng_cm2_s:+.2f} ng/cm²/s "
-                                         f"{_band(s.rate_min_ng_cm2_s, s.rate_max_ng_cm2_s, 'ng/cm²/s')}")
-            if _outside(x.rate_ng_cm2_s, s.rate_min_ng_cm2_s, s.rate_max_ng_cm2_s) else None,
+            AlarmKind.CRYSTAL_LIFE_LOW: (
+                f"Crystal life {x.life_pct:.1f} % (below {s.crystal_life_min_pct:g} %): change the crystal soon"
+            )
+            if math.isfinite(x.life_pct) and x.life_pct < s.crystal_life_min_pct
+            else None,
+            AlarmKind.RATE_OUT_OF_BAND: (
+                f"Mass rate {x.rate_ng_cm2_s:+.2f} ng/cm²/s "
+                f"{_band(s.rate_min_ng_cm2_s, s.rate_max_ng_cm2_s, 'ng/cm²/s')}"
+            )
+            if _outside(x.rate_ng_cm2_s, s.rate_min_ng_cm2_s, s.rate_max_ng_cm2_s)
+            else None,
             AlarmKind.LINK_LOST: f"Link lost: {x.link_detail}" if x.link_lost else None,
         }
         raised = []
@@ -122,9 +127,11 @@ class AlarmMonitor:
         if x.last_cycle_index is not None and x.last_cycle_index != self._checked_cycle:
             self._checked_cycle = x.last_cycle_index
             if _outside(x.last_cycle_gain_ng_cm2, s.cycle_mass_min_ng_cm2, s.cycle_mass_max_ng_cm2):
-                alarm = Alarm(AlarmKind.CYCLE_MASS_OUT_OF_BAND,
-                              f"Cycle {x.last_cycle_index}: Δm {x.last_cycle_gain_ng_cm2:.1f} ng/cm² "
-                              f"{_band(s.cycle_mass_min_ng_cm2, s.cycle_mass_max_ng_cm2, 'ng/cm²')}")
+                alarm = Alarm(
+                    AlarmKind.CYCLE_MASS_OUT_OF_BAND,
+                    f"Cycle {x.last_cycle_index}: Δm {x.last_cycle_gain_ng_cm2:.1f} ng/cm² "
+                    f"{_band(s.cycle_mass_min_ng_cm2, s.cycle_mass_max_ng_cm2, 'ng/cm²')}",
+                )
                 self.active[AlarmKind.CYCLE_MASS_OUT_OF_BAND] = alarm
                 raised.append(alarm)
             else:

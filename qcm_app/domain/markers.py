@@ -24,19 +24,46 @@ from qcm_app.domain.errors import UserInputError
 
 @dataclass(frozen=True)
 class ValvePulse:
-    time_s: float        # valve opened, on the run's time axis (same clock as RunData.time_s)
-    duration_s: float    # how long it stayed open (s)
-    channel: str         # the log's column / signal name, e.g. "Mod8/do1"
-    precursor: str       # matched precursor or recipe step name, e.g. "TMA"; "" when unknown
+    time_s: float  # valve opened, on the run's time axis (same clock as RunData.time_s)
+    duration_s: float  # how long it stayed open (s)
+    channel: str  # the log's column / signal name, e.g. "Mod8/do1"
+    precursor: str  # matched precursor or recipe step name, e.g. "TMA"; "" when unknown
 
 
 #: names a valve column may carry in its header (a precursor's name is matched case-insensitively)
-COMMON_PRECURSORS = ("TMA", "H2O", "O3", "TiCl4", "TDMAT", "DEZ", "ZnEt2", "HfCl4", "TEMAH", "TEMAZ", "ZrCl4",
-                     "MoF6", "H2S", "NH3", "EG", "GL", "LiHMDS", "LiOtBu", "TMG", "BDEAS", "Ar", "N2", "O2")
+COMMON_PRECURSORS = (
+    "TMA",
+    "H2O",
+    "O3",
+    "TiCl4",
+    "TDMAT",
+    "DEZ",
+    "ZnEt2",
+    "HfCl4",
+    "TEMAH",
+    "TEMAZ",
+    "ZrCl4",
+    "MoF6",
+    "H2S",
+    "NH3",
+    "EG",
+    "GL",
+    "LiHMDS",
+    "LiOtBu",
+    "TMG",
+    "BDEAS",
+    "Ar",
+    "N2",
+    "O2",
+)
 
 
-def pulses_from_digital(time_s: np.ndarray, values01: np.ndarray, channel: str, precursor: str = "",
-                        ) -> list[ValvePulse]:
+def pulses_from_digital(
+    time_s: np.ndarray,
+    values01: np.ndarray,
+    channel: str,
+    precursor: str = "",
+) -> list[ValvePulse]:
     """Rising edges of a sampled 0/1 signal.
 
     The valve opened somewhere between the last sample at 0 and the first at 1: the midpoint is the
@@ -71,8 +98,7 @@ def pulses_from_digital(time_s: np.ndarray, values01: np.ndarray, channel: str, 
         later = falls[falls > r]
         start = edge(r)
         end = edge(int(later[0])) if later.size else float(t[-1])
-        out.append(ValvePulse(time_s=start, duration_s=max(end - start, 0.0), channel=channel,
-                              precursor=precursor))
+        out.append(ValvePulse(time_s=start, duration_s=max(end - start, 0.0), channel=channel, precursor=precursor))
     return out
 
 
@@ -106,9 +132,14 @@ def precursor_in_name(name: str, known: Sequence[str] = ()) -> str:
     return ""
 
 
-def name_channels(pulses: Sequence[ValvePulse], *, valve_map: Mapping[str, str] | None = None,
-                  reference_starts: Sequence[tuple[float, str]] = (), recipe_pulse_names: Sequence[str] = (),
-                  tolerance_s: float = 1.0) -> tuple[list[ValvePulse], list[str]]:
+def name_channels(
+    pulses: Sequence[ValvePulse],
+    *,
+    valve_map: Mapping[str, str] | None = None,
+    reference_starts: Sequence[tuple[float, str]] = (),
+    recipe_pulse_names: Sequence[str] = (),
+    tolerance_s: float = 1.0,
+) -> tuple[list[ValvePulse], list[str]]:
     """Give every channel a precursor; returns (pulses renamed, notes saying how).
 
     Per channel, the first rule that decides wins: ``valve_map`` (channel → name, the user's option);
@@ -124,8 +155,10 @@ def name_channels(pulses: Sequence[ValvePulse], *, valve_map: Mapping[str, str] 
     notes: list[str] = []
     unknown_map = [c for c in valve_map if c not in channels]
     if unknown_map:
-        raise UserInputError(f"--valve names {', '.join(map(repr, unknown_map))}, but the valve signals are "
-                             f"{', '.join(map(repr, channels)) or 'none'}")
+        raise UserInputError(
+            f"--valve names {', '.join(map(repr, unknown_map))}, but the valve signals are "
+            f"{', '.join(map(repr, channels)) or 'none'}"
+        )
     for c in channels:
         if c in valve_map:
             names[c] = valve_map[c]
@@ -168,8 +201,10 @@ def name_channels(pulses: Sequence[ValvePulse], *, valve_map: Mapping[str, str] 
             for c in channels:
                 if c not in names and free:
                     names[c] = free.pop(0)
-                    notes.append(f"valve {c!r} is {names[c]} (first to fire; the recipe has "
-                                 f"{len(recipe_pulse_names)} pulses, the valves {len(ordered)})")
+                    notes.append(
+                        f"valve {c!r} is {names[c]} (first to fire; the recipe has "
+                        f"{len(recipe_pulse_names)} pulses, the valves {len(ordered)})"
+                    )
     renamed = [replace(p, precursor=names.get(p.channel, p.precursor)) for p in pulses]
     return renamed, notes
 
@@ -198,6 +233,7 @@ def shift_pulses(pulses: Iterable[ValvePulse], offset_s: float) -> tuple[ValvePu
 
 
 # --- cycles from the pulses ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PulseCycle:
@@ -237,8 +273,7 @@ def group_cycles(pulses: Sequence[ValvePulse], pause_factor: float = 3.0) -> lis
     block, k = 0, 0
     for i, c in enumerate(raw):
         pattern = tuple(p.precursor or p.channel for p in c)
-        new_block = (i == 0 or pattern != out[-1].pattern
-                     or starts[i] - starts[i - 1] > pause_factor * period)
+        new_block = i == 0 or pattern != out[-1].pattern or starts[i] - starts[i - 1] > pause_factor * period
         if new_block:
             block, k = block + 1, 0
         k += 1
@@ -248,20 +283,24 @@ def group_cycles(pulses: Sequence[ValvePulse], pause_factor: float = 3.0) -> lis
 
 # --- recipe vs markers -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Disagreement:
     """Where the valves and the recipe part ways, for the report (the valves win)."""
 
-    pulse_index: int       # position in the recipe's pulse sequence (from 1)
-    time_s: float          # when, on the run's clock (NaN when the valves ran out)
-    expected: str          # the recipe's pulse name there ("" when the valves have extra pulses)
-    found: str             # the valves' precursor there ("" when the valve did not fire)
+    pulse_index: int  # position in the recipe's pulse sequence (from 1)
+    time_s: float  # when, on the run's clock (NaN when the valves ran out)
+    expected: str  # the recipe's pulse name there ("" when the valves have extra pulses)
+    found: str  # the valves' precursor there ("" when the valve did not fire)
 
     def message(self) -> str:
         at = f" at {self.time_s:.1f} s" if math.isfinite(self.time_s) else ""
         if not self.found:
-            nxt = (f" (before the valve at {self.time_s:.1f} s)" if math.isfinite(self.time_s)
-                   else " (after the last valve)")
+            nxt = (
+                f" (before the valve at {self.time_s:.1f} s)"
+                if math.isfinite(self.time_s)
+                else " (after the last valve)"
+            )
             return f"pulse {self.pulse_index}: the recipe expects {self.expected}, no valve fired{nxt}"
         if not self.expected:
             return f"pulse {self.pulse_index}: {self.found} fired{at}, beyond the recipe's end"

@@ -63,8 +63,12 @@ class CrystalSettings:
         if not (math.isfinite(mhz) and mhz > 0):
             raise ValueError(f"crystal frequency must be a positive number of MHz, got {mhz}")
         scale = mhz / 6.0
-        return cls(nominal_mhz=mhz, blank_frequency_hz=6.045e6 * scale, fresh_frequency_hz=6.0e6 * scale,
-                   min_frequency_hz=5.0e6 * scale)
+        return cls(
+            nominal_mhz=mhz,
+            blank_frequency_hz=6.045e6 * scale,
+            fresh_frequency_hz=6.0e6 * scale,
+            min_frequency_hz=5.0e6 * scale,
+        )
 
 
 def sauerbrey_factor_ng_cm2_per_hz(f0_hz: float, crystal: CrystalSettings = CrystalSettings()) -> float:
@@ -73,21 +77,30 @@ def sauerbrey_factor_ng_cm2_per_hz(f0_hz: float, crystal: CrystalSettings = Crys
     ``f0_hz`` must be the crystal's measured starting frequency, not the nominal one.
     """
     if not is_crystal_frequency(f0_hz):
-        raise ValueError(f"starting frequency must be a crystal frequency ({MIN_CRYSTAL_FREQUENCY_HZ:g} to "
-                         f"{MAX_CRYSTAL_FREQUENCY_HZ:g} Hz), got {f0_hz:g}")
+        raise ValueError(
+            f"starting frequency must be a crystal frequency ({MIN_CRYSTAL_FREQUENCY_HZ:g} to "
+            f"{MAX_CRYSTAL_FREQUENCY_HZ:g} Hz), got {f0_hz:g}"
+        )
     crystal.check()
     z_cgs = math.sqrt(crystal.quartz_density_g_cm3 * crystal.quartz_shear_modulus_g_cm_s2)
     return z_cgs / (2.0 * f0_hz * f0_hz) * 1e9
 
 
-def sauerbrey_mass_ng_cm2(frequency_hz: ArrayLike, f0_hz: float,
-                          crystal: CrystalSettings = CrystalSettings()) -> np.ndarray:
+def sauerbrey_mass_ng_cm2(
+    frequency_hz: ArrayLike, f0_hz: float, crystal: CrystalSettings = CrystalSettings()
+) -> np.ndarray:
     """Areal mass gained since the crystal was at ``f0_hz`` (positive when frequency drops)."""
     return (f0_hz - np.asarray(frequency_hz, dtype=float)) * sauerbrey_factor_ng_cm2_per_hz(f0_hz, crystal)
 
 
-def zmatch_thickness_ang(frequency_hz: ArrayLike, f0_hz: float, density_g_cm3: float, z_ratio: float = 1.0,
-                         tooling_pct: float = 100.0, crystal: CrystalSettings = CrystalSettings()) -> np.ndarray:
+def zmatch_thickness_ang(
+    frequency_hz: ArrayLike,
+    f0_hz: float,
+    density_g_cm3: float,
+    z_ratio: float = 1.0,
+    tooling_pct: float = 100.0,
+    crystal: CrystalSettings = CrystalSettings(),
+) -> np.ndarray:
     """Film thickness in Å by the Z-match (Lu–Lewis) equation, scaled by tooling.
 
     T = Zq/(2 pi z rho_f) [atan(z tan(pi Fco/Fq))/Fco - atan(z tan(pi Fc/Fq))/Fc]; z = 1 gives the
@@ -106,8 +119,13 @@ def zmatch_thickness_ang(frequency_hz: ArrayLike, f0_hz: float, density_g_cm3: f
     return thickness_cm * 1e8 * (tooling_pct / 100.0)
 
 
-def zmatch_mass_ng_cm2(frequency_hz: ArrayLike, f0_hz: float, density_g_cm3: float, z_ratio: float = 1.0,
-                       crystal: CrystalSettings = CrystalSettings()) -> np.ndarray:
+def zmatch_mass_ng_cm2(
+    frequency_hz: ArrayLike,
+    f0_hz: float,
+    density_g_cm3: float,
+    z_ratio: float = 1.0,
+    crystal: CrystalSettings = CrystalSettings(),
+) -> np.ndarray:
     """Areal mass on the sensor by Z-match (thickness times density), for thick films."""
     thickness_ang = zmatch_thickness_ang(frequency_hz, f0_hz, density_g_cm3, z_ratio, 100.0, crystal)
     return thickness_ang * density_g_cm3 * 10.0

@@ -87,7 +87,8 @@ class MassConverter:
     def _thickness(self, frequency_hz: np.ndarray, s: int) -> np.ndarray:
         origin = self.density_from_hz[s] if math.isfinite(self.density_from_hz[s]) else self.zero_frequency_hz[s]
         return self.thickness_offset_ang[s] + zmatch_thickness_ang(
-            frequency_hz, origin, self.film.density_g_cm3, self.film.z_ratio, self.film.tooling_pct, self.crystal)
+            frequency_hz, origin, self.film.density_g_cm3, self.film.z_ratio, self.film.tooling_pct, self.crystal
+        )
 
     def set_start(self, start_frequency_hz: Sequence[float]) -> None:
         """Use known start frequencies (e.g. from a run file's header) instead of the first reading."""
@@ -133,8 +134,9 @@ class MassConverter:
         return run_mass, mass, delta, thick
 
 
-def block_density_after(recipe: object, overrides: dict[str, float], block_index: int, cycle_in_block: int
-                        ) -> float | None:
+def block_density_after(
+    recipe: object, overrides: dict[str, float], block_index: int, cycle_in_block: int
+) -> float | None:
     """The density of the film that grows after this cycle: the next block's once a block's last
     cycle is done (waits skipped), else this block's; user overrides by block name win."""
     blocks = getattr(recipe, "blocks", None)
@@ -163,8 +165,9 @@ class RunClock:
 def readings_to_arrays(readings: Sequence[Reading], sensors: int) -> dict[str, np.ndarray]:
     """Stack readings into (samples, sensors) arrays; missing sensors become NaN."""
     n = len(readings)
-    out: dict[str, np.ndarray] = {name: np.full((n, sensors), np.nan) for name in (
-        "frequency_hz", "rate_a_per_s", "instrument_thickness_kang")}
+    out: dict[str, np.ndarray] = {
+        name: np.full((n, sensors), np.nan) for name in ("frequency_hz", "rate_a_per_s", "instrument_thickness_kang")
+    }
     times = np.empty(n)
     for i, r in enumerate(readings):
         times[i] = r.time_s
@@ -179,8 +182,13 @@ def readings_to_arrays(readings: Sequence[Reading], sensors: int) -> dict[str, n
 class Pipeline:
     """Readings or arrays in, :class:`SampleChunk` out (and, through the analysis, cycles)."""
 
-    def __init__(self, sensors: int = 1, crystal: CrystalSettings | None = None,
-                 film: FilmSettings | None = None, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        sensors: int = 1,
+        crystal: CrystalSettings | None = None,
+        film: FilmSettings | None = None,
+        time_scale: float = 1.0,
+    ) -> None:
         self.sensors = sensors
         self.converter = MassConverter(sensors, crystal or CrystalSettings(), film or FilmSettings())
         self.clock = RunClock(time_scale)
@@ -191,25 +199,39 @@ class Pipeline:
         t = self.clock.run_time(arrays.pop("time_s"))
         return self.process_arrays(t, **arrays)
 
-    def process_arrays(self, time_s: np.ndarray, frequency_hz: np.ndarray,
-                       rate_a_per_s: np.ndarray | None = None,
-                       instrument_thickness_kang: np.ndarray | None = None) -> SampleChunk:
+    def process_arrays(
+        self,
+        time_s: np.ndarray,
+        frequency_hz: np.ndarray,
+        rate_a_per_s: np.ndarray | None = None,
+        instrument_thickness_kang: np.ndarray | None = None,
+    ) -> SampleChunk:
         """Convert run-time arrays; rows not later than the previous one (duplicates) are dropped."""
         time_s = np.asarray(time_s, dtype=float)
         freq = np.asarray(frequency_hz, dtype=float).reshape(time_s.shape[0], -1)
         nan = np.full_like(freq, np.nan)
         rate = nan if rate_a_per_s is None else np.asarray(rate_a_per_s, float).reshape(freq.shape)
-        thk = nan if instrument_thickness_kang is None else np.asarray(instrument_thickness_kang,
-                                                                         float).reshape(freq.shape)
+        thk = (
+            nan
+            if instrument_thickness_kang is None
+            else np.asarray(instrument_thickness_kang, float).reshape(freq.shape)
+        )
         keep = _strictly_increasing(time_s, self._last_time_s)
         if not keep.all():
             time_s, freq, rate, thk = time_s[keep], freq[keep], rate[keep], thk[keep]
         if time_s.size:
             self._last_time_s = float(time_s[-1])
         run_mass, mass, delta, thick = self.converter.convert(freq)
-        return SampleChunk(time_s=time_s, frequency_hz=freq, run_mass_ng_cm2=run_mass, mass_ng_cm2=mass,
-                           delta_frequency_hz=delta, thickness_ang=thick, rate_a_per_s=rate,
-                           instrument_thickness_kang=thk)
+        return SampleChunk(
+            time_s=time_s,
+            frequency_hz=freq,
+            run_mass_ng_cm2=run_mass,
+            mass_ng_cm2=mass,
+            delta_frequency_hz=delta,
+            thickness_ang=thick,
+            rate_a_per_s=rate,
+            instrument_thickness_kang=thk,
+        )
 
     def tare(self, frequency_hz: Sequence[float]) -> None:
         self.converter.tare(frequency_hz)

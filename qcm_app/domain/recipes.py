@@ -175,11 +175,12 @@ def parse_recipe(text: str, source: str = "<recipe>") -> Recipe:
 
 # --- validation -------------------------------------------------------------------------------
 
+
 def _build(data: dict[str, Any], text: str, source: str) -> Recipe:
     loc = _Locator(text, source)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise loc.error("recipe needs a top-level name = \"...\"", None, None)
+        raise loc.error('recipe needs a top-level name = "..."', None, None)
     blocks_raw = data.get("blocks")
     if not isinstance(blocks_raw, list) or not blocks_raw:
         raise loc.error("recipe needs at least one [[blocks]] table", None, None)
@@ -187,7 +188,7 @@ def _build(data: dict[str, Any], text: str, source: str) -> Recipe:
         raise loc.error(f"recipe has {len(blocks_raw)} blocks; at most {MAX_BLOCKS} are accepted", None, None)
     blocks = tuple(_block(b, i, loc) for i, b in enumerate(blocks_raw))
     if all(b.is_wait for b in blocks):
-        raise loc.error("recipe has no pulse step (kind = \"pulse\") in any block", 0, None)
+        raise loc.error('recipe has no pulse step (kind = "pulse") in any block', 0, None)
     extra = {k: v for k, v in data.items() if k not in ("name", "blocks")}
     return Recipe(name=name.strip(), blocks=blocks, source=source, text=text, extra=extra)
 
@@ -197,26 +198,33 @@ def _block(raw: Any, i: int, loc: _Locator) -> Block:
         raise loc.error("each [[blocks]] entry must be a table", i, None)
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise loc.error(f"block {i + 1} needs name = \"...\"", i, None)
+        raise loc.error(f'block {i + 1} needs name = "..."', i, None)
     repeat = raw.get("repeat")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
-        raise loc.error(f"block {name!r}: repeat must be a whole number from 1 to {MAX_REPEAT:,}, got {repeat!r}",
-                        i, None)
+        raise loc.error(
+            f"block {name!r}: repeat must be a whole number from 1 to {MAX_REPEAT:,}, got {repeat!r}", i, None
+        )
     steps_raw = raw.get("steps")
     if not isinstance(steps_raw, list) or not steps_raw:
         raise loc.error(f"block {name!r} needs at least one [[blocks.steps]] table", i, None)
     if len(steps_raw) > MAX_STEPS_PER_BLOCK:
-        raise loc.error(f"block {name!r} has {len(steps_raw)} steps; at most {MAX_STEPS_PER_BLOCK} are accepted",
-                        i, None)
+        raise loc.error(
+            f"block {name!r} has {len(steps_raw)} steps; at most {MAX_STEPS_PER_BLOCK} are accepted", i, None
+        )
     steps = tuple(_step(s, i, j, name, loc) for j, s in enumerate(steps_raw))
     density = raw.get("density_g_cm3")
     if density is not None and not _positive(density):
         raise loc.error(f"block {name!r}: density_g_cm3 must be a positive number, got {density!r}", i, None)
     nucleation = _nucleation(raw.get("nucleation"), i, name, loc)
     extra = {k: v for k, v in raw.items() if k not in ("name", "repeat", "steps", "density_g_cm3", "nucleation")}
-    return Block(name=name.strip(), repeat=repeat, steps=steps,
-                 density_g_cm3=float(density) if density is not None else None,
-                 nucleation=nucleation, extra=extra)
+    return Block(
+        name=name.strip(),
+        repeat=repeat,
+        steps=steps,
+        density_g_cm3=float(density) if density is not None else None,
+        nucleation=nucleation,
+        extra=extra,
+    )
 
 
 def _step(raw: Any, i: int, j: int, block: str, loc: _Locator) -> Step:
@@ -224,22 +232,29 @@ def _step(raw: Any, i: int, j: int, block: str, loc: _Locator) -> Step:
         raise loc.error(f"block {block!r}: each [[blocks.steps]] entry must be a table", i, j)
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise loc.error(f"block {block!r}, step {j + 1}: needs name = \"...\"", i, j)
+        raise loc.error(f'block {block!r}, step {j + 1}: needs name = "..."', i, j)
     kind = raw.get("kind")
     if kind not in (StepKind.PULSE.value, StepKind.PURGE.value):
-        raise loc.error(f"block {block!r}, step {name!r}: kind must be \"pulse\" or \"purge\", got {kind!r}",
-                        i, j)
+        raise loc.error(f'block {block!r}, step {name!r}: kind must be "pulse" or "purge", got {kind!r}', i, j)
     duration = raw.get("duration_s")
     if duration is None or not _positive(duration) or duration > MAX_DURATION_S:
-        raise loc.error(f"block {block!r}, step {name!r}: duration_s must be a positive number of seconds "
-                        f"(at most {MAX_DURATION_S:g}), got {duration!r}", i, j)
+        raise loc.error(
+            f"block {block!r}, step {name!r}: duration_s must be a positive number of seconds "
+            f"(at most {MAX_DURATION_S:g}), got {duration!r}",
+            i,
+            j,
+        )
     mass = raw.get("mass_ng_cm2")
-    if mass is not None and (isinstance(mass, bool) or not isinstance(mass, int | float)
-                             or not math.isfinite(mass)):
+    if mass is not None and (isinstance(mass, bool) or not isinstance(mass, int | float) or not math.isfinite(mass)):
         raise loc.error(f"block {block!r}, step {name!r}: mass_ng_cm2 must be a number, got {mass!r}", i, j)
     extra = {k: v for k, v in raw.items() if k not in ("name", "kind", "duration_s", "mass_ng_cm2")}
-    return Step(name=name.strip(), kind=StepKind(kind), duration_s=float(duration),
-                mass_ng_cm2=float(mass) if mass is not None else None, extra=extra)
+    return Step(
+        name=name.strip(),
+        kind=StepKind(kind),
+        duration_s=float(duration),
+        mass_ng_cm2=float(mass) if mass is not None else None,
+        extra=extra,
+    )
 
 
 def _nucleation(raw: Any, i: int, block: str, loc: _Locator) -> Nucleation:
@@ -249,26 +264,29 @@ def _nucleation(raw: Any, i: int, block: str, loc: _Locator) -> Nucleation:
         raise loc.error(f"block {block!r}: nucleation must be a table with kind, cycles, factor", i, None)
     kind = raw.get("kind", "none")
     if kind not in NUCLEATION_KINDS:
-        raise loc.error(f"block {block!r}: nucleation kind must be one of {', '.join(NUCLEATION_KINDS)}, "
-                        f"got {kind!r}", i, None)
+        raise loc.error(
+            f"block {block!r}: nucleation kind must be one of {', '.join(NUCLEATION_KINDS)}, got {kind!r}", i, None
+        )
     cycles = raw.get("cycles", 0)
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 0:
-        raise loc.error(f"block {block!r}: nucleation cycles must be a whole number ≥ 0, got {cycles!r}",
-                        i, None)
+        raise loc.error(f"block {block!r}: nucleation cycles must be a whole number ≥ 0, got {cycles!r}", i, None)
     factor = raw.get("factor", 1.0)
     if not _positive(factor) and factor != 0:
         raise loc.error(f"block {block!r}: nucleation factor must be a number ≥ 0, got {factor!r}", i, None)
     if (kind == "enhanced" and factor <= 1) or (kind == "inhibited" and factor >= 1):
-        raise loc.error(f"block {block!r}: an {kind} nucleation needs factor {'>' if kind == 'enhanced' else '<'} 1,"
-                        f" got {factor!r}", i, None)
+        raise loc.error(
+            f"block {block!r}: an {kind} nucleation needs factor {'>' if kind == 'enhanced' else '<'} 1,"
+            f" got {factor!r}",
+            i,
+            None,
+        )
     if kind == "none":
         cycles, factor = 0, 1.0
     return Nucleation(kind=kind, cycles=cycles, factor=float(factor))
 
 
 def _positive(value: Any) -> bool:
-    return (not isinstance(value, bool) and isinstance(value, int | float)
-            and math.isfinite(value) and value > 0)
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
 def _line_from_toml_error(msg: str) -> int | None:

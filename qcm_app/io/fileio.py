@@ -60,8 +60,14 @@ def _check_folder(folder: Path, path: Path, what: str) -> None:
         return
 
 
-def check_output(path: str | Path, *, inputs: Iterable[str | Path] = (), overwrite: bool = False,
-                 what: str = "output", folder: bool = False) -> Path:
+def check_output(
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = False,
+    what: str = "output",
+    folder: bool = False,
+) -> Path:
     """Refuse an output we must not write, before any work is done; returns the absolute path.
 
     ``folder`` outputs (report folders) may exist as folders; whether one may be replaced is the
@@ -85,8 +91,7 @@ def check_output(path: str | Path, *, inputs: Iterable[str | Path] = (), overwri
         elif stat.S_ISDIR(mode):
             raise UserInputError(f"is a folder; {what} needs a file name", path)
         elif not stat.S_ISREG(mode):
-            raise UserInputError(f"is not a regular file (a device, FIFO or socket); {what} will not write to it",
-                                 path)
+            raise UserInputError(f"is not a regular file (a device, FIFO or socket); {what} will not write to it", path)
         elif not overwrite:
             raise UserInputError(f"already exists; choose another {what} or pass --overwrite", path)
     _check_folder(path.parent, path, what)
@@ -111,8 +116,14 @@ def check_input(path: str | Path, what: str = "file") -> Path:
     return path
 
 
-def write_output(path: str | Path, write: Callable[[Path], None], *, inputs: Iterable[str | Path] = (),
-                 overwrite: bool = False, what: str = "output") -> Path:
+def write_output(
+    path: str | Path,
+    write: Callable[[Path], None],
+    *,
+    inputs: Iterable[str | Path] = (),
+    overwrite: bool = False,
+    what: str = "output",
+) -> Path:
     """Check ``path`` by :func:`check_output`, call ``write(tmp)`` and give the result its name
     atomically. Without ``overwrite`` a file that appeared meanwhile is not replaced either."""
     inputs = list(inputs)
@@ -137,8 +148,9 @@ def write_output(path: str | Path, write: Callable[[Path], None], *, inputs: Ite
     return path
 
 
-def write_output_text(path: str | Path, text: str, *, inputs: Iterable[str | Path] = (), overwrite: bool = False,
-                      what: str = "output") -> Path:
+def write_output_text(
+    path: str | Path, text: str, *, inputs: Iterable[str | Path] = (), overwrite: bool = False, what: str = "output"
+) -> Path:
     data = text.encode("utf-8")
     return write_output(path, lambda tmp: _write_new(tmp, data), inputs=inputs, overwrite=overwrite, what=what)
 
@@ -158,8 +170,7 @@ def _publish(tmp: Path, path: Path, overwrite: bool, what: str) -> None:
         raise UserInputError(f"already exists; choose another {what} or pass --overwrite", path) from None
     except OSError:
         if os.path.lexists(path):
-            raise UserInputError(f"already exists; choose another {what} or pass --overwrite",
-                                 path) from None
+            raise UserInputError(f"already exists; choose another {what} or pass --overwrite", path) from None
         os.rename(tmp, path)  # a file system without hard links
 
 

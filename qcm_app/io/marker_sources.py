@@ -66,8 +66,10 @@ class ClockAlignment:
         if self.offset_s is None:
             self.offset_s = offset
         elif offset < self.offset_s - self.max_latency_s:
-            self.warnings.append(f"valve clock: markers arrived {self.offset_s - offset:.2f} s sooner than the "
-                                 f"first ones; the clock offset is corrected from there")
+            self.warnings.append(
+                f"valve clock: markers arrived {self.offset_s - offset:.2f} s sooner than the "
+                f"first ones; the clock offset is corrected from there"
+            )
             self.offset_s = offset
 
     def to_run(self, stamp_s: float, arrival_run_s: float | None = None) -> float:
@@ -117,9 +119,17 @@ class EdgeTracker:
 class EventLineSource:
     """``<t> <valve> <0|1>`` lines from a serial port or a ``socket://host:port`` URL (pyserial)."""
 
-    def __init__(self, url: str, run_clock: Callable[[], float], *, run_start_epoch_s: float | None = None,
-                 names: dict[str, str] | None = None, baudrate: int = 9600, max_latency_s: float = 1.0,
-                 time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        run_clock: Callable[[], float],
+        *,
+        run_start_epoch_s: float | None = None,
+        names: dict[str, str] | None = None,
+        baudrate: int = 9600,
+        max_latency_s: float = 1.0,
+        time_scale: float = 1.0,
+    ) -> None:
         self.url = url
         self.baudrate = baudrate
         self._port = self._open()
@@ -206,8 +216,16 @@ _ELAPSED = re.compile(r"elapsed|process time|run time|^t$|^time ?\(?s\)?$|second
 _TIMEISH = re.compile(r"time|timestamp|date", re.I)
 _STATUS = re.compile(r"\bok\b|ok\?|status|alarm|error|fault|xtal|iteration", re.I)
 _VALVEISH = re.compile(r"valve|shutter|shtsrc|/do\d|^do\d", re.I)
-_DATETIMES = ("%H:%M:%S.%f %m/%d/%Y", "%H:%M:%S %m/%d/%Y", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S",
-              "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%d.%m.%Y %H:%M:%S.%f", "%d.%m.%Y %H:%M:%S")
+_DATETIMES = (
+    "%H:%M:%S.%f %m/%d/%Y",
+    "%H:%M:%S %m/%d/%Y",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%d.%m.%Y %H:%M:%S.%f",
+    "%d.%m.%Y %H:%M:%S",
+)
 
 
 def _epoch(text: str) -> float | None:
@@ -231,8 +249,16 @@ class LogFollower:
     like a valve (``TMA valve``, ``Mod8/do1``, ``shutter``) whose values are 0/1.
     """
 
-    def __init__(self, path: str | Path, run_clock: Callable[[], float], *, run_start_epoch_s: float | None = None,
-                 names: dict[str, str] | None = None, max_latency_s: float = 1.0, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        run_clock: Callable[[], float],
+        *,
+        run_start_epoch_s: float | None = None,
+        names: dict[str, str] | None = None,
+        max_latency_s: float = 1.0,
+        time_scale: float = 1.0,
+    ) -> None:
         self.path = Path(path)
         self.clock = ClockAlignment(run_clock, run_start_epoch_s, max_latency_s=max_latency_s, time_scale=time_scale)
         self.tracker = EdgeTracker(names=dict(names or {}))
@@ -278,8 +304,9 @@ class LogFollower:
         try:
             st = os.stat(self.path)
         except OSError:
-            self._say_once("missing", f"{self.path.name}: no such file yet in {self.path.parent}; waiting for the "
-                                      "tool to write it")
+            self._say_once(
+                "missing", f"{self.path.name}: no such file yet in {self.path.parent}; waiting for the tool to write it"
+            )
             return []
         ident = (st.st_dev, st.st_ino)
         if self._inode is not None and (ident != self._inode or st.st_size < self._offset):
@@ -300,10 +327,10 @@ class LogFollower:
         if cut < 0:
             self._partial = data
             return []
-        self._partial = data[cut + 1:]
+        self._partial = data[cut + 1 :]
         arrival = self.clock.run_clock()
         rows: list[tuple[float, list[str]]] = []
-        for raw in data[:cut + 1].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[:-1]:
+        for raw in data[: cut + 1].replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[:-1]:
             self._line += 1
             line = raw.decode("latin-1")
             if not line.strip() or line.lstrip().startswith("#"):
@@ -332,8 +359,10 @@ class LogFollower:
 
     def _bad_row(self, why: str) -> None:
         self.bad_rows += 1
-        self._say_once("bad row", f"{self.path.name}: line {self._line}: {why}; row skipped (further bad rows "
-                                  "are counted, not shown)")
+        self._say_once(
+            "bad row",
+            f"{self.path.name}: line {self._line}: {why}; row skipped (further bad rows are counted, not shown)",
+        )
 
     def _check_stuck(self) -> None:
         """Valve columns that should fire (given a precursor, or named as one or as a valve) but stay
@@ -341,17 +370,22 @@ class LogFollower:
         digital outputs (``Mod7/do0``) are not worth a word, as in the importers."""
         if "stuck" in self._said or max(self._edges_seen.values(), default=0) < 2 * STUCK_AFTER_PULSES:
             return
-        stuck = [(valve, rows) for valve, rows in self._rows_seen.items()
-                 if not self._edges_seen.get(valve) and rows >= STUCK_AFTER_ROWS and self._should_fire(valve)]
+        stuck = [
+            (valve, rows)
+            for valve, rows in self._rows_seen.items()
+            if not self._edges_seen.get(valve) and rows >= STUCK_AFTER_ROWS and self._should_fire(valve)
+        ]
         if stuck:
             listed = ", ".join(f"{valve!r} (always {int(self._state[valve][0])})" for valve, _ in stuck)
-            self._say_once("stuck", f"{self.path.name}: valve column{'s' if len(stuck) > 1 else ''} {listed} "
-                                    f"unchanged in {min(r for _, r in stuck)} rows while other valves fired: no "
-                                    "pulses from it" + ("" if len(stuck) == 1 else "s"))
+            self._say_once(
+                "stuck",
+                f"{self.path.name}: valve column{'s' if len(stuck) > 1 else ''} {listed} "
+                f"unchanged in {min(r for _, r in stuck)} rows while other valves fired: no "
+                "pulses from it" + ("" if len(stuck) == 1 else "s"),
+            )
 
     def _should_fire(self, valve: str) -> bool:
-        return (valve in self.tracker.names or bool(precursor_in_name(valve))
-                or bool(re.search("valve", valve, re.I)))
+        return valve in self.tracker.names or bool(precursor_in_name(valve)) or bool(re.search("valve", valve, re.I))
 
     def _row(self, t: float, fields: list[str]) -> list[ValvePulse]:
         out = []
@@ -366,8 +400,10 @@ class LogFollower:
                     # a number that is no 0/1: a position or a setpoint, not a valve signal
                     del self._valve_cols[col]
                     if valve in self.tracker.names or self._edges_seen.get(valve):
-                        self.warnings.append(f"{self.path.name}: line {self._line}: column {valve!r} holds "
-                                             f"{text[:20]}, not 0 or 1: it is no valve signal, left out")
+                        self.warnings.append(
+                            f"{self.path.name}: line {self._line}: column {valve!r} holds "
+                            f"{text[:20]}, not 0 or 1: it is no valve signal, left out"
+                        )
                 elif text:
                     self._bad_row(f"valve column {valve!r} holds {text[:20]!r}, not 0 or 1")
                 continue
@@ -426,12 +462,13 @@ class LogFollower:
 
 # --- which source, as the user names it ---------------------------------------------------------------
 
+
 class MarkerKind(Enum):
     """Where the tool's valve markers come from."""
 
-    LOG = "log"        # the tool's log file, followed as it grows
+    LOG = "log"  # the tool's log file, followed as it grows
     SERIAL = "serial"  # '<t> <valve> <0|1>' lines on a serial port
-    TCP = "tcp"        # the same lines on a TCP port
+    TCP = "tcp"  # the same lines on a TCP port
 
 
 class MarkerSource(Protocol):
@@ -487,15 +524,34 @@ class MarkerSpec:
             return self.target if self.target.startswith("socket://") else f"socket://{self.target}"
         return self.target
 
-    def open(self, run_clock: Callable[[], float], *, run_start_epoch_s: float | None = None,
-             max_latency_s: float = 1.0, time_scale: float = 1.0) -> MarkerSource:
+    def open(
+        self,
+        run_clock: Callable[[], float],
+        *,
+        run_start_epoch_s: float | None = None,
+        max_latency_s: float = 1.0,
+        time_scale: float = 1.0,
+    ) -> MarkerSource:
         """The live source (raises :class:`UserInputError` when a port cannot be opened)."""
         names = dict(self.names)
         if self.kind is MarkerKind.LOG:
-            return LogFollower(self.target, run_clock, run_start_epoch_s=run_start_epoch_s, names=names,
-                               max_latency_s=max_latency_s, time_scale=time_scale)
-        return EventLineSource(self.url, run_clock, run_start_epoch_s=run_start_epoch_s, names=names,
-                               baudrate=self.baud, max_latency_s=max_latency_s, time_scale=time_scale)
+            return LogFollower(
+                self.target,
+                run_clock,
+                run_start_epoch_s=run_start_epoch_s,
+                names=names,
+                max_latency_s=max_latency_s,
+                time_scale=time_scale,
+            )
+        return EventLineSource(
+            self.url,
+            run_clock,
+            run_start_epoch_s=run_start_epoch_s,
+            names=names,
+            baudrate=self.baud,
+            max_latency_s=max_latency_s,
+            time_scale=time_scale,
+        )
 
 
 def parse_marker_spec(text: str, valves: Sequence[str] | Mapping[str, str] = ()) -> MarkerSpec:
@@ -508,7 +564,7 @@ def parse_marker_spec(text: str, valves: Sequence[str] | Mapping[str, str] = ())
         raise UserInputError(f"--markers: expected {MARKER_SPEC_HELP}, got nothing")
     head, sep, rest = spec.partition(":")
     if spec.startswith("socket://"):
-        head, sep, rest = "tcp", ":", spec[len("socket://"):]
+        head, sep, rest = "tcp", ":", spec[len("socket://") :]
     if sep and head.lower() == MarkerKind.SERIAL.value:
         if not rest.strip():
             raise UserInputError("--markers serial: needs a port, e.g. serial:/dev/ttyUSB1 or serial:COM4")

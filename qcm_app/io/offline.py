@@ -54,8 +54,7 @@ def recipe_for(run: RunData, spec: str | None) -> Recipe | None:
         try:
             return parse_recipe(text, source=f"{run.source} (embedded recipe)")
         except UserInputError as exc:
-            raise UserInputError(f"the recipe embedded in the header is malformed: {exc.detail}", run.source) \
-                from None
+            raise UserInputError(f"the recipe embedded in the header is malformed: {exc.detail}", run.source) from None
     return None
 
 
@@ -92,8 +91,13 @@ def name_valves(run: RunData, recipe: Recipe | None, valves: Sequence[str] = ())
         run.warnings.extend(notes)
 
 
-def analyze_file(path: str | Path, recipe: str | None = None, crystal_mhz: float | None = None,
-                 density_g_cm3: float | None = None, valves: Sequence[str] = ()) -> AnalyzedRun:
+def analyze_file(
+    path: str | Path,
+    recipe: str | None = None,
+    crystal_mhz: float | None = None,
+    density_g_cm3: float | None = None,
+    valves: Sequence[str] = (),
+) -> AnalyzedRun:
     """``valves`` (``TMA=Mod8/do1``) say which precursor each valve column of the log doses."""
     from qcm_app.io.importers import load_run
 
@@ -104,12 +108,23 @@ def analyze_file(path: str | Path, recipe: str | None = None, crystal_mhz: float
     densities = {b.name: density_g_cm3 for b in rec.blocks} if (rec and density_g_cm3) else None
     # density: --density for every block, else the recipe's per block, else the log's film density
     log_density = run.metadata.density_g_cm3 if math.isfinite(run.metadata.density_g_cm3) else None
-    live = LiveAnalysis(rec, densities=densities, default_density_g_cm3=density_g_cm3 or log_density,
-                        markers=analysis_markers(run.valve_pulses))
+    live = LiveAnalysis(
+        rec,
+        densities=densities,
+        default_density_g_cm3=density_g_cm3 or log_density,
+        markers=analysis_markers(run.valve_pulses),
+    )
     live.feed(run.time_s, mass)
     live.finish()
-    return AnalyzedRun(run=run, recipe=rec, time_s=run.time_s, mass_ng_cm2=mass, result=live.result(str(path)),
-                       start_frequency_hz=start, factor_ng_cm2_per_hz=factor)
+    return AnalyzedRun(
+        run=run,
+        recipe=rec,
+        time_s=run.time_s,
+        mass_ng_cm2=mass,
+        result=live.result(str(path)),
+        start_frequency_hz=start,
+        factor_ng_cm2_per_hz=factor,
+    )
 
 
 def print_import_warnings(run: RunData) -> None:
@@ -125,8 +140,12 @@ def add_analyze_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--density", type=float, help="film density in g/cm³ for Å/cycle (all blocks)")
     p.add_argument("--json", type=Path, help="write the cycles and regimes as JSON here (a new file)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
-    p.add_argument("--valve", action="append", metavar="NAME=COLUMN",
-                   help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)")
+    p.add_argument(
+        "--valve",
+        action="append",
+        metavar="NAME=COLUMN",
+        help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)",
+    )
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -151,7 +170,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     for line in valves_vs_recipe_text(analyzed.run.valve_pulses, analyzed.recipe):
         print(f"  {line}", file=out)
     if args.json:
-        write_output_text(args.json, json_text(res.to_json_dict()), inputs=inputs, overwrite=args.overwrite,
-                          what="--json")
+        write_output_text(
+            args.json, json_text(res.to_json_dict()), inputs=inputs, overwrite=args.overwrite, what="--json"
+        )
         print(f"wrote {args.json}", file=out)
     return 0

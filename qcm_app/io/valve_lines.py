@@ -14,8 +14,7 @@ VALVE_EVENT = RunEventKind.VALVE
 
 def valve_events(pulses: Iterable[ValvePulse]) -> list[RunEvent]:
     """Run-file event lines for the pulses: ``# Valve: 299.7505 s (TMA; Mod8/do1; 1.000 s)``."""
-    return [RunEvent(p.time_s, VALVE_EVENT, f"{p.precursor or '-'}; {p.channel}; {p.duration_s:.3f} s")
-            for p in pulses]
+    return [RunEvent(p.time_s, VALVE_EVENT, f"{p.precursor or '-'}; {p.channel}; {p.duration_s:.3f} s") for p in pulses]
 
 
 def pulses_from_events(events: Iterable[RunEvent]) -> tuple[ValvePulse, ...]:

@@ -18,18 +18,26 @@ BAR_WIDTH = 24
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", nargs="+", help="run files of ours, vendor logs, or CSVs with columns time_s,frequency_hz")
-    p.add_argument("--out", type=Path, required=True,
-                   help="folder to create (several runs: one sub-folder each plus index.html)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder to create (several runs: one sub-folder each plus index.html)"
+    )
     p.add_argument("--recipe", help="recipe TOML or preset name (default: the one in each run file, else none)")
     p.add_argument("--density", type=float, help="film density in g/cm³ for Å/cycle (all blocks)")
     p.add_argument("--crystal-mhz", type=float, help="f0 for the Sauerbrey constant (default: measured start)")
     p.add_argument("--note", default="", help="a line of text printed in the report")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
-    p.add_argument("--valve", action="append", metavar="NAME=COLUMN",
-                   help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)")
-    p.add_argument("--reference", type=Path,
-                   help="the tool's per-step mass table (*_Doses-DeltaM.txt) to show beside ours "
-                        "(default: the one beside a tool's DataLog)")
+    p.add_argument(
+        "--valve",
+        action="append",
+        metavar="NAME=COLUMN",
+        help="which precursor a 0/1 valve column doses, e.g. TMA=Mod8/do1 (repeatable)",
+    )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        help="the tool's per-step mass table (*_Doses-DeltaM.txt) to show beside ours "
+        "(default: the one beside a tool's DataLog)",
+    )
 
 
 class ProgressBar:
@@ -75,8 +83,9 @@ def run_report(args: argparse.Namespace) -> int:
 
         raise UserInputError("--reference goes with one run (a batch finds each tool's table beside its log)")
     if len(runs) == 1:
-        analyzed = analyze_file(runs[0], args.recipe, args.crystal_mhz, args.density,
-                                getattr(args, "valve", None) or ())
+        analyzed = analyze_file(
+            runs[0], args.recipe, args.crystal_mhz, args.density, getattr(args, "valve", None) or ()
+        )
         print_import_warnings(analyzed.run)
         from qcm_app.report.writer import write_report
 
@@ -93,8 +102,16 @@ def run_report(args: argparse.Namespace) -> int:
 
     bar = ProgressBar()
     try:
-        reports = write_reports(runs, out, args.recipe, args.density, bar, crystal_mhz=args.crystal_mhz,
-                                note=args.note, overwrite=args.overwrite)
+        reports = write_reports(
+            runs,
+            out,
+            args.recipe,
+            args.density,
+            bar,
+            crystal_mhz=args.crystal_mhz,
+            note=args.note,
+            overwrite=args.overwrite,
+        )
     finally:
         bar.close()
     for r in reports:

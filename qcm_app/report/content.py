@@ -95,7 +95,8 @@ class ReportContent:
         """Δm of each pulse (columns, recipe order) of the cycles at ``positions``, NaN-padded."""
         width = max((len(self.cycles[k].steps_ng_cm2) for k in positions), default=0)
         return np.array([_padded(self.cycles[k].steps_ng_cm2, width) for k in positions], dtype=float).reshape(
-            len(positions), width)
+            len(positions), width
+        )
 
     def cycles_of(self, block: BlockSummary) -> np.ndarray:
         """Positions (into the per-cycle arrays) of a block's cycles."""
@@ -109,9 +110,14 @@ def build_content(analyzed: AnalyzedRun, note: str = "", generated: str | None =
     regime_blocks = {b.block_index: b for b in res.regimes.blocks}
     density_of = {k: (b.density_g_cm3 or math.nan) for k, b in regime_blocks.items()}
     n = len(cycles)
-    summaries = [_block_summary(b, [c for c in cycles if c.block_index == b.block_index],
-                                [lab for c, lab in zip(cycles, labels, strict=True) if c.block_index == b.block_index])
-                 for b in res.regimes.blocks]
+    summaries = [
+        _block_summary(
+            b,
+            [c for c in cycles if c.block_index == b.block_index],
+            [lab for c, lab in zip(cycles, labels, strict=True) if c.block_index == b.block_index],
+        )
+        for b in res.regimes.blocks
+    ]
     blocks = [b for b in summaries if b is not None]
     generated = generated or datetime.now().astimezone().isoformat(timespec="seconds")
     source = analyzed.run.source or res.source
@@ -119,20 +125,30 @@ def build_content(analyzed: AnalyzedRun, note: str = "", generated: str | None =
     recipe = analyzed.recipe
     title = f"QCM mass-gain report: {recipe.name}" if recipe else "QCM mass-gain report"
     content = ReportContent(
-        title=title, run_name=run_name, source=source, generated=generated, note=note,
+        title=title,
+        run_name=run_name,
+        source=source,
+        generated=generated,
+        note=note,
         metadata=_metadata(analyzed, blocks, note, generated),
         headline=_headline(blocks, n) + _stopped_early(recipe.total_cycles if recipe else 0, n),
-        blocks=blocks, cycles=cycles, labels=labels,
-        time_s=np.asarray(analyzed.time_s, dtype=float), mass_ng_cm2=np.asarray(analyzed.mass_ng_cm2, dtype=float),
-        gaps=analyzed.run.gaps(), json=res.to_json_dict(),
-        valves=valves_vs_recipe_text(analyzed.run.valve_pulses, recipe, limit=50), events=run_events(analyzed),
+        blocks=blocks,
+        cycles=cycles,
+        labels=labels,
+        time_s=np.asarray(analyzed.time_s, dtype=float),
+        mass_ng_cm2=np.asarray(analyzed.mass_ng_cm2, dtype=float),
+        gaps=analyzed.run.gaps(),
+        json=res.to_json_dict(),
+        valves=valves_vs_recipe_text(analyzed.run.valve_pulses, recipe, limit=50),
+        events=run_events(analyzed),
         index=np.fromiter((c.index for c in cycles), dtype=int, count=n),
         block_index=np.fromiter((c.block_index for c in cycles), dtype=int, count=n),
         start_s=np.fromiter((c.start_s for c in cycles), dtype=float, count=n),
         end_s=np.fromiter((c.end_s for c in cycles), dtype=float, count=n),
         gain_ng_cm2=np.fromiter((c.mass_gain_ng_cm2 for c in cycles), dtype=float, count=n),
         regime_code=np.fromiter((REGIMES.index(lab) if lab in REGIMES else 0 for lab in labels), dtype=int, count=n),
-        density_g_cm3=np.fromiter((density_of.get(c.block_index, math.nan) for c in cycles), dtype=float, count=n))
+        density_g_cm3=np.fromiter((density_of.get(c.block_index, math.nan) for c in cycles), dtype=float, count=n),
+    )
     return content
 
 
@@ -150,10 +166,18 @@ def _block_summary(b: BlockRegime, cycles: list[CycleResult], labels: list[str])
         step_means, ratio = tuple(math.nan for _ in range(width)), math.nan
     total = float(np.nansum([c.mass_gain_ng_cm2 for c in cycles]))
     thickness = float(thickness_ang_from_mass(total, b.density_g_cm3)) if b.density_g_cm3 else math.nan
-    return BlockSummary(regime=b, step_names=cycles[0].step_names, first_index=cycles[0].index,
-                        last_index=cycles[-1].index, start_s=cycles[0].start_s, end_s=cycles[-1].end_s,
-                        steady_steps_ng_cm2=step_means, steady_ratio_a=float(ratio),
-                        total_mass_ng_cm2=total, total_thickness_ang=thickness)
+    return BlockSummary(
+        regime=b,
+        step_names=cycles[0].step_names,
+        first_index=cycles[0].index,
+        last_index=cycles[-1].index,
+        start_s=cycles[0].start_s,
+        end_s=cycles[-1].end_s,
+        steady_steps_ng_cm2=step_means,
+        steady_ratio_a=float(ratio),
+        total_mass_ng_cm2=total,
+        total_thickness_ang=thickness,
+    )
 
 
 def _padded(values: Sequence[float], width: int) -> list[float]:

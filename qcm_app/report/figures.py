@@ -60,8 +60,7 @@ def draw_mass_time(container: FigureBase, content: ReportContent) -> None:
     handles = _regime_legend(codes, patches=True)
     if len(content.blocks) > 1:
         x = np.array([b.start_s for b in content.blocks[1:]]) / axis.scale
-        ax.vlines(x, 0, 1, transform=ax.get_xaxis_transform(), colors="0.2", linestyles=(0, (4, 3)), lw=0.9,
-                  zorder=3)
+        ax.vlines(x, 0, 1, transform=ax.get_xaxis_transform(), colors="0.2", linestyles=(0, (4, 3)), lw=0.9, zorder=3)
         handles.append(Line2D([], [], color="0.2", ls=(0, (4, 3)), lw=0.9, label="block start"))
     # a label per block, unless it would print over the previous one (short blocks side by side)
     t_span = (span or 1.0) / axis.scale
@@ -71,15 +70,32 @@ def draw_mass_time(container: FigureBase, content: ReportContent) -> None:
         if x_label - last_x < LABEL_GAP * t_span:
             continue
         last_x = x_label
-        ax.text(x_label, 0.985, f" {b.name}", transform=ax.get_xaxis_transform(), ha="left",
-                va="top", fontsize=7.5, color="0.15", zorder=4,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.8})
+        ax.text(
+            x_label,
+            0.985,
+            f" {b.name}",
+            transform=ax.get_xaxis_transform(),
+            ha="left",
+            va="top",
+            fontsize=7.5,
+            color="0.15",
+            zorder=4,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.8},
+        )
     if content.gaps:
         handles.append(Patch(facecolor="0.6", alpha=0.35, label="no data (link gap)"))
     marks = [t for t, kind, _ in content.events if kind in ("marker", "note", "alarm", "crystal change")]
     if marks:
-        ax.vlines(np.array(marks) / axis.scale, 0, 1, transform=ax.get_xaxis_transform(), colors=EVENT_COLOUR,
-                  linestyles=(0, (1, 2)), lw=1.0, zorder=3)
+        ax.vlines(
+            np.array(marks) / axis.scale,
+            0,
+            1,
+            transform=ax.get_xaxis_transform(),
+            colors=EVENT_COLOUR,
+            linestyles=(0, (1, 2)),
+            lw=1.0,
+            zorder=3,
+        )
         handles.append(Line2D([], [], color=EVENT_COLOUR, ls=(0, (1, 2)), lw=1.0, label="marker / alarm"))
     if tt.size:
         lo, hi = float(np.nanmin(tt)), float(np.nanmax(tt))
@@ -102,7 +118,7 @@ def draw_cycle_gains(container: FigureBase, content: ReportContent) -> None:
         codes = content.regime_code[pos]
         size = 14 if pos.size <= 300 else 5
         ax.scatter(x, y, s=size, c=[STRONG[REGIMES[c]] for c in codes], linewidths=0, zorder=3)
-        for b in ([block] if block is not None else content.blocks):
+        for b in [block] if block is not None else content.blocks:
             _steady_band(ax, b, b.regime.steady_mass_ng_cm2, b.regime.steady_std_ng_cm2)
         if block is not None:
             ax.set_title(_panel_title(block), loc="left")
@@ -149,10 +165,16 @@ def draw_half_cycles(container: FigureBase, content: ReportContent) -> None:
         x = content.index[pos].astype(float)
         steps = content.steps_matrix(pos)
         width = steps.shape[1]
-        names = content.cycles[pos[0]].step_names if block is not None else tuple(
-            f"pulse {j + 1}" for j in range(width))
-        _stacked_bars(ax_bar, x, steps, [colour_of.get(n, STEP_COLOURS[j % len(STEP_COLOURS)])
-                                         for j, n in enumerate(names)], names)
+        names = (
+            content.cycles[pos[0]].step_names if block is not None else tuple(f"pulse {j + 1}" for j in range(width))
+        )
+        _stacked_bars(
+            ax_bar,
+            x,
+            steps,
+            [colour_of.get(n, STEP_COLOURS[j % len(STEP_COLOURS)]) for j, n in enumerate(names)],
+            names,
+        )
         ax_bar.axhline(0, color="0.3", lw=0.6)
         _readable_ylim(ax_bar)
         top = ax_bar.get_ylim()
@@ -160,15 +182,23 @@ def draw_half_cycles(container: FigureBase, content: ReportContent) -> None:
         ax_bar.legend(loc="upper right", ncols=min(width, 3), framealpha=0.9)
         ratio = np.array([content.cycles[k].ratio_a for k in pos], dtype=float)
         codes = content.regime_code[pos]
-        ax_ratio.scatter(x, ratio, s=12 if pos.size <= 300 else 4, c=[STRONG[REGIMES[c]] for c in codes],
-                         linewidths=0, zorder=3)
+        ax_ratio.scatter(
+            x, ratio, s=12 if pos.size <= 300 else 4, c=[STRONG[REGIMES[c]] for c in codes], linewidths=0, zorder=3
+        )
         _robust_ylim(ax_ratio, ratio)
         blocks = [block] if block is not None else content.blocks
         for b in blocks:
             if math.isfinite(b.steady_ratio_a):
                 x0 = b.first_index + (b.regime.steady_first_cycle or 1) - 1.5
-                ax_ratio.hlines(b.steady_ratio_a, x0, b.last_index + 0.5, colors="0.25", lw=1.0, zorder=2,
-                                label=f"steady mean {b.steady_ratio_a:.3f}" if block is not None else None)
+                ax_ratio.hlines(
+                    b.steady_ratio_a,
+                    x0,
+                    b.last_index + 0.5,
+                    colors="0.25",
+                    lw=1.0,
+                    zorder=2,
+                    label=f"steady mean {b.steady_ratio_a:.3f}" if block is not None else None,
+                )
         if block is not None:
             ax_bar.set_title(block.name, loc="left")
             if math.isfinite(block.steady_ratio_a):
@@ -203,8 +233,10 @@ def _stacked_bars(ax, x: np.ndarray, steps: np.ndarray, colours: Sequence[str], 
         if dense:  # bars would touch anyway: one outline per pulse instead of one rectangle per cycle
             ax.fill_between(x, b, t, step="mid", color=colours[j], lw=0, label=label)
             continue
-        verts = np.stack([np.column_stack((x0, b)), np.column_stack((x1, b)), np.column_stack((x1, t)),
-                          np.column_stack((x0, t))], axis=1)
+        verts = np.stack(
+            [np.column_stack((x0, b)), np.column_stack((x1, b)), np.column_stack((x1, t)), np.column_stack((x0, t))],
+            axis=1,
+        )
         ax.add_collection(polygons(verts, facecolors=colours[j], edgecolors="none", linewidths=0, label=label))
     lo = float(min(np.min(top_neg[:, -1]) if v.size else 0.0, 0.0))
     hi = float(max(np.max(top_pos[:, -1]) if v.size else 1.0, 0.0))
@@ -219,8 +251,7 @@ def draw_zooms(container: FigureBase, content: ReportContent) -> None:
         _message(container, "No cycles found")
         return
     left, right = container.subplots(1, 2)
-    init = next((b for b in content.blocks if b.regime.nucleation_kind != "none" and b.regime.nucleation_cycles),
-                None)
+    init = next((b for b in content.blocks if b.regime.nucleation_kind != "none" and b.regime.nucleation_cycles), None)
     if init is not None:
         nuc = init.regime.nucleation_cycles
         shown = int(min(max(nuc + max(2, nuc // 4), 4), 30, init.cycles))
@@ -228,19 +259,23 @@ def draw_zooms(container: FigureBase, content: ReportContent) -> None:
         left.set_title(f"Initiation region of {init.name}\n{init.regime.nucleation_kind}, {nuc} cycles", loc="left")
     else:
         b = content.blocks[0]
-        _zoom(left, content, content.cycles_of(b)[:min(8, b.cycles)], colour_pulses=True)
+        _zoom(left, content, content.cycles_of(b)[: min(8, b.cycles)], colour_pulses=True)
         left.set_title(f"First cycles of {b.name}\nno initiation region found", loc="left")
     steady_block = _steady_zoom_block(content, init)
     if steady_block is None:
         right.set_axis_off()
-        right.text(0.5, 0.5, "No steady growth detected", ha="center", va="center", transform=right.transAxes,
-                   color="0.35")
+        right.text(
+            0.5, 0.5, "No steady growth detected", ha="center", va="center", transform=right.transAxes, color="0.35"
+        )
     else:
         pos = _steady_window(content, steady_block, 5)
         _zoom(right, content, pos, colour_pulses=True)
         regime = steady_block.regime
-        right.set_title(f"Steady growth of {steady_block.name}\n{fmt(regime.steady_mass_ng_cm2)} ± "
-                        f"{fmt(regime.steady_std_ng_cm2)} ng/cm² per cycle", loc="left")
+        right.set_title(
+            f"Steady growth of {steady_block.name}\n{fmt(regime.steady_mass_ng_cm2)} ± "
+            f"{fmt(regime.steady_std_ng_cm2)} ng/cm² per cycle",
+            loc="left",
+        )
     left.set_ylabel("Δm from window start (ng/cm²)")
 
 
@@ -267,7 +302,7 @@ def _steady_window(content: ReportContent, block: BlockSummary, count: int) -> n
             k += 1
     n = min(count, best_len) if best_len else min(count, pos.size)
     mid = best_start + max(best_len - n, 0) // 2
-    return pos[mid:mid + n]
+    return pos[mid : mid + n]
 
 
 def _zoom(ax, content: ReportContent, pos: np.ndarray, colour_pulses: bool) -> None:
@@ -299,15 +334,32 @@ def _zoom(ax, content: ReportContent, pos: np.ndarray, colour_pulses: bool) -> N
             for name, tp in zip(c.step_names, c.pulse_times_s, strict=False):
                 by_name.setdefault(name, []).append(tp - t0)
         for name, xs in by_name.items():
-            ax.plot(xs, np.zeros(len(xs)), transform=ax.get_xaxis_transform(), marker="^", ms=4.5, ls="",
-                    color=colour_of.get(name, "0.3"), clip_on=False, zorder=4,
-                    label=name if name.startswith("pulse") else f"{name} pulse")
+            ax.plot(
+                xs,
+                np.zeros(len(xs)),
+                transform=ax.get_xaxis_transform(),
+                marker="^",
+                ms=4.5,
+                ls="",
+                color=colour_of.get(name, "0.3"),
+                clip_on=False,
+                zorder=4,
+                label=name if name.startswith("pulse") else f"{name} pulse",
+            )
     mids = (content.start_s[pos] + content.end_s[pos]) / 2 - t0
     show_every = max(1, math.ceil(pos.size / 15))
     for j, (xm, k) in enumerate(zip(mids, pos, strict=True)):
         if j % show_every == 0:
-            ax.text(xm, 0.985, str(content.cycles[k].index), transform=ax.get_xaxis_transform(), ha="center",
-                    va="top", fontsize=6.5, color="0.3")
+            ax.text(
+                xm,
+                0.985,
+                str(content.cycles[k].index),
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=6.5,
+                color="0.3",
+            )
     ax.set_xlim(-margin, t1 - t0 + margin)
     ax.set_xlabel(f"Time from cycle #{content.cycles[pos[0]].index} start (s)")
     handles, _ = ax.get_legend_handles_labels()
@@ -334,33 +386,49 @@ def draw_comparison(container: FigureBase, runs: Sequence[RunPoint]) -> None:
     e = np.array([r.std_ng_cm2 if math.isfinite(r.std_ng_cm2) else 0.0 for r in runs], dtype=float)
     ax_m.errorbar(x, y, yerr=e, fmt="o", color=STRONG["steady"], ecolor="0.3", capsize=3, ms=5)
     for k in np.flatnonzero(~np.isfinite(y)):
-        ax_m.text(x[k], 0.04, "no steady\ngrowth", transform=ax_m.get_xaxis_transform(), ha="center", va="bottom",
-                  fontsize=7, color="0.45")
+        ax_m.text(
+            x[k],
+            0.04,
+            "no steady\ngrowth",
+            transform=ax_m.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="0.45",
+        )
     ax_m.set_ylabel("Steady mass per cycle (ng/cm²)")
     ax_m.set_title("Steady growth (last block of each run)", loc="left")
-    ax_n.bar(x, [r.nucleation_cycles for r in runs], color=FILL["nucleation"], edgecolor=STRONG["nucleation"],
-             lw=0.8)
+    ax_n.bar(x, [r.nucleation_cycles for r in runs], color=FILL["nucleation"], edgecolor=STRONG["nucleation"], lw=0.8)
     ax_n.set_ylabel("Initiation length (cycles)")
     ax_n.set_title("Initiation region", loc="left")
     for ax in (ax_m, ax_n):
-        ax.set_xticks(x, [r.name for r in runs], rotation=30 if len(runs) > 3 else 0, ha="right" if len(runs) > 3
-                      else "center")
+        ax.set_xticks(
+            x, [r.name for r in runs], rotation=30 if len(runs) > 3 else 0, ha="right" if len(runs) > 3 else "center"
+        )
         ax.set_xlim(-0.6, len(runs) - 0.4)
 
 
 #: what each figure shows, said once for the HTML page and the PDF
 CAPTIONS = {
-    "mass": ("Mass against time (Sauerbrey, primary sensor). Cycles are shaded by regime: orange = initiation "
-             "(nucleation), green = steady growth, red = anomaly; dashed lines mark the start of each block. The "
-             f"trace is drawn from the minimum and maximum of each of {TRACE_BUCKETS} time buckets, so every step "
-             "and peak stays visible."),
-    "gains": ("Mass gain of every cycle, coloured by regime. Grey line and band: the block's steady mass gain per "
-              "cycle ± one standard deviation, over the cycles it was computed from."),
-    "half": ("Half-cycle breakdown. Top: mass change of each pulse per cycle, stacked (a half-reaction that loses "
-             "mass is drawn below zero). Bottom: the first pulse's share Δm_A/Δm_cycle, a hint at the reaction "
-             "stoichiometry; line: its mean over steady cycles."),
-    "zooms": ("Left: the first cycles of the first block with an initiation region (of the first block when none "
-              "has one). Right: a few consecutive steady cycles. Mass is zero just before each window's first "
-              "pulse; dotted lines are cycle boundaries (numbers on top are cycle numbers), triangles the detected "
-              "pulses."),
+    "mass": (
+        "Mass against time (Sauerbrey, primary sensor). Cycles are shaded by regime: orange = initiation "
+        "(nucleation), green = steady growth, red = anomaly; dashed lines mark the start of each block. The "
+        f"trace is drawn from the minimum and maximum of each of {TRACE_BUCKETS} time buckets, so every step "
+        "and peak stays visible."
+    ),
+    "gains": (
+        "Mass gain of every cycle, coloured by regime. Grey line and band: the block's steady mass gain per "
+        "cycle ± one standard deviation, over the cycles it was computed from."
+    ),
+    "half": (
+        "Half-cycle breakdown. Top: mass change of each pulse per cycle, stacked (a half-reaction that loses "
+        "mass is drawn below zero). Bottom: the first pulse's share Δm_A/Δm_cycle, a hint at the reaction "
+        "stoichiometry; line: its mean over steady cycles."
+    ),
+    "zooms": (
+        "Left: the first cycles of the first block with an initiation region (of the first block when none "
+        "has one). Right: a few consecutive steady cycles. Mass is zero just before each window's first "
+        "pulse; dotted lines are cycle boundaries (numbers on top are cycle numbers), triangles the detected "
+        "pulses."
+    ),
 }

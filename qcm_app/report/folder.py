@@ -47,11 +47,15 @@ def check_destination(out_dir: Path, overwrite: bool, inputs: Sequence[Path] = (
     if not out_dir.is_dir() or not any(out_dir.iterdir()):
         return
     if not overwrite:
-        raise UserInputError("folder exists and is not empty; choose another folder, or replace it "
-                             "(--overwrite)", out_dir)
+        raise UserInputError(
+            "folder exists and is not empty; choose another folder, or replace it (--overwrite)", out_dir
+        )
     if not is_report_folder(out_dir):
-        raise UserInputError("is not a report folder written by qcm-monitor; not replacing it "
-                             "(choose another folder or remove it yourself)", out_dir)
+        raise UserInputError(
+            "is not a report folder written by qcm-monitor; not replacing it "
+            "(choose another folder or remove it yourself)",
+            out_dir,
+        )
     root = out_dir.resolve()
     for p in inputs:
         with contextlib.suppress(OSError):
@@ -69,8 +73,10 @@ def _listed(folder: Path) -> list[str] | None:
         if isinstance(report, dict) and report.get("generator") == GENERATOR and isinstance(report.get("files"), list):
             return [*(f for f in report["files"] if _plain_name(f)), "summary.json"]
     if is_report_folder(folder):
-        with contextlib.suppress(OSError, ValueError, csv.Error), \
-                open(folder / "index.csv", encoding="utf-8", newline="") as fh:
+        with (
+            contextlib.suppress(OSError, ValueError, csv.Error),
+            open(folder / "index.csv", encoding="utf-8", newline="") as fh,
+        ):
             rows = list(csv.DictReader(fh))
             return [*INDEX_FILES, *(r["folder"] for r in rows if _plain_name(r.get("folder")))]
     return None
@@ -94,8 +100,11 @@ def owned_entries(folder: Path) -> list[str]:
 def _summary_is_ours(folder: Path) -> bool:
     with contextlib.suppress(OSError, ValueError):
         doc = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        return isinstance(doc, dict) and isinstance(doc.get("report"), dict) and \
-            doc["report"].get("generator") == GENERATOR
+        return (
+            isinstance(doc, dict)
+            and isinstance(doc.get("report"), dict)
+            and doc["report"].get("generator") == GENERATOR
+        )
     return False
 
 
@@ -153,8 +162,11 @@ def _publish(tmp: Path, out_dir: Path) -> None:
             keep = sorted(e.name for e in out_dir.iterdir() if e.name not in owned)
             clash = [n for n in keep if os.path.lexists(tmp / n)]
             if clash:
-                raise UserInputError(f"holds {clash[0]!r}, which is not ours but has the name of a file of the new "
-                                     "report; not replacing it (rename it or choose another folder)", out_dir)
+                raise UserInputError(
+                    f"holds {clash[0]!r}, which is not ours but has the name of a file of the new "
+                    "report; not replacing it (rename it or choose another folder)",
+                    out_dir,
+                )
             old = out_dir.parent / f".{out_dir.name}.{secrets.token_hex(4)}.old"
             os.rename(out_dir, old)
             try:
@@ -174,8 +186,7 @@ def _publish(tmp: Path, out_dir: Path) -> None:
             _carry_back(tmp, old, carried)
             os.rename(old, out_dir)  # put the previous report back
         elif out_dir.exists():
-            raise UserInputError("appeared while the report was being written; not replacing it", out_dir) \
-                from None
+            raise UserInputError("appeared while the report was being written; not replacing it", out_dir) from None
         raise
     _fsync_dir(out_dir.parent)
     if old is not None:

@@ -52,28 +52,34 @@ footer { margin-top: 2.5em; font-size: 12px; color: #78909C; }
 
 def _style() -> str:
     light = {k: v + "66" for k, v in FILL.items()}  # the figures' fills, lighter behind table rows
-    return (_CSS.replace("NUC_FILL", light["nucleation"]).replace("ANO_FILL", light["anomaly"])
-            .replace("NUC_STRONG", STRONG["nucleation"]).replace("STEADY_STRONG", STRONG["steady"])
-            .replace("ANO_STRONG", STRONG["anomaly"]))
+    return (
+        _CSS.replace("NUC_FILL", light["nucleation"])
+        .replace("ANO_FILL", light["anomaly"])
+        .replace("NUC_STRONG", STRONG["nucleation"])
+        .replace("STEADY_STRONG", STRONG["steady"])
+        .replace("ANO_STRONG", STRONG["anomaly"])
+    )
 
 
 def _page(title: str, body: list[str]) -> str:
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta name="generator" content="qcm-monitor {escape(__version__)}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title>",
-        f"<style>{_style()}</style>",
-        "</head>",
-        "<body>",
-        *body,
-        "</body>",
-        "</html>",
-        "",
-    ])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta name="generator" content="qcm-monitor {escape(__version__)}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(title)}</title>",
+            f"<style>{_style()}</style>",
+            "</head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def _tag(regime: str) -> str:
@@ -82,10 +88,12 @@ def _tag(regime: str) -> str:
 
 def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence[str]) -> str:
     """The page for one run; ``svgs`` maps figure keys (see ``CAPTIONS``) to inline ``<svg>`` text."""
-    body = [f"<h1>{escape(content.title)}</h1>",
-            f'<p class="sub">{escape(content.run_name)} · generated {escape(content.generated)} by qcm-monitor '
-            f"{escape(__version__)}</p>",
-            f'<p class="headline">{escape(content.headline)}</p>']
+    body = [
+        f"<h1>{escape(content.title)}</h1>",
+        f'<p class="sub">{escape(content.run_name)} · generated {escape(content.generated)} by qcm-monitor '
+        f"{escape(__version__)}</p>",
+        f'<p class="headline">{escape(content.headline)}</p>',
+    ]
     if content.note:
         body.append(f"<p><strong>Note:</strong> {escape(content.note)}</p>")
     body.append("<h2>Run</h2>")
@@ -99,8 +107,11 @@ def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence
         for block in content.blocks:
             body.append("<tr>" + "".join(f"<td>{escape(str(f(block)))}</td>" for _, f in cols) + "</tr>")
         body.append("</table>")
-        body.append("<p>Regimes: " + " ".join(_tag(r) for r in ("nucleation", "steady", "anomaly"))
-                    + " — mass gains are per cycle in ng/cm²; GPC = steady mass per cycle / (10 × density).</p>")
+        body.append(
+            "<p>Regimes: "
+            + " ".join(_tag(r) for r in ("nucleation", "steady", "anomaly"))
+            + " — mass gains are per cycle in ng/cm²; GPC = steady mass per cycle / (10 × density).</p>"
+        )
     else:
         body.append("<p>No deposition cycles were found, so there is nothing to summarise.</p>")
     if content.valves:
@@ -111,8 +122,10 @@ def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence
     body.append("<h2>Figures</h2>")
     for n, key in enumerate(("mass", "gains", "half", "zooms"), start=1):
         if key in svgs:
-            body.append(f'<figure id="fig-{key}">{svgs[key]}'
-                        f"<figcaption><strong>Figure {n}.</strong> {escape(CAPTIONS[key])}</figcaption></figure>")
+            body.append(
+                f'<figure id="fig-{key}">{svgs[key]}'
+                f"<figcaption><strong>Figure {n}.</strong> {escape(CAPTIONS[key])}</figcaption></figure>"
+            )
     body.append("<h2>Cycles</h2>")
     if not content.cycles:
         body.append("<p>No cycles.</p>")
@@ -121,8 +134,10 @@ def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence
         header = table_header(block)
         body.append(f"<h3>{escape(block.name)}: cycles #{block.first_index}–{block.last_index}</h3>")
         body.append("<details open>" if not folded else "<details>")
-        body.append(f"<summary>{block.cycles} cycles (Δm in ng/cm², times in s from the start of the run, Δd "
-                    "at the block's density)</summary>")
+        body.append(
+            f"<summary>{block.cycles} cycles (Δm in ng/cm², times in s from the start of the run, Δd "
+            "at the block's density)</summary>"
+        )
         body.append('<table class="cycles"><tr>' + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr>")
         rows = []
         for row in table_rows(content, block):
@@ -131,29 +146,35 @@ def report_html(content: ReportContent, svgs: Mapping[str, str], files: Sequence
             rows.append(f'<tr class="{escape(regime)}">{cells}<td>{_tag(regime)}</td></tr>')
         body.append("\n".join(rows))
         body.append("</table></details>")
-    body.append("<footer>Files of this report: " + ", ".join(
-        f'<a href="{quote(f)}">{escape(f)}</a>' for f in files) + ". "
-                "cycles.csv holds every number above at full precision; summary.json the analysis as "
-                "<code>qcm analyze --json</code> writes it.</footer>")
+    body.append(
+        "<footer>Files of this report: " + ", ".join(f'<a href="{quote(f)}">{escape(f)}</a>' for f in files) + ". "
+        "cycles.csv holds every number above at full precision; summary.json the analysis as "
+        "<code>qcm analyze --json</code> writes it.</footer>"
+    )
     return _page(f"{content.title} — {content.run_name}", body)
 
 
 def reference_html(ref: ReferenceComparison) -> list[str]:
     """Our ΔM of every step beside the tool's own table."""
-    out = ["<h2>Beside the tool's own masses</h2>",
-           f"<p>{escape(ref.summary())} (tool table: {escape(Path(ref.source).name)}).</p>",
-           '<details><summary>Every step</summary><table class="cycles"><tr><th>tool step</th><th>precursor</th>'
-           "<th>start (s)</th><th>tool ΔM (ng/cm²)</th><th>ours (ng/cm²)</th><th>ours − tool</th></tr>"]
+    out = [
+        "<h2>Beside the tool's own masses</h2>",
+        f"<p>{escape(ref.summary())} (tool table: {escape(Path(ref.source).name)}).</p>",
+        '<details><summary>Every step</summary><table class="cycles"><tr><th>tool step</th><th>precursor</th>'
+        "<th>start (s)</th><th>tool ΔM (ng/cm²)</th><th>ours (ng/cm²)</th><th>ours − tool</th></tr>",
+    ]
     for p in ref.pairs:
         ours = f"{p.ours_ng_cm2:.1f}" if math.isfinite(p.ours_ng_cm2) else "no pulse"
         diff = f"{p.difference_ng_cm2:+.1f}" if math.isfinite(p.ours_ng_cm2) else DASH
-        out.append(f"<tr><td>{p.step}</td><td>{escape(p.precursor)}</td><td>{p.start_s:.1f}</td>"
-                   f"<td>{p.tool_ng_cm2:.0f}</td><td>{ours}</td><td>{diff}</td></tr>")
+        out.append(
+            f"<tr><td>{p.step}</td><td>{escape(p.precursor)}</td><td>{p.start_s:.1f}</td>"
+            f"<td>{p.tool_ng_cm2:.0f}</td><td>{ours}</td><td>{diff}</td></tr>"
+        )
     out.append("</table></details>")
     if ref.unmatched_ours:
         listed = ", ".join(f"{n} at {t:.1f} s" for t, n, _ in ref.unmatched_ours[:20])
-        out.append(f"<p>Pulses of ours with no tool dose: {escape(listed)}"
-                   f"{' …' if len(ref.unmatched_ours) > 20 else ''}.</p>")
+        out.append(
+            f"<p>Pulses of ours with no tool dose: {escape(listed)}{' …' if len(ref.unmatched_ours) > 20 else ''}.</p>"
+        )
     return out
 
 
@@ -176,25 +197,32 @@ class IndexRow:
 
 
 def index_html(rows: Sequence[IndexRow], comparison_svg: str, generated: str) -> str:
-    body = ["<h1>QCM mass-gain reports</h1>",
-            f'<p class="sub">{len(rows)} runs · generated {escape(generated)} by qcm-monitor '
-            f"{escape(__version__)}</p>",
-            "<h2>Runs</h2>",
-            '<table class="runs"><tr><th>Run</th><th>Cycles</th><th>Recipe</th><th>Last block</th>'
-            "<th>Steady Δm per cycle (ng/cm²)</th><th>GPC (Å/cycle)</th><th>Initiation</th>"
-            "<th>Anomalous cycles</th><th>Source</th></tr>"]
+    body = [
+        "<h1>QCM mass-gain reports</h1>",
+        f'<p class="sub">{len(rows)} runs · generated {escape(generated)} by qcm-monitor {escape(__version__)}</p>',
+        "<h2>Runs</h2>",
+        '<table class="runs"><tr><th>Run</th><th>Cycles</th><th>Recipe</th><th>Last block</th>'
+        "<th>Steady Δm per cycle (ng/cm²)</th><th>GPC (Å/cycle)</th><th>Initiation</th>"
+        "<th>Anomalous cycles</th><th>Source</th></tr>",
+    ]
     for r in rows:
         steady = DASH if not math.isfinite(r.steady_ng_cm2) else f"{fmt(r.steady_ng_cm2)} ± {fmt(r.std_ng_cm2)}"
         gpc = fmt(r.gpc_ang, 2) + (f" at {r.density_g_cm3:g} g/cm³" if math.isfinite(r.gpc_ang) else "")
-        body.append(f'<tr><td><a href="{quote(r.folder)}/report.html">{escape(r.name)}</a></td>'
-                    f'<td class="num">{r.cycles}</td><td>{escape(r.recipe or DASH)}</td><td>{escape(r.block)}</td>'
-                    f'<td class="num">{escape(steady)}</td><td class="num">{escape(gpc)}</td>'
-                    f"<td>{escape(r.nucleation)}</td><td class=\"num\">{r.anomalous_cycles}</td>"
-                    f"<td>{escape(r.source)}</td></tr>")
+        body.append(
+            f'<tr><td><a href="{quote(r.folder)}/report.html">{escape(r.name)}</a></td>'
+            f'<td class="num">{r.cycles}</td><td>{escape(r.recipe or DASH)}</td><td>{escape(r.block)}</td>'
+            f'<td class="num">{escape(steady)}</td><td class="num">{escape(gpc)}</td>'
+            f'<td>{escape(r.nucleation)}</td><td class="num">{r.anomalous_cycles}</td>'
+            f"<td>{escape(r.source)}</td></tr>"
+        )
     body.append("</table>")
-    body.append(f'<figure id="fig-compare">{comparison_svg}<figcaption><strong>Comparison.</strong> Left: steady '
-                "mass gain per cycle of each run's last block, ± one standard deviation. Right: number of cycles "
-                "in the initiation region (first block that has one).</figcaption></figure>")
-    body.append("<footer>Each run's folder holds report.html, report.pdf, cycles.csv and summary.json; "
-                "index.csv holds this table.</footer>")
+    body.append(
+        f'<figure id="fig-compare">{comparison_svg}<figcaption><strong>Comparison.</strong> Left: steady '
+        "mass gain per cycle of each run's last block, ± one standard deviation. Right: number of cycles "
+        "in the initiation region (first block that has one).</figcaption></figure>"
+    )
+    body.append(
+        "<footer>Each run's folder holds report.html, report.pdf, cycles.csv and summary.json; "
+        "index.csv holds this table.</footer>"
+    )
     return _page("QCM mass-gain reports", body)

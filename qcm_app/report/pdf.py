@@ -90,8 +90,14 @@ class _Flow:
         self.text(MARGIN_IN, "\n".join(lines), size, linespacing=1.3, **kw)
         self.y += height + gap
 
-    def grid(self, header: Sequence[str] | None, rows: Sequence[Sequence[str]], widths: Sequence[float],
-             size: float = BODY_PT, bold_first: bool = False) -> None:
+    def grid(
+        self,
+        header: Sequence[str] | None,
+        rows: Sequence[Sequence[str]],
+        widths: Sequence[float],
+        size: float = BODY_PT,
+        bold_first: bool = False,
+    ) -> None:
         """A table whose cells wrap inside their column; the header repeats on every page it spans."""
         lh = _line(size)
 
@@ -103,14 +109,25 @@ class _Flow:
             x = MARGIN_IN
             for j, (lines, w) in enumerate(zip(wrapped, widths, strict=True)):
                 first = bold_first and j == 0
-                self.text(x, "\n".join(lines), size, linespacing=1.3,
-                          fontweight="bold" if header_row or first else "normal",
-                          color="#37474F" if first else "#212121")
+                self.text(
+                    x,
+                    "\n".join(lines),
+                    size,
+                    linespacing=1.3,
+                    fontweight="bold" if header_row or first else "normal",
+                    color="#37474F" if first else "#212121",
+                )
                 x += w
             self.y += height
             assert self.page is not None
-            self.page.add_artist(_hline(MARGIN_IN, MARGIN_IN + sum(widths), 1 - (self.y - 0.03) / A4_IN[1],
-                                        "#90A4AE" if header_row else "#E0E0E0"))
+            self.page.add_artist(
+                _hline(
+                    MARGIN_IN,
+                    MARGIN_IN + sum(widths),
+                    1 - (self.y - 0.03) / A4_IN[1],
+                    "#90A4AE" if header_row else "#E0E0E0",
+                )
+            )
 
         head = wrap(header) if header is not None else None
         for k, row in enumerate(rows):
@@ -137,15 +154,24 @@ def _line(size: float) -> float:
 
 def _furniture(page: FigureBase, content: ReportContent, number: int) -> None:
     """Running header and page number."""
-    page.text(MARGIN_IN / A4_IN[0], 1 - 0.35 / A4_IN[1], f"{content.title} — {content.run_name}", fontsize=7,
-              color="#78909C", va="bottom")
+    page.text(
+        MARGIN_IN / A4_IN[0],
+        1 - 0.35 / A4_IN[1],
+        f"{content.title} — {content.run_name}",
+        fontsize=7,
+        color="#78909C",
+        va="bottom",
+    )
     page.text(1 - MARGIN_IN / A4_IN[0], 0.3 / A4_IN[1], f"page {number}", fontsize=7, color="#78909C", ha="right")
 
 
 def write_pdf(path: Path, content: ReportContent) -> int:
     """Write the PDF; returns its page count."""
-    metadata = {"Title": f"{content.title} — {content.run_name}", "Creator": f"qcm-monitor {__version__}",
-                "Subject": "QCM mass gain per deposition cycle"}
+    metadata = {
+        "Title": f"{content.title} — {content.run_name}",
+        "Creator": f"qcm-monitor {__version__}",
+        "Subject": "QCM mass gain per deposition cycle",
+    }
     # the file is ours to close, so a disk that refuses the last bytes leaves no open handle behind
     with open(path, "wb") as fh, PdfPages(fh, metadata=metadata) as pdf:
         flow = _Flow(pdf, content)
@@ -175,18 +201,23 @@ def _title_pages(flow: _Flow, content: ReportContent) -> None:
         return
     cols = summary_columns()
     for k in range(0, len(content.blocks), SUMMARY_BLOCKS_PER_TABLE):
-        group = content.blocks[k:k + SUMMARY_BLOCKS_PER_TABLE]
+        group = content.blocks[k : k + SUMMARY_BLOCKS_PER_TABLE]
         label_w = 1.55
         w = (flow.width - label_w) / max(len(group), 2)
         rows = [[heading, *(str(f(b)) for b in group)] for heading, f in cols[1:]]
         flow.grid([cols[0][0], *(b.name for b in group)], rows, [label_w, *([w] * len(group))], bold_first=True)
-    flow.paragraph("Mass gains are per cycle in ng/cm²; GPC = steady mass per cycle / (10 × density). Regime "
-                   "colours in every figure and table: orange = initiation (nucleation), green = steady growth, "
-                   "red = anomaly.", size=7.5, color="#546E7A")
+    flow.paragraph(
+        "Mass gains are per cycle in ng/cm²; GPC = steady mass per cycle / (10 × density). Regime "
+        "colours in every figure and table: orange = initiation (nucleation), green = steady growth, "
+        "red = anomaly.",
+        size=7.5,
+        color="#546E7A",
+    )
 
 
-def _figure_page(pdf: PdfPages, content: ReportContent,
-                 items: Sequence[tuple[str, Callable[[FigureBase, ReportContent], None], int]]) -> None:
+def _figure_page(
+    pdf: PdfPages, content: ReportContent, items: Sequence[tuple[str, Callable[[FigureBase, ReportContent], None], int]]
+) -> None:
     """Figures stacked on one A4 page, each with its caption under it."""
     page = new_figure(*A4_IN)
     engine = page.get_layout_engine()
@@ -196,8 +227,13 @@ def _figure_page(pdf: PdfPages, content: ReportContent,
     for _ in items:
         heights += [4.85 if len(items) > 1 else 6.0, 0.62]
     heights.append(A4_IN[1] - sum(heights))
-    grid = page.subfigures(len(heights), 3, height_ratios=heights, width_ratios=[MARGIN_IN - 0.15,
-                           A4_IN[0] - 2 * MARGIN_IN + 0.3, MARGIN_IN - 0.15], squeeze=False)
+    grid = page.subfigures(
+        len(heights),
+        3,
+        height_ratios=heights,
+        width_ratios=[MARGIN_IN - 0.15, A4_IN[0] - 2 * MARGIN_IN + 0.3, MARGIN_IN - 0.15],
+        squeeze=False,
+    )
     for j, (key, draw, number) in enumerate(items):
         draw(grid[1 + 2 * j, 1], content)
         cap = grid[2 + 2 * j, 1]
@@ -213,8 +249,11 @@ def _cycle_table_pages(pdf: PdfPages, content: ReportContent) -> None:
     for block in content.blocks:
         header = table_header(block)
         rows = table_rows(content, block)
-        widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)] if rows else \
-            [len(h) for h in header]
+        widths = (
+            [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
+            if rows
+            else [len(h) for h in header]
+        )
         total_chars = sum(widths) + 2 * (len(widths) - 1)
         size = min(TABLE_PT, usable_w * 72 / (MONO_EM * total_chars))
         line = size * 1.45 / 72
@@ -228,16 +267,35 @@ def _cycle_table_pages(pdf: PdfPages, content: ReportContent) -> None:
             title = f"Cycles of {block.name} (#{block.first_index}–{block.last_index})"
             if first:
                 title += ", continued"
-            page.text(MARGIN_IN / A4_IN[0], 1 - (MARGIN_IN + 0.05) / A4_IN[1], title, fontsize=10.5,
-                      fontweight="bold", va="top")
-            page.text(MARGIN_IN / A4_IN[0], 1 - (MARGIN_IN + 0.3) / A4_IN[1],
-                      "Δm in ng/cm², times in s from the start of the run, Δd at the block's density", fontsize=7,
-                      color="#546E7A", va="top")
-            chunk = rows[first:first + per_page]
-            _tint_rows(page, regimes[first:first + per_page], top + line, line, usable_w)
+            page.text(
+                MARGIN_IN / A4_IN[0],
+                1 - (MARGIN_IN + 0.05) / A4_IN[1],
+                title,
+                fontsize=10.5,
+                fontweight="bold",
+                va="top",
+            )
+            page.text(
+                MARGIN_IN / A4_IN[0],
+                1 - (MARGIN_IN + 0.3) / A4_IN[1],
+                "Δm in ng/cm², times in s from the start of the run, Δd at the block's density",
+                fontsize=7,
+                color="#546E7A",
+                va="top",
+            )
+            chunk = rows[first : first + per_page]
+            _tint_rows(page, regimes[first : first + per_page], top + line, line, usable_w)
             x = MARGIN_IN / A4_IN[0]
-            page.text(x, 1 - top / A4_IN[1], head, fontsize=size, family="DejaVu Sans Mono", fontweight="bold",
-                      va="top", ha="left")
+            page.text(
+                x,
+                1 - top / A4_IN[1],
+                head,
+                fontsize=size,
+                family="DejaVu Sans Mono",
+                fontweight="bold",
+                va="top",
+                ha="left",
+            )
             ys = [1 - (top + k * line) / A4_IN[1] for k in range(1, len(chunk) + 1)]
             page.add_artist(_CoreFontRows(page, x, ys, [_mono_row(r, widths).replace("−", "-") for r in chunk], size))
             pdf.savefig(page)
@@ -249,8 +307,20 @@ class _CoreFontRows(Artist):
     def __init__(self, page: Figure, x: float, ys: Sequence[float], lines: Sequence[str], size: float) -> None:
         super().__init__()
         self.set_figure(page)
-        self.texts = [Text(x, y, line, family="Courier", fontweight="medium", fontsize=size, va="top", ha="left",
-                           transform=page.transFigure) for y, line in zip(ys, lines, strict=True)]
+        self.texts = [
+            Text(
+                x,
+                y,
+                line,
+                family="Courier",
+                fontweight="medium",
+                fontsize=size,
+                va="top",
+                ha="left",
+                transform=page.transFigure,
+            )
+            for y, line in zip(ys, lines, strict=True)
+        ]
         for t in self.texts:
             t.set_figure(page)
 
@@ -275,10 +345,16 @@ def _tint_rows(page: Figure, regimes: Sequence[str], top_in: float, line_in: flo
     y_top = 1 - (top_in + k * line_in - 0.2 * line_in) / A4_IN[1]
     y_bot = y_top - line_in / A4_IN[1]
     x0, x1 = (MARGIN_IN - 0.03) / A4_IN[0], (MARGIN_IN + width_in) / A4_IN[0]
-    verts = np.stack([np.column_stack((np.full(k.size, x0), y_bot)), np.column_stack((np.full(k.size, x1), y_bot)),
-                      np.column_stack((np.full(k.size, x1), y_top)), np.column_stack((np.full(k.size, x0), y_top))],
-                     axis=1)
+    verts = np.stack(
+        [
+            np.column_stack((np.full(k.size, x0), y_bot)),
+            np.column_stack((np.full(k.size, x1), y_bot)),
+            np.column_stack((np.full(k.size, x1), y_top)),
+            np.column_stack((np.full(k.size, x0), y_top)),
+        ],
+        axis=1,
+    )
     colours = [FILL[regimes[i]] if regimes[i] in REGIMES else "white" for i in k]
-    page.add_artist(polygons(verts, facecolors=colours, edgecolors="none", alpha=0.45, transform=page.transFigure,
-                             zorder=0))
-
+    page.add_artist(
+        polygons(verts, facecolors=colours, edgecolors="none", alpha=0.45, transform=page.transFigure, zorder=0)
+    )

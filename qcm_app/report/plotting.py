@@ -56,8 +56,9 @@ STYLE: dict[RcKeyType, Any] = {
 }
 
 
-def new_figure(width_in: float, height_in: float,
-               layout: Literal["constrained", "compressed", "tight"] | None = "constrained") -> Figure:
+def new_figure(
+    width_in: float, height_in: float, layout: Literal["constrained", "compressed", "tight"] | None = "constrained"
+) -> Figure:
     """A figure on the Agg canvas (no pyplot involved, so no global figure registry or backend switch)."""
     fig = Figure(figsize=(width_in, height_in), layout=layout)
     FigureCanvasAgg(fig)
@@ -73,7 +74,7 @@ def svg_text(fig: Figure, salt: str) -> str:
     text = buf.getvalue()
     # matplotlib names every group figure_1, axes_1, ... in each SVG; nothing refers to those names
     # (markers and clip paths are salted <path>/<clipPath> ids), and on one page they would repeat
-    return re.sub(r'<g id="[^"]*"', "<g", text[text.index("<svg"):])
+    return re.sub(r'<g id="[^"]*"', "<g", text[text.index("<svg") :])
 
 
 def _shade(ax, starts: np.ndarray, ends: np.ndarray, codes: np.ndarray, scale: float, alpha: float = 0.55) -> None:
@@ -81,11 +82,26 @@ def _shade(ax, starts: np.ndarray, ends: np.ndarray, codes: np.ndarray, scale: f
     if not starts.size:
         return
     x0, x1 = starts / scale, ends / scale
-    verts = np.stack([np.column_stack((x0, np.zeros_like(x0))), np.column_stack((x1, np.zeros_like(x0))),
-                      np.column_stack((x1, np.ones_like(x0))), np.column_stack((x0, np.ones_like(x0)))], axis=1)
+    verts = np.stack(
+        [
+            np.column_stack((x0, np.zeros_like(x0))),
+            np.column_stack((x1, np.zeros_like(x0))),
+            np.column_stack((x1, np.ones_like(x0))),
+            np.column_stack((x0, np.ones_like(x0))),
+        ],
+        axis=1,
+    )
     colours = [FILL[REGIMES[c]] for c in codes]
-    coll = polygons(verts, facecolors=colours, edgecolors="none", linewidths=0, alpha=alpha,
-                    transform=ax.get_xaxis_transform(), zorder=0, antialiaseds=False)
+    coll = polygons(
+        verts,
+        facecolors=colours,
+        edgecolors="none",
+        linewidths=0,
+        alpha=alpha,
+        transform=ax.get_xaxis_transform(),
+        zorder=0,
+        antialiaseds=False,
+    )
     ax.add_collection(coll, autolim=False)
 
 
@@ -113,8 +129,9 @@ def _message(container: FigureBase, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.35", wrap=True)
 
 
-def _block_panels(container: FigureBase, content: ReportContent, rows: int = 1) -> list[tuple[BlockSummary | None,
-                                                                                           list]]:
+def _block_panels(
+    container: FigureBase, content: ReportContent, rows: int = 1
+) -> list[tuple[BlockSummary | None, list]]:
     """One column of axes per block (widths follow the cycle counts, with a floor so a short
     block stays readable), or one shared column when there are many blocks."""
     blocks = content.blocks
@@ -131,8 +148,16 @@ def _block_panels(container: FigureBase, content: ReportContent, rows: int = 1) 
 def _mark_blocks(ax, content: ReportContent, block: BlockSummary | None) -> None:
     """On a panel shared by many blocks, a dashed line where each block after the first starts."""
     if block is None and len(content.blocks) > 1:
-        ax.vlines([b.first_index - 0.5 for b in content.blocks[1:]], 0, 1, transform=ax.get_xaxis_transform(),
-                  colors="0.2", linestyles=(0, (4, 3)), lw=0.8, zorder=2)
+        ax.vlines(
+            [b.first_index - 0.5 for b in content.blocks[1:]],
+            0,
+            1,
+            transform=ax.get_xaxis_transform(),
+            colors="0.2",
+            linestyles=(0, (4, 3)),
+            lw=0.8,
+            zorder=2,
+        )
 
 
 def _positions(content: ReportContent, block: BlockSummary | None) -> np.ndarray:

@@ -24,11 +24,11 @@ MATCH_TOLERANCE_S = 3.0
 
 @dataclass(frozen=True)
 class StepPair:
-    step: int                 # the tool's recipe step number
+    step: int  # the tool's recipe step number
     precursor: str
-    start_s: float            # on the run's clock
+    start_s: float  # on the run's clock
     tool_ng_cm2: float
-    ours_ng_cm2: float        # NaN when we have no pulse there
+    ours_ng_cm2: float  # NaN when we have no pulse there
 
     @property
     def difference_ng_cm2(self) -> float:
@@ -52,8 +52,10 @@ class ReferenceComparison:
             return f"none of the tool's {len(self.pairs)} doses matched a pulse of ours"
         diff = np.array([p.difference_ng_cm2 for p in m])
         worst = diff[np.argmax(np.abs(diff))]
-        text = (f"{len(m)} of the tool's {len(self.pairs)} doses matched; ours − tool: median "
-                f"{np.median(diff):+.1f}, median |Δ| {np.median(np.abs(diff)):.1f}, worst {worst:+.1f} ng/cm²")
+        text = (
+            f"{len(m)} of the tool's {len(self.pairs)} doses matched; ours − tool: median "
+            f"{np.median(diff):+.1f}, median |Δ| {np.median(np.abs(diff)):.1f}, worst {worst:+.1f} ng/cm²"
+        )
         if self.unmatched_ours:
             text += f"; {len(self.unmatched_ours)} pulses of ours have no tool dose"
         return text
@@ -62,11 +64,23 @@ class ReferenceComparison:
         def num(v: float) -> float | None:
             return float(v) if math.isfinite(v) else None
 
-        return {"source": self.source, "summary": self.summary(),
-                "steps": [{"step": p.step, "precursor": p.precursor, "start_s": num(p.start_s),
-                           "tool_ng_cm2": num(p.tool_ng_cm2), "ours_ng_cm2": num(p.ours_ng_cm2)} for p in self.pairs],
-                "unmatched_ours": [{"start_s": num(t), "step": n, "ours_ng_cm2": num(m)}
-                                   for t, n, m in self.unmatched_ours]}
+        return {
+            "source": self.source,
+            "summary": self.summary(),
+            "steps": [
+                {
+                    "step": p.step,
+                    "precursor": p.precursor,
+                    "start_s": num(p.start_s),
+                    "tool_ng_cm2": num(p.tool_ng_cm2),
+                    "ours_ng_cm2": num(p.ours_ng_cm2),
+                }
+                for p in self.pairs
+            ],
+            "unmatched_ours": [
+                {"start_s": num(t), "step": n, "ours_ng_cm2": num(m)} for t, n, m in self.unmatched_ours
+            ],
+        }
 
 
 def find_reference(analyzed: AnalyzedRun, given: str | Path | None) -> DoseTable | None:
@@ -74,8 +88,12 @@ def find_reference(analyzed: AnalyzedRun, given: str | Path | None) -> DoseTable
     if given is not None:
         path = Path(given)
         if path.exists() and not is_dose_table(path):
-            raise UserInputError("not a tool dose table (expected the header 'Recipe Step #, Precursor #, "
-                                 "Precursor Name, ...' of a *_Doses-DeltaM.txt)", path, 1)
+            raise UserInputError(
+                "not a tool dose table (expected the header 'Recipe Step #, Precursor #, "
+                "Precursor Name, ...' of a *_Doses-DeltaM.txt)",
+                path,
+                1,
+            )
         return load_doses(path)
     source = analyzed.run.source
     beside = sibling(source, "Doses-DeltaM") if source else None
@@ -100,8 +118,11 @@ def compare(analyzed: AnalyzedRun, doses: DoseTable) -> ReferenceComparison:
         ours_m = math.nan
         if times.size:
             k = int(np.searchsorted(times, start))
-            near = [j for j in (k - 1, k) if 0 <= j < times.size and not used[j]
-                    and abs(times[j] - start) <= MATCH_TOLERANCE_S]
+            near = [
+                j
+                for j in (k - 1, k)
+                if 0 <= j < times.size and not used[j] and abs(times[j] - start) <= MATCH_TOLERANCE_S
+            ]
             if near:
                 j = min(near, key=lambda j: abs(times[j] - start))
                 used[j] = True

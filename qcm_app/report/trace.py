@@ -73,8 +73,9 @@ class TimeAxis:
         return cls("h", 3600.0)
 
 
-def regime_runs(content: ReportContent, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                                      np.ndarray]:
+def regime_runs(
+    content: ReportContent, positions: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start s, end s, regime code) of runs of consecutive cycles in the same regime and block,
     merged so a long steady stretch is one rectangle rather than thousands."""
     pos = np.arange(len(content.cycles)) if positions is None else positions

@@ -58,16 +58,20 @@ def initiation_text(b: BlockRegime) -> str:
     if b.nucleation_kind == "none" or b.nucleation_cycles == 0:
         return "none detected" if b.has_steady else "undecided (no steady growth yet)"
     ratio = f"; first cycle {b.nucleation_gain_ratio:.2f}× steady" if math.isfinite(b.nucleation_gain_ratio) else ""
-    return (f"{b.nucleation_kind}, {b.nucleation_cycles} cycle{'s' if b.nucleation_cycles != 1 else ''}"
-            f"{ratio} (confidence {b.nucleation_confidence:.2f})")
+    return (
+        f"{b.nucleation_kind}, {b.nucleation_cycles} cycle{'s' if b.nucleation_cycles != 1 else ''}"
+        f"{ratio} (confidence {b.nucleation_confidence:.2f})"
+    )
 
 
 def steady_text(b: BlockRegime, first_index: int) -> str:
     if not b.has_steady:
         return "not reached"
     first = b.steady_first_cycle or 1
-    return (f"{fmt(b.steady_mass_ng_cm2)} ± {fmt(b.steady_std_ng_cm2)} ng/cm² "
-            f"({b.steady_cycles} cycles from #{first_index + first - 1}, cycle {first} of the block)")
+    return (
+        f"{fmt(b.steady_mass_ng_cm2)} ± {fmt(b.steady_std_ng_cm2)} ng/cm² "
+        f"({b.steady_cycles} cycles from #{first_index + first - 1}, cycle {first} of the block)"
+    )
 
 
 def gpc_text(b: BlockRegime) -> str:
@@ -116,8 +120,7 @@ EVENTS_LISTED_MAX = 12
 
 
 def run_events(a: AnalyzedRun) -> list[tuple[float, str, str]]:
-    return [(e.time_s, e.kind, e.text) for e in a.run.events
-            if e.kind in REPORTED_EVENTS and math.isfinite(e.time_s)]
+    return [(e.time_s, e.kind, e.text) for e in a.run.events if e.kind in REPORTED_EVENTS and math.isfinite(e.time_s)]
 
 
 def _events_row(events: list[tuple[float, str, str]]) -> str:
@@ -137,8 +140,10 @@ def _stopped_early(planned_cycles: int, n_cycles: int) -> str:
 
 def _headline(blocks: list[BlockSummary], n_cycles: int) -> str:
     if n_cycles == 0:
-        return ("No deposition cycles were found in this run: no pulse pattern could be followed through "
-                "the mass trace. The trace is shown below.")
+        return (
+            "No deposition cycles were found in this run: no pulse pattern could be followed through "
+            "the mass trace. The trace is shown below."
+        )
     text = f"{n_cycles} cycle{'s' if n_cycles != 1 else ''} in {len(blocks)} block{'s' if len(blocks) != 1 else ''}."
     for s in blocks:
         b = s.regime
@@ -163,8 +168,7 @@ def _film_settings(meta: Any, blocks: list[BlockSummary]) -> str:
     tail = f"Z-ratio {meta.z_ratio:g}, tooling {meta.tooling_pct:g} %"
     per_block = [(s.name, s.regime.density_g_cm3, s.total_thickness_ang) for s in blocks]
     if any(d for _, d, _ in per_block):
-        parts = [f"{name} {d:g} g/cm³ ({fmt(t)} Å)" if d else f"{name}: density not set"
-                 for name, d, t in per_block]
+        parts = [f"{name} {d:g} g/cm³ ({fmt(t)} Å)" if d else f"{name}: density not set" for name, d, t in per_block]
         text = "per block: " + "; ".join(parts)
         if math.isfinite(meta.density_g_cm3):
             text += f" (the file's thickness column used {meta.density_g_cm3:g} g/cm³)"
@@ -188,10 +192,15 @@ def _metadata(a: AnalyzedRun, blocks: list[BlockSummary], note: str, generated: 
         ("Instrument", meta.instrument or DASH),
         ("Firmware", meta.firmware or DASH),
         ("Start time", meta.start_time or DASH),
-        ("Samples", f"{t.size} over {fmt_duration(duration)}"
-                    + (f" ({rate:.3g} per second)" if math.isfinite(rate) else "")),
-        ("Crystal", f"{crystal.nominal_mhz:g} MHz nominal; quartz density {crystal.quartz_density_g_cm3:g} g/cm³, "
-                    f"shear modulus {crystal.quartz_shear_modulus_g_cm_s2:.4g} g/(cm·s²)"),
+        (
+            "Samples",
+            f"{t.size} over {fmt_duration(duration)}" + (f" ({rate:.3g} per second)" if math.isfinite(rate) else ""),
+        ),
+        (
+            "Crystal",
+            f"{crystal.nominal_mhz:g} MHz nominal; quartz density {crystal.quartz_density_g_cm3:g} g/cm³, "
+            f"shear modulus {crystal.quartz_shear_modulus_g_cm_s2:.4g} g/(cm·s²)",
+        ),
         ("Start frequency", f"{a.start_frequency_hz:.3f} Hz (primary sensor)"),
         ("Sauerbrey factor", f"{a.factor_ng_cm2_per_hz:.4f} ng/cm² per Hz (f0 = {f0_used:.0f} Hz)"),
         ("Film settings", _film_settings(meta, blocks)),
@@ -204,9 +213,15 @@ def _metadata(a: AnalyzedRun, blocks: list[BlockSummary], note: str, generated: 
     else:
         rows.append(("Recipe", "none: the cycle pattern was inferred from the data"))
     if blocks:
-        rows.append(("Densities", ", ".join(
-            f"{s.name} {s.regime.density_g_cm3:g} g/cm³" if s.regime.density_g_cm3 else f"{s.name} not set"
-            for s in blocks)))
+        rows.append(
+            (
+                "Densities",
+                ", ".join(
+                    f"{s.name} {s.regime.density_g_cm3:g} g/cm³" if s.regime.density_g_cm3 else f"{s.name} not set"
+                    for s in blocks
+                ),
+            )
+        )
     rows.append(("Operator note", meta.operator_note or DASH))
     if note:
         rows.append(("Report note", note))

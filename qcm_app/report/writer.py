@@ -70,12 +70,24 @@ class ReportFiles:
     warnings: tuple[str, ...] = ()
 
     def moved_to(self, folder: Path) -> ReportFiles:
-        return replace(self, folder=folder, html=folder / self.html.name, pdf=folder / self.pdf.name,
-                       csv=folder / self.csv.name, json=folder / self.json.name)
+        return replace(
+            self,
+            folder=folder,
+            html=folder / self.html.name,
+            pdf=folder / self.pdf.name,
+            csv=folder / self.csv.name,
+            json=folder / self.json.name,
+        )
 
 
-def write_report(analyzed: AnalyzedRun, out_dir: str | Path, note: str = "", *, overwrite: bool = False,
-                 reference: str | Path | None = None) -> ReportFiles:
+def write_report(
+    analyzed: AnalyzedRun,
+    out_dir: str | Path,
+    note: str = "",
+    *,
+    overwrite: bool = False,
+    reference: str | Path | None = None,
+) -> ReportFiles:
     """report.html, report.pdf, cycles.csv and summary.json of one analysed run in ``out_dir``,
     which must not exist yet (or be empty) unless ``overwrite``."""
     out_dir = Path(out_dir)
@@ -85,9 +97,17 @@ def write_report(analyzed: AnalyzedRun, out_dir: str | Path, note: str = "", *, 
     return files.moved_to(out_dir)
 
 
-def write_reports(paths: Sequence[str | Path], out_dir: str | Path, recipe: str | None = None,
-                  density: float | None = None, progress: Progress | None = None, *, crystal_mhz: float | None = None,
-                  note: str = "", overwrite: bool = False) -> list[ReportFiles]:
+def write_reports(
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    recipe: str | None = None,
+    density: float | None = None,
+    progress: Progress | None = None,
+    *,
+    crystal_mhz: float | None = None,
+    note: str = "",
+    overwrite: bool = False,
+) -> list[ReportFiles]:
     """One report folder per run (named after the file, made unique) and ``index.html`` comparing
     them, all in ``out_dir``. A file that cannot be read stops the batch with its name, and then
     nothing is written."""
@@ -139,8 +159,13 @@ def folder_names(paths: Sequence[Path]) -> list[str]:
     return out
 
 
-def write_report_into(folder: Path, analyzed: AnalyzedRun, note: str = "", generated: str | None = None,
-                      reference: str | Path | None = None) -> ReportFiles:
+def write_report_into(
+    folder: Path,
+    analyzed: AnalyzedRun,
+    note: str = "",
+    generated: str | None = None,
+    reference: str | Path | None = None,
+) -> ReportFiles:
     """The four files of one report in an existing (staging) folder; ``reference`` is the tool's dose
     table (default: the one beside the tool's log, if any)."""
     content = build_content(analyzed, note, generated)
@@ -152,18 +177,32 @@ def write_report_into(folder: Path, analyzed: AnalyzedRun, note: str = "", gener
     html = report_html(content, svgs, REPORT_FILES)
     atomic_write_text(folder / "report.html", html)
     atomic_write_text(folder / "cycles.csv", cycles_csv(content))
-    atomic_write_text(folder / "summary.json", json.dumps(_summary(content, analyzed), indent=2,
-                                                          ensure_ascii=False, allow_nan=False) + "\n")
-    return ReportFiles(folder=folder, html=folder / "report.html", pdf=folder / "report.pdf",
-                       csv=folder / "cycles.csv", json=folder / "summary.json", source=content.source,
-                       cycles=len(content.cycles), pdf_pages=pages[0], html_bytes=len(html.encode("utf-8")),
-                       reference_summary=content.reference.summary() if content.reference else "",
-                       warnings=tuple(analyzed.run.warnings))
+    atomic_write_text(
+        folder / "summary.json",
+        json.dumps(_summary(content, analyzed), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+    )
+    return ReportFiles(
+        folder=folder,
+        html=folder / "report.html",
+        pdf=folder / "report.pdf",
+        csv=folder / "cycles.csv",
+        json=folder / "summary.json",
+        source=content.source,
+        cycles=len(content.cycles),
+        pdf_pages=pages[0],
+        html_bytes=len(html.encode("utf-8")),
+        reference_summary=content.reference.summary() if content.reference else "",
+        warnings=tuple(analyzed.run.warnings),
+    )
 
 
 def _html_figures(content: ReportContent) -> dict[str, str]:
-    draw = {"mass": figures.draw_mass_time, "gains": figures.draw_cycle_gains, "half": figures.draw_half_cycles,
-            "zooms": figures.draw_zooms}
+    draw = {
+        "mass": figures.draw_mass_time,
+        "gains": figures.draw_cycle_gains,
+        "half": figures.draw_half_cycles,
+        "zooms": figures.draw_zooms,
+    }
     out = {}
     for key, width, height in HTML_FIGURES:
         if key != "mass" and not content.cycles:
@@ -223,29 +262,68 @@ def _index_entry(a: AnalyzedRun, folder: str, path: Path) -> tuple[IndexRow, fig
     anomalous = sum(1 for c in a.result.cycles if a.result.regime_of(c) == "anomaly")
     steady = last.steady_mass_ng_cm2 if last is not None and last.has_steady else math.nan
     std = last.steady_std_ng_cm2 if last is not None and last.has_steady else math.nan
-    row = IndexRow(name=path.name, folder=folder, source=str(path), cycles=len(a.result.cycles),
-                   recipe=a.recipe.name if a.recipe else "", block=last.block_name if last else "—",
-                   steady_ng_cm2=steady, std_ng_cm2=std, gpc_ang=last.gpc_ang if last is not None else math.nan,
-                   density_g_cm3=last.density_g_cm3 if last is not None else None,
-                   nucleation=f"{nuc.block_name}: {initiation_text(nuc)}" if nuc else "none detected",
-                   anomalous_cycles=anomalous)
-    point = figures.RunPoint(name=folder, block=row.block, steady_ng_cm2=steady, std_ng_cm2=std,
-                             nucleation_cycles=nuc.nucleation_cycles if nuc else 0)
+    row = IndexRow(
+        name=path.name,
+        folder=folder,
+        source=str(path),
+        cycles=len(a.result.cycles),
+        recipe=a.recipe.name if a.recipe else "",
+        block=last.block_name if last else "—",
+        steady_ng_cm2=steady,
+        std_ng_cm2=std,
+        gpc_ang=last.gpc_ang if last is not None else math.nan,
+        density_g_cm3=last.density_g_cm3 if last is not None else None,
+        nucleation=f"{nuc.block_name}: {initiation_text(nuc)}" if nuc else "none detected",
+        anomalous_cycles=anomalous,
+    )
+    point = figures.RunPoint(
+        name=folder,
+        block=row.block,
+        steady_ng_cm2=steady,
+        std_ng_cm2=std,
+        nucleation_cycles=nuc.nucleation_cycles if nuc else 0,
+    )
     return row, point
 
 
 def _index_csv(rows: Sequence[IndexRow]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["run", "folder", "source", "cycles", "recipe", "last block", "steady mass per cycle (ng/cm2)",
-                "steady std (ng/cm2)", "GPC (A/cycle)", "density (g/cm3)", "initiation", "anomalous cycles"])
+    w.writerow(
+        [
+            "run",
+            "folder",
+            "source",
+            "cycles",
+            "recipe",
+            "last block",
+            "steady mass per cycle (ng/cm2)",
+            "steady std (ng/cm2)",
+            "GPC (A/cycle)",
+            "density (g/cm3)",
+            "initiation",
+            "anomalous cycles",
+        ]
+    )
     for r in rows:
-        w.writerow([r.name, r.folder, r.source, r.cycles, r.recipe, r.block, _csv(r.steady_ng_cm2),
-                    _csv(r.std_ng_cm2), _csv(r.gpc_ang), _csv(r.density_g_cm3), r.nucleation, r.anomalous_cycles])
+        w.writerow(
+            [
+                r.name,
+                r.folder,
+                r.source,
+                r.cycles,
+                r.recipe,
+                r.block,
+                _csv(r.steady_ng_cm2),
+                _csv(r.std_ng_cm2),
+                _csv(r.gpc_ang),
+                _csv(r.density_g_cm3),
+                r.nucleation,
+                r.anomalous_cycles,
+            ]
+        )
     return buf.getvalue()
 
 
 def _csv(v: float | None) -> str:
     return "" if v is None or not math.isfinite(v) else repr(round(float(v), 6))
-
-

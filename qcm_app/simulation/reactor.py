@@ -120,8 +120,12 @@ def nucleation_factor(block: Block, cycle_in_block: int) -> float:
 class ProcessModel:
     """Deterministic schedule plus vectorised evaluation of the signal at any times."""
 
-    def __init__(self, recipe: Recipe, settings: ReactorSettings = ReactorSettings(),
-                 crystal: CrystalSettings = CrystalSettings()) -> None:
+    def __init__(
+        self,
+        recipe: Recipe,
+        settings: ReactorSettings = ReactorSettings(),
+        crystal: CrystalSettings = CrystalSettings(),
+    ) -> None:
         self.recipe = recipe
         self.settings = settings
         self.crystal = crystal
@@ -180,8 +184,11 @@ class ProcessModel:
                             t += duration
                             continue
                         per_precursor[step.name] = per_precursor.get(step.name, 0) + 1
-                        if any(d.precursor == step.name and d.first_pulse <= per_precursor[step.name]
-                               < d.first_pulse + d.pulses for d in s.depleted):
+                        if any(
+                            d.precursor == step.name
+                            and d.first_pulse <= per_precursor[step.name] < d.first_pulse + d.pulses
+                            for d in s.depleted
+                        ):
                             m = 0.0
                         names.append(step.name)
                         open_s.append(duration)
@@ -192,14 +199,29 @@ class ProcessModel:
                         step_masses.append(m)
                     t += duration
                 assert cycle_start is not None
-                cycles.append(TruthCycle(index=index, block_index=bi, cycle_in_block=k, start_s=cycle_start,
-                                         end_s=t, steps_ng_cm2=tuple(step_masses), regime=regime))
+                cycles.append(
+                    TruthCycle(
+                        index=index,
+                        block_index=bi,
+                        cycle_in_block=k,
+                        start_s=cycle_start,
+                        end_s=t,
+                        steps_ng_cm2=tuple(step_masses),
+                        regime=regime,
+                    )
+                )
         # a cycle ends where the next one starts (its first pulse), the last one at its last purge
-        fixed = [replace(c, end_s=cycles[i + 1].start_s) if i + 1 < len(cycles) else c
-                 for i, c in enumerate(cycles)]
-        return Schedule(pulse_start_s=np.array(starts), pulse_mass_ng_cm2=np.array(masses),
-                        pulse_tau_s=np.array(taus), pulse_spike_hz=np.array(spikes), cycles=fixed,
-                        end_s=t + s.tail_s, pulse_name=tuple(names), pulse_duration_s=np.array(open_s))
+        fixed = [replace(c, end_s=cycles[i + 1].start_s) if i + 1 < len(cycles) else c for i, c in enumerate(cycles)]
+        return Schedule(
+            pulse_start_s=np.array(starts),
+            pulse_mass_ng_cm2=np.array(masses),
+            pulse_tau_s=np.array(taus),
+            pulse_spike_hz=np.array(spikes),
+            cycles=fixed,
+            end_s=t + s.tail_s,
+            pulse_name=tuple(names),
+            pulse_duration_s=np.array(open_s),
+        )
 
     def _step_spike(self, block_index: int, step_index: int) -> float:
         h = zlib.crc32(f"{self.settings.seed}/{block_index}/{step_index}".encode())
@@ -218,8 +240,10 @@ class ProcessModel:
     def valve_pulses(self) -> tuple[ValvePulse, ...]:
         """The valves as the tool fired them (skipped pulses left out; empty bottles included)."""
         p = self.schedule
-        return tuple(ValvePulse(float(t), float(d), name, name)
-                     for t, d, name in zip(p.pulse_start_s, p.pulse_duration_s, p.pulse_name, strict=True))
+        return tuple(
+            ValvePulse(float(t), float(d), name, name)
+            for t, d, name in zip(p.pulse_start_s, p.pulse_duration_s, p.pulse_name, strict=True)
+        )
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -269,8 +293,9 @@ class ProcessModel:
         s = self.settings
         return s.warmup_hz * np.exp(-t / s.warmup_tau_s) + s.drift_hz_per_h * t / 3600.0
 
-    def frequency_hz(self, t_s: np.ndarray | float, sensor: int = 0,
-                     rng: np.random.Generator | None = None) -> np.ndarray:
+    def frequency_hz(
+        self, t_s: np.ndarray | float, sensor: int = 0, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         """What the instrument reports: sensor 0 is the deposition crystal, others are references
         that see the drift and the transients but no film."""
         t = np.atleast_1d(np.asarray(t_s, dtype=float))
@@ -294,8 +319,16 @@ class SampledRun:
     model: ProcessModel
 
 
-def sample_run(model: ProcessModel, rate_hz: float, *, dropout_prob: float = 0.0, duplicate_prob: float = 0.0,
-               nan_prob: float = 0.0, seed: int | None = None, timing_jitter_s: float = 0.002) -> SampledRun:
+def sample_run(
+    model: ProcessModel,
+    rate_hz: float,
+    *,
+    dropout_prob: float = 0.0,
+    duplicate_prob: float = 0.0,
+    nan_prob: float = 0.0,
+    seed: int | None = None,
+    timing_jitter_s: float = 0.002,
+) -> SampledRun:
     """Sample the model as an instrument log would: jittered times, optional dropouts (gaps of
     up to ~2 s), identical duplicate rows and 'value unavailable' (NaN) readings."""
     rng = np.random.default_rng(model.settings.seed + 104729 if seed is None else seed)
@@ -308,7 +341,7 @@ def sample_run(model: ProcessModel, rate_hz: float, *, dropout_prob: float = 0.0
         starts = np.flatnonzero(rng.random(n) < dropout_prob)
         lengths = rng.integers(1, max(2, int(2 * rate_hz)), size=starts.size)
         for s0, ln in zip(starts, lengths, strict=True):
-            keep[s0:s0 + ln] = False
+            keep[s0 : s0 + ln] = False
     t = t[keep]
     f = model.frequency_hz(t)
     if nan_prob > 0:
@@ -335,8 +368,9 @@ class ReactorSource:
         self._rng = np.random.default_rng(model.settings.seed + 31337)
         self._last: dict[int, tuple[float, float]] = {}
 
-    def sensor_state(self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float,
-                     tooling_pct: float) -> tuple[float, float, float]:
+    def sensor_state(
+        self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float, tooling_pct: float
+    ) -> tuple[float, float, float]:
         """(frequency Hz, thickness kÅ since start, rate Å/s) of a sensor (0-based)."""
         t = elapsed_s * self.speed
         f = float(self.model.frequency_hz(t, sensor, self._rng)[0])
@@ -357,6 +391,7 @@ class ReactorSource:
 
 
 def _edges(pulses: tuple[ValvePulse, ...]) -> tuple[np.ndarray, list[str], list[bool]]:
-    edges = sorted([(p.time_s, p.channel, True) for p in pulses]
-                   + [(p.time_s + p.duration_s, p.channel, False) for p in pulses])
+    edges = sorted(
+        [(p.time_s, p.channel, True) for p in pulses] + [(p.time_s + p.duration_s, p.channel, False) for p in pulses]
+    )
     return np.array([e[0] for e in edges]), [e[1] for e in edges], [e[2] for e in edges]

@@ -24,10 +24,20 @@ SIMULATE_SPEED = 1.0
 DEMO_SPEED = 10.0
 
 
-def build_server(protocol: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED, seed: int | None = None,
-                 sensors: int = 1, faults: Faults | None = None, link: str | Path | None = None,
-                 paced: bool = True, reactor: ReactorSettings | None = None,
-                 transport: ServerTransport | None = None, tcp_port: int = 0) -> EmulatorServer:
+def build_server(
+    protocol: str,
+    recipe: Recipe,
+    *,
+    speed: float = SIMULATE_SPEED,
+    seed: int | None = None,
+    sensors: int = 1,
+    faults: Faults | None = None,
+    link: str | Path | None = None,
+    paced: bool = True,
+    reactor: ReactorSettings | None = None,
+    transport: ServerTransport | None = None,
+    tcp_port: int = 0,
+) -> EmulatorServer:
     """An emulator for ``protocol`` measuring a reactor that runs ``recipe`` ``speed`` times faster
     than real time; ``paced`` makes replies take as long as they would at the default baud.
     ``transport`` None means a pty where the OS has one (see :func:`~instruments.emulators.base.default_transport`)."""
@@ -44,10 +54,19 @@ def build_server(protocol: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED
     return serve(emulator, transport=transport, faults=faults, link=link, seed=seed, baud=baud, tcp_port=tcp_port)
 
 
-def build_marker_server(name: str, recipe: Recipe, *, speed: float = SIMULATE_SPEED, seed: int | None = None,
-                        link: str | Path | None = None, reactor: ReactorSettings | None = None,
-                        transport: ServerTransport | None = None, beside: EmulatorServer | None = None,
-                        frame_period_s: float = 0.05, wall_clock: bool = False) -> EmulatorServer:
+def build_marker_server(
+    name: str,
+    recipe: Recipe,
+    *,
+    speed: float = SIMULATE_SPEED,
+    seed: int | None = None,
+    link: str | Path | None = None,
+    reactor: ReactorSettings | None = None,
+    transport: ServerTransport | None = None,
+    beside: EmulatorServer | None = None,
+    frame_period_s: float = 0.05,
+    wall_clock: bool = False,
+) -> EmulatorServer:
     """The reactor's valve events (``qcm simulate --protocol valves``) on a pty (or loopback TCP
     where there is none): ``<t> <valve> <0|1>`` lines stamped with the reactor's process seconds
     (``wall_clock``: with the Unix time of each event), sent every ``frame_period_s``. With the same
@@ -58,8 +77,9 @@ def build_marker_server(name: str, recipe: Recipe, *, speed: float = SIMULATE_SP
         seed = random.randrange(1, 1_000_000)
     model = ProcessModel(recipe, reactor or ReactorSettings(seed=seed))
     source = ReactorSource(model, speed=speed)
-    emulator = marker_emulator_class(name)(source, seed=seed, measurement_period_s=frame_period_s,
-                                           wall_clock=wall_clock)
+    emulator = marker_emulator_class(name)(
+        source, seed=seed, measurement_period_s=frame_period_s, wall_clock=wall_clock
+    )
     if beside is not None:
         emulator.share_clock(beside.instrument)
     return serve(emulator, transport=transport, link=link, seed=seed)

@@ -34,8 +34,9 @@ class ClockSource:
 
     sensor_count = 1
 
-    def sensor_state(self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float,
-                     tooling_pct: float) -> tuple[float, float, float]:
+    def sensor_state(
+        self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float, tooling_pct: float
+    ) -> tuple[float, float, float]:
         return BASE_HZ + HZ_PER_S * elapsed_s, 0.0, 0.0
 
 
@@ -122,8 +123,9 @@ def _server(protocol: str, transport: ServerTransport) -> EmulatorServer:
 
 def _driver(protocol: str, port: str, transport: Transport | None = None):
     info = driver_class(protocol).info
-    return driver_class(protocol)(transport or open_transport(port, info.default_baud, timeout_s=1.0),
-                                  **OPTIONS.get(protocol, {}))
+    return driver_class(protocol)(
+        transport or open_transport(port, info.default_baud, timeout_s=1.0), **OPTIONS.get(protocol, {})
+    )
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda t: t.value)

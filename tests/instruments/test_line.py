@@ -64,23 +64,27 @@ def test_blank_lines_are_skipped() -> None:
     assert drv.read().sensors[0].frequency_hz == 5_975_830.0
 
 
-@pytest.mark.parametrize(("wire", "options", "message"), [
-    (b"12.5\tabc\n", {}, "frequency column 1: not a number: 'abc'"),
-    (b"12.5\t5975830,25\n", {}, r"decimal comma\? set decimal_comma=True"),
-    (b"12.5\t5975830.25\n", {"frequency_column": 3}, "2 field.*no frequency column 3"),
-    (b"5975830.25\n", {"time_column": 1}, "1 field.*no time column 1"),
-    (b"noon\t5975830.25\n", {"time_column": 0}, "time column 0: not a number: 'noon'"),
-    (b"time\tfrequency\ttemperature\n", {}, "frequency column 1: not a number: 'frequency'"),
-    (b"12.5\tinf\n", {}, "frequency column 1: not a finite number"),
-    (b"12.5\t59758\x0030.25\n", {}, "control bytes"),
-])
+@pytest.mark.parametrize(
+    ("wire", "options", "message"),
+    [
+        (b"12.5\tabc\n", {}, "frequency column 1: not a number: 'abc'"),
+        (b"12.5\t5975830,25\n", {}, r"decimal comma\? set decimal_comma=True"),
+        (b"12.5\t5975830.25\n", {"frequency_column": 3}, "2 field.*no frequency column 3"),
+        (b"5975830.25\n", {"time_column": 1}, "1 field.*no time column 1"),
+        (b"noon\t5975830.25\n", {"time_column": 0}, "time column 0: not a number: 'noon'"),
+        (b"time\tfrequency\ttemperature\n", {}, "frequency column 1: not a number: 'frequency'"),
+        (b"12.5\tinf\n", {}, "frequency column 1: not a finite number"),
+        (b"12.5\t59758\x0030.25\n", {}, "control bytes"),
+    ],
+)
 def test_malformed_lines_say_what_is_wrong(wire: bytes, options: dict, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         LineMonitor(MemoryTransport(wire), **options).read()
 
 
-@pytest.mark.parametrize("wire", [b"12.5\tnan\n", b"12.5\t\t25.1\n", b"12.5\t--------\n", b"12.5\t0\n",
-                                  b"12.5;NaN;25,1\n", b"12.5\t-3\n"])
+@pytest.mark.parametrize(
+    "wire", [b"12.5\tnan\n", b"12.5\t\t25.1\n", b"12.5\t--------\n", b"12.5\t0\n", b"12.5;NaN;25,1\n", b"12.5\t-3\n"]
+)
 def test_missing_frequency_is_value_unavailable(wire: bytes) -> None:
     with pytest.raises(ValueUnavailable, match="no frequency"):
         LineMonitor(MemoryTransport(wire)).read()
@@ -95,8 +99,7 @@ def test_runaway_line_is_a_protocol_error_and_the_next_line_reads() -> None:
 
 def test_identify_passes_over_the_header_and_describes_the_layout() -> None:
     t = MemoryTransport(b"time (s)\tfrequency (Hz)\tT (C)\n0.100\t5975830.250\t24.80\n")
-    assert LineMonitor(t).identify() == ("line monitor: 3 tab-separated field(s), frequency in column 1, "
-                                         "5975830.25 Hz")
+    assert LineMonitor(t).identify() == ("line monitor: 3 tab-separated field(s), frequency in column 1, 5975830.25 Hz")
     assert t.written == b""
 
 
@@ -115,15 +118,18 @@ def test_silence_is_a_timeout() -> None:
         LineMonitor(MemoryTransport(b"1.0\t5975")).read()
 
 
-@pytest.mark.parametrize("options", [
-    {"decimal_comma": True, "delimiter": ","},
-    {"delimiter": "|"},
-    {"terminator": b"\r\n"},
-    {"frequency_column": -1},
-    {"time_column": -2},
-    {"max_gap_s": 0},
-    {"sensors": (2,)},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"decimal_comma": True, "delimiter": ","},
+        {"delimiter": "|"},
+        {"terminator": b"\r\n"},
+        {"frequency_column": -1},
+        {"time_column": -2},
+        {"max_gap_s": 0},
+        {"sensors": (2,)},
+    ],
+)
 def test_bad_configuration_is_refused(options: dict) -> None:
     with pytest.raises(ValueError):
         LineMonitor(MemoryTransport(), **options)
@@ -131,24 +137,30 @@ def test_bad_configuration_is_refused(options: dict) -> None:
 
 # -- emulator --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dialect", [
-    {},
-    {"delimiter": ";", "decimal_comma": True, "line_ending": "\r\n"},
-    {"delimiter": ",", "with_temperature": False},
-    {"delimiter": " ", "decimal_comma": True, "line_ending": "\r\n"},
-])
+
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        {},
+        {"delimiter": ";", "decimal_comma": True, "line_ending": "\r\n"},
+        {"delimiter": ",", "with_temperature": False},
+        {"delimiter": " ", "decimal_comma": True, "line_ending": "\r\n"},
+    ],
+)
 def test_emulator_dialects_are_read_by_the_driver(dialect: dict) -> None:
     emu = LineEmulator(ConstantSource(5_975_830.23), **dialect)
-    drv = LineMonitor(MemoryTransport(emu.stream_frame() or b""), decimal_comma=dialect.get("decimal_comma", False),
-                      time_column=0)
+    drv = LineMonitor(
+        MemoryTransport(emu.stream_frame() or b""), decimal_comma=dialect.get("decimal_comma", False), time_column=0
+    )
     reading = drv.read()
     assert reading.sensors[0].frequency_hz == pytest.approx(5_975_830.23)
     assert 0 <= reading.instrument_time_s < 5
 
 
 def test_emulator_line_is_byte_exact() -> None:
-    emu = LineEmulator(ConstantSource(5_975_830.23), delimiter=";", decimal_comma=True, line_ending="\r\n",
-                       with_temperature=False)
+    emu = LineEmulator(
+        ConstantSource(5_975_830.23), delimiter=";", decimal_comma=True, line_ending="\r\n", with_temperature=False
+    )
     frame = emu.stream_frame() or b""
     time_text = frame.split(b";")[0]
     assert frame == time_text + b";5975830,230\r\n" and b"," in time_text
@@ -178,8 +190,13 @@ def test_emulator_refuses_contradictory_options() -> None:
 
 # -- fuzzing ---------------------------------------------------------------------------------------
 
-OPTION_SETS = [{}, {"time_column": 0, "temperature_column": 2}, {"decimal_comma": True}, {"delimiter": ","},
-               {"delimiter": "whitespace", "frequency_column": 0}]
+OPTION_SETS = [
+    {},
+    {"time_column": 0, "temperature_column": 2},
+    {"decimal_comma": True},
+    {"delimiter": ","},
+    {"delimiter": "whitespace", "frequency_column": 0},
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -194,9 +211,16 @@ def test_fuzzed_lines_only_raise_driver_errors(data: bytes, options: dict) -> No
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from([b"1.5", b"\t", b",", b";", b" ", b"\n", b"\r", b"nan", b"-", b"5975830",
-                                 b":", b"\xff", b"e9"]), max_size=40).map(b"".join) | st.binary(max_size=300),
-       st.sampled_from(OPTION_SETS))
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"1.5", b"\t", b",", b";", b" ", b"\n", b"\r", b"nan", b"-", b"5975830", b":", b"\xff", b"e9"]
+        ),
+        max_size=40,
+    ).map(b"".join)
+    | st.binary(max_size=300),
+    st.sampled_from(OPTION_SETS),
+)
 def test_fuzzed_stream_only_raises_driver_errors(data: bytes, options: dict) -> None:
     drv = LineMonitor(MemoryTransport(data), **options)
     for _ in range(4):
@@ -224,10 +248,12 @@ PERIOD_S = 0.02
 
 
 def test_emulator_and_driver_over_a_real_pty() -> None:
-    emulator = LineEmulator(ConstantSource(), measurement_period_s=PERIOD_S, delimiter=";", decimal_comma=True,
-                            line_ending="\r\n")
-    with pty_pair(emulator, LineMonitor, timeout_s=0.2, decimal_comma=True, time_column=0, temperature_column=2,
-                  max_gap_s=0.3) as (_, drv):
+    emulator = LineEmulator(
+        ConstantSource(), measurement_period_s=PERIOD_S, delimiter=";", decimal_comma=True, line_ending="\r\n"
+    )
+    with pty_pair(
+        emulator, LineMonitor, timeout_s=0.2, decimal_comma=True, time_column=0, temperature_column=2, max_gap_s=0.3
+    ) as (_, drv):
         assert drv.identify().startswith("line monitor: 3 semicolon-separated field(s), frequency in column 1")
         drv.start()
         stamps = [drv.read().instrument_time_s for _ in range(5)]

@@ -41,15 +41,18 @@ def test_encode_record_matches_the_firmware_format() -> None:
     assert encode_record(9_999_999.6, -0.44) == b"RAWMONITOR10000000_-4\xff"
 
 
-@pytest.mark.parametrize("wire", [
-    b"RAWMONITOR59x5830_253\xff",
-    b"RAWMONITOR5975830\xff",
-    b"RAWMONITOR5975830_\xff",
-    b"RAWMONITOR_253\xff",
-    b"RAWMONITOR5975830_253_1\xff",
-    b"RAWMON5975830_253\xff",
-    b"5975830\t25.3\xff",
-])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"RAWMONITOR59x5830_253\xff",
+        b"RAWMONITOR5975830\xff",
+        b"RAWMONITOR5975830_\xff",
+        b"RAWMONITOR_253\xff",
+        b"RAWMONITOR5975830_253_1\xff",
+        b"RAWMON5975830_253\xff",
+        b"5975830\t25.3\xff",
+    ],
+)
 def test_malformed_records_are_protocol_errors(wire: bytes) -> None:
     with pytest.raises(ProtocolError):
         OpenQcm(MemoryTransport(wire)).read()
@@ -89,8 +92,9 @@ def test_identify_waits_for_a_valid_record_and_describes_it() -> None:
 
 
 def test_identify_without_crystal_still_proves_the_link() -> None:
-    assert OpenQcm(MemoryTransport(b"RAWMONITOR0_241\xff")).identify() == \
-        "openQCM v1 (crystal not oscillating), 24.1 °C"
+    assert (
+        OpenQcm(MemoryTransport(b"RAWMONITOR0_241\xff")).identify() == "openQCM v1 (crystal not oscillating), 24.1 °C"
+    )
 
 
 def test_silence_is_a_timeout() -> None:
@@ -109,6 +113,7 @@ def test_bad_configuration_is_refused(options: dict) -> None:
 
 # -- emulator --------------------------------------------------------------------------------------
 
+
 def test_emulator_streams_records_the_driver_reads() -> None:
     emu = OpenQcmEmulator(ConstantSource(5_975_830.23))
     assert emu.stream_period_s == 1.0  # the real gate unless told otherwise
@@ -117,14 +122,17 @@ def test_emulator_streams_records_the_driver_reads() -> None:
     assert drv.last_temperature_c == pytest.approx(25.3, abs=0.3)
 
 
-@pytest.mark.parametrize(("request_bytes", "replies"), [
-    (b"1", [b"SERIALNUMBER1042\xff"]),
-    (b"1\r\n", [b"SERIALNUMBER1042\xff"]),
-    (b"001", [b"SERIALNUMBER1042\xff"]),
-    (b"12", []),
-    (b"-1", []),
-    (b"hello", []),
-])
+@pytest.mark.parametrize(
+    ("request_bytes", "replies"),
+    [
+        (b"1", [b"SERIALNUMBER1042\xff"]),
+        (b"1\r\n", [b"SERIALNUMBER1042\xff"]),
+        (b"001", [b"SERIALNUMBER1042\xff"]),
+        (b"12", []),
+        (b"-1", []),
+        (b"hello", []),
+    ],
+)
 def test_emulator_answers_the_serial_number_request_only(request_bytes: bytes, replies: list[bytes]) -> None:
     assert OpenQcmEmulator(ConstantSource()).handle(request_bytes) == replies
 
@@ -148,6 +156,7 @@ def test_empty_reply_is_a_zero_count() -> None:
 
 
 # -- fuzzing ---------------------------------------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=120))
@@ -204,6 +213,8 @@ def test_emulator_and_driver_over_a_real_pty() -> None:
 
 def test_a_slow_gate_is_waited_for_beyond_the_transport_timeout() -> None:
     # a 0.4 s gate read through a 0.15 s transport timeout: records are awaited, not torn apart
-    with pty_pair(OpenQcmEmulator(ConstantSource(), measurement_period_s=0.4), OpenQcm, timeout_s=0.15,
-                  gate_s=0.4) as (_, drv):
+    with pty_pair(OpenQcmEmulator(ConstantSource(), measurement_period_s=0.4), OpenQcm, timeout_s=0.15, gate_s=0.4) as (
+        _,
+        drv,
+    ):
         assert read_some(drv, 3, 5_975_830.0) == (3, [])

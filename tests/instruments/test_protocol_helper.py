@@ -16,21 +16,27 @@ def test_a_played_script_passes() -> None:
 
 
 def test_an_unexpected_write_fails() -> None:
-    with pytest.raises(ProtocolMismatch, match="unexpected write"), \
-            expected_protocol(Sqm160, [(b"!#JO8", b"!%A6v\x86")]) as drv:
+    with (
+        pytest.raises(ProtocolMismatch, match="unexpected write"),
+        expected_protocol(Sqm160, [(b"!#JO8", b"!%A6v\x86")]) as drv,
+    ):
         drv.identify()
 
 
 def test_a_reply_left_unread_fails() -> None:
     # the reply announces 2 more bytes than it has room for: the driver reads less than was sent
-    with pytest.raises(ProtocolMismatch, match="left unread"), \
-            expected_protocol(Sqm160, [(b"!#@O7", b"!0AMON Ver 4.13Uw" + b"\x00\x00")]) as drv:
+    with (
+        pytest.raises(ProtocolMismatch, match="left unread"),
+        expected_protocol(Sqm160, [(b"!#@O7", b"!0AMON Ver 4.13Uw" + b"\x00\x00")]) as drv,
+    ):
         drv.identify()
 
 
 def test_pairs_never_exchanged_fail() -> None:
-    with pytest.raises(ProtocolMismatch, match="never exchanged"), \
-            expected_protocol(Sqm160, [(b"!#@O7", b"!0AMON Ver 4.13Uw"), (b"!#JO8", b"!%A6v\x86")]) as drv:
+    with (
+        pytest.raises(ProtocolMismatch, match="never exchanged"),
+        expected_protocol(Sqm160, [(b"!#@O7", b"!0AMON Ver 4.13Uw"), (b"!#JO8", b"!%A6v\x86")]) as drv,
+    ):
         drv.identify()
 
 

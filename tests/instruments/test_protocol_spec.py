@@ -51,27 +51,34 @@ def test_a_registered_protocol_is_offered_until_unregistered(made_up_protocol: s
 
 def test_text_forms_are_read_with_their_limits() -> None:
     line = registry.protocol_spec("line")
-    assert line.parse_options(["delimiter=tab", "time_column=1", "frequency_column=3", "decimal_comma=yes"]) == \
-        {"delimiter": "\t", "time_column": 0, "frequency_column": 2, "decimal_comma": True}
+    assert line.parse_options(["delimiter=tab", "time_column=1", "frequency_column=3", "decimal_comma=yes"]) == {
+        "delimiter": "\t",
+        "time_column": 0,
+        "frequency_column": 2,
+        "decimal_comma": True,
+    }
     assert line.parse_options(["time_column=none", "delimiter=;"]) == {"time_column": None, "delimiter": ";"}
     assert registry.protocol_spec("stm2").parse_options(["address=0x22"]) == {"address": 0x22}
     assert registry.protocol_spec("openqcm").parse_options(["gate_s=0.5"]) == {"gate_s": 0.5}
 
 
-@pytest.mark.parametrize(("protocol", "pairs", "message"), [
-    ("tm400", ["address=33"], "address must be from 1 to 32, not 33"),
-    ("tm400", ["address=1.5"], "address must be a whole number, not '1.5'"),
-    ("stm2", ["address=0x0F"], "address must be from 16 to 254, not 15"),
-    ("openqcm", ["gate_s=0"], "gate_s must be from 0.01 to 60, not 0"),
-    ("openqcm", ["gate_s=inf"], "gate_s must be a finite number"),
-    ("line", ["time_column=0"], "time_column must be from 1 to 32, not 0"),  # columns are typed from 1
-    ("line", ["delimiter=pipe"], "delimiter must be one of auto, tab, comma, semicolon, space, whitespace"),
-    ("line", ["decimal_comma=maybe"], "decimal_comma must be yes or no"),
-    ("line", ["decimal_comma=yes", "delimiter=comma"], "With a decimal comma the delimiter cannot be a comma"),
-    ("line", ["colour=red"], "line has no option 'colour' (its options: delimiter, frequency_column"),
-    ("sqm160", ["address=1"], "sqm160 has no option 'address' (its options: none)"),
-    ("line", ["delimiter"], "'delimiter' is not key=value"),
-])
+@pytest.mark.parametrize(
+    ("protocol", "pairs", "message"),
+    [
+        ("tm400", ["address=33"], "address must be from 1 to 32, not 33"),
+        ("tm400", ["address=1.5"], "address must be a whole number, not '1.5'"),
+        ("stm2", ["address=0x0F"], "address must be from 16 to 254, not 15"),
+        ("openqcm", ["gate_s=0"], "gate_s must be from 0.01 to 60, not 0"),
+        ("openqcm", ["gate_s=inf"], "gate_s must be a finite number"),
+        ("line", ["time_column=0"], "time_column must be from 1 to 32, not 0"),  # columns are typed from 1
+        ("line", ["delimiter=pipe"], "delimiter must be one of auto, tab, comma, semicolon, space, whitespace"),
+        ("line", ["decimal_comma=maybe"], "decimal_comma must be yes or no"),
+        ("line", ["decimal_comma=yes", "delimiter=comma"], "With a decimal comma the delimiter cannot be a comma"),
+        ("line", ["colour=red"], "line has no option 'colour' (its options: delimiter, frequency_column"),
+        ("sqm160", ["address=1"], "sqm160 has no option 'address' (its options: none)"),
+        ("line", ["delimiter"], "'delimiter' is not key=value"),
+    ],
+)
 def test_bad_values_are_refused_with_one_line(protocol: str, pairs: list[str], message: str) -> None:
     with pytest.raises(OptionError) as caught:
         registry.protocol_spec(protocol).parse_options(pairs)

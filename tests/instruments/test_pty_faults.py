@@ -57,8 +57,9 @@ def test_line_noise_only_raises_driver_errors(protocol: str) -> None:
         assert good >= 5
 
 
-@pytest.mark.parametrize("protocol", [p for p in PROTOCOLS
-                                      if emulator_class(p).empty_reply is not EmulatedInstrument.empty_reply])
+@pytest.mark.parametrize(
+    "protocol", [p for p in PROTOCOLS if emulator_class(p).empty_reply is not EmulatedInstrument.empty_reply]
+)
 def test_empty_replies_are_value_unavailable_not_a_lost_link(protocol: str) -> None:
     with served(protocol) as (server, driver):
         server.faults = Faults(empty_reply=1.0)
@@ -97,8 +98,9 @@ def test_vanished_port_is_link_lost_and_the_link_follows_it_back(protocol: str, 
                 driver.read()
         server.reappear()
         info = driver_class(protocol).info
-        again = driver_class(protocol)(open_transport(server.port, info.default_baud, timeout_s=0.3),
-                                       **FAST.get(protocol, {}))
+        again = driver_class(protocol)(
+            open_transport(server.port, info.default_baud, timeout_s=0.3), **FAST.get(protocol, {})
+        )
         try:
             again.identify()
             again.start()

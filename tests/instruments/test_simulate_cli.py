@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "qcm_app", "simulate", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qcm_app", "simulate", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline().strip()
     if not line:
         proc.kill()
@@ -109,8 +114,13 @@ def test_faults_on_demand_by_signal(tmp_path) -> None:
 
 
 def test_bad_options_are_one_line() -> None:
-    proc = subprocess.run([sys.executable, "-m", "qcm_app", "simulate", "--faults", "sparks=1"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qcm_app", "simulate", "--faults", "sparks=1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unknown fault" in proc.stderr
 
 

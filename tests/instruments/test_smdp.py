@@ -99,14 +99,17 @@ def test_manual_example_and_escapes() -> None:
     assert not decode_frame(h("02 10 80 40 3D 31 0D")).checksum_ok
 
 
-@pytest.mark.parametrize("raw", [
-    h("02 10 80 07 33 3D 30 0D"),  # escape followed by something other than 30/31/32
-    h("02 10 80 40 3D 30 07 0D"),  # a lone escape at the end
-    h("02 10 3D 0D"),  # too short for address, command and checksum
-    h("02 10 80 40 4D 30 0D"),  # checksum character outside 0x30..0x3F
-    h("02 10 80 02 3D 30 0D"),  # raw STX inside
-    h("10 80 40 3D 30 0D"),  # no STX
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        h("02 10 80 07 33 3D 30 0D"),  # escape followed by something other than 30/31/32
+        h("02 10 80 40 3D 30 07 0D"),  # a lone escape at the end
+        h("02 10 3D 0D"),  # too short for address, command and checksum
+        h("02 10 80 40 4D 30 0D"),  # checksum character outside 0x30..0x3F
+        h("02 10 80 02 3D 30 0D"),  # raw STX inside
+        h("10 80 40 3D 30 0D"),  # no STX
+    ],
+)
 def test_malformed_frames(raw: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_frame(raw)
@@ -159,18 +162,21 @@ REQ_UNKNOWN = h("02 10 80 51 3E 31 0D")  # 'Q'
 REQ_LOW_DENSITY = h("02 10 80 45 3D 30 2E 31 30 30 30 31 0D")  # "E=0.100": 0x201 → 0x01
 
 
-@pytest.mark.parametrize(("message", "request_bytes", "reply", "error", "text"), [
-    ("U", REQ_FREQUENCY, OK, ValueUnavailable, "empty reply"),  # the STM-2's "no value"
-    ("U", REQ_FREQUENCY, h("02 10 81 2D 2D 2D 2D 2D 2D 2D 2D 3F 39 0D"), ValueUnavailable, "no frequency"),
-    ("U", REQ_FREQUENCY, h("02 10 81 35 33 31 39 32 33 34 2E 33 34 39 32 0D"), ProtocolError, "checksum"),
-    ("Q", REQ_UNKNOWN, h("02 10 82 39 32 0D"), CommandRejected, "illegal command"),
-    ("E=0.100", REQ_LOW_DENSITY, h("02 10 84 39 34 0D"), CommandRejected, "out of range"),
-    ("U", REQ_FREQUENCY, h("02 10 61 37 31 0D"), ProtocolError, "group"),  # an answer to a 0x60 command
-    ("U", REQ_FREQUENCY, h("02 10 80 39 30 0D"), ProtocolError, "response code 0"),
-    ("U", REQ_FREQUENCY, h("02 10 81 07 33 39 31 0D"), ProtocolError, "escape"),  # invalid frame, then silence
-    ("U", REQ_FREQUENCY, b"", ReplyTimeout, "before timeout"),
-    ("U", REQ_FREQUENCY, FREQ_REPLY[:-1], ReplyTimeout, "before timeout"),  # no terminator
-])
+@pytest.mark.parametrize(
+    ("message", "request_bytes", "reply", "error", "text"),
+    [
+        ("U", REQ_FREQUENCY, OK, ValueUnavailable, "empty reply"),  # the STM-2's "no value"
+        ("U", REQ_FREQUENCY, h("02 10 81 2D 2D 2D 2D 2D 2D 2D 2D 3F 39 0D"), ValueUnavailable, "no frequency"),
+        ("U", REQ_FREQUENCY, h("02 10 81 35 33 31 39 32 33 34 2E 33 34 39 32 0D"), ProtocolError, "checksum"),
+        ("Q", REQ_UNKNOWN, h("02 10 82 39 32 0D"), CommandRejected, "illegal command"),
+        ("E=0.100", REQ_LOW_DENSITY, h("02 10 84 39 34 0D"), CommandRejected, "out of range"),
+        ("U", REQ_FREQUENCY, h("02 10 61 37 31 0D"), ProtocolError, "group"),  # an answer to a 0x60 command
+        ("U", REQ_FREQUENCY, h("02 10 80 39 30 0D"), ProtocolError, "response code 0"),
+        ("U", REQ_FREQUENCY, h("02 10 81 07 33 39 31 0D"), ProtocolError, "escape"),  # invalid frame, then silence
+        ("U", REQ_FREQUENCY, b"", ReplyTimeout, "before timeout"),
+        ("U", REQ_FREQUENCY, FREQ_REPLY[:-1], ReplyTimeout, "before timeout"),  # no terminator
+    ],
+)
 def test_errors(message: str, request_bytes: bytes, reply: bytes, error: type[Exception], text: str) -> None:
     t, drv = scripted((request_bytes, reply))
     with pytest.raises(error, match=text):
@@ -178,12 +184,15 @@ def test_errors(message: str, request_bytes: bytes, reply: bytes, error: type[Ex
     assert bytes(t.written) == request_bytes
 
 
-@pytest.mark.parametrize("noise", [
-    h("55 AA 0D"),  # garbage up to a CR
-    h("02 99 13"),  # a false STX: the real one is the last before CR
-    h("02 11 81 58 3E 3A 0D"),  # a valid frame from address 0x11: not ours
-    h("02 10 81 07 0D"),  # a damaged frame start
-])
+@pytest.mark.parametrize(
+    "noise",
+    [
+        h("55 AA 0D"),  # garbage up to a CR
+        h("02 99 13"),  # a false STX: the real one is the last before CR
+        h("02 11 81 58 3E 3A 0D"),  # a valid frame from address 0x11: not ours
+        h("02 10 81 07 0D"),  # a damaged frame start
+    ],
+)
 def test_noise_and_foreign_frames_are_skipped(noise: bytes) -> None:
     assert scripted((REQ_FREQUENCY, noise + FREQ_REPLY))[1].frequency_hz() == 5319234.34
 
@@ -225,15 +234,18 @@ def test_emulator_split_batched_and_ignored_frames() -> None:
     assert emu.handle(h("02 10 80 42") + REQ_ZERO) == [OK]  # an unfinished frame is abandoned at the next STX
 
 
-@pytest.mark.parametrize(("message", "code"), [
-    (b"Q", 0x82),
-    (b"", 0x82),
-    (b"E!", 0x83),
-    (b"U?", 0x83),
-    (b"E=0.1", 0x84),
-    (b"F=inf", 0x84),
-    (b"s", 0x81),
-])
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (b"Q", 0x82),
+        (b"", 0x82),
+        (b"E!", 0x83),
+        (b"U?", 0x83),
+        (b"E=0.1", 0x84),
+        (b"F=inf", 0x84),
+        (b"s", 0x81),
+    ],
+)
 def test_emulator_response_codes(message: bytes, code: int) -> None:
     emu = Stm2SmdpEmulator(ConstantSource())
     emu.handle(REQ_ACK)
@@ -253,12 +265,31 @@ def test_emulator_fault_frames_keep_framing() -> None:
 
 # -- fuzzing ------------------------------------------------------------------------------------
 
-DRIVER_CALLS = ["read", "identify", "thickness_ang", "rate_a_per_s", "frequency_hz", "life_pct", "timer_s",
-                "crystal_good", "check_crystal", "density_g_cm3", "z_factor", "tooling_pct", "mass_ug_cm2",
-                "mass_rate_ug_cm2_s", "zero", "acknowledge_power_loss"]
+DRIVER_CALLS = [
+    "read",
+    "identify",
+    "thickness_ang",
+    "rate_a_per_s",
+    "frequency_hz",
+    "life_pct",
+    "timer_s",
+    "crystal_good",
+    "check_crystal",
+    "density_g_cm3",
+    "z_factor",
+    "tooling_pct",
+    "mass_ug_cm2",
+    "mass_rate_ug_cm2_s",
+    "zero",
+    "acknowledge_power_loss",
+]
 
-framed = st.builds(encode_frame, st.sampled_from([0x10, 0x10, 0x11]), st.integers(0, 255),
-                   st.one_of(st.binary(max_size=12), st.text("0123456789+-.: @!", max_size=12).map(str.encode)))
+framed = st.builds(
+    encode_frame,
+    st.sampled_from([0x10, 0x10, 0x11]),
+    st.integers(0, 255),
+    st.one_of(st.binary(max_size=12), st.text("0123456789+-.: @!", max_size=12).map(str.encode)),
+)
 streams = st.lists(st.one_of(st.binary(max_size=16), framed), max_size=4).map(b"".join)
 
 
@@ -327,8 +358,9 @@ class FilmSource:
 
     sensor_count = 1
 
-    def sensor_state(self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float,
-                     tooling_pct: float) -> tuple[float, float, float]:
+    def sensor_state(
+        self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float, tooling_pct: float
+    ) -> tuple[float, float, float]:
         return 5_900_000.0, 1.234, 2.5
 
 

@@ -67,8 +67,9 @@ def test_tcp_server_listens_on_loopback_only_and_the_driver_reads_through_socket
 
 
 def test_faults_are_injected_over_tcp_too() -> None:
-    with TcpServer(Sqm160Emulator(ConstantSource(FREQUENCY_HZ)), faults=Faults(corrupt_checksum=1.0),
-                   baud=None) as server:
+    with TcpServer(
+        Sqm160Emulator(ConstantSource(FREQUENCY_HZ)), faults=Faults(corrupt_checksum=1.0), baud=None
+    ) as server:
         drv = Sqm160(open_transport(server.port, 19200, timeout_s=0.3))
         try:
             with pytest.raises((ProtocolError, ReplyTimeout)):
@@ -112,9 +113,14 @@ def test_a_second_tcp_client_is_refused_while_one_is_connected() -> None:
 
 
 def _serve(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "qcm_app", "simulate", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qcm_app", "simulate", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     line = proc.stdout.readline().strip()
     if not line:
         proc.kill()
@@ -148,8 +154,13 @@ def test_simulate_on_a_busy_tcp_port_is_one_line() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "qcm_app", "simulate", "--transport", "tcp", "--tcp-port",
-                               str(port)], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [sys.executable, "-m", "qcm_app", "simulate", "--transport", "tcp", "--tcp-port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and f"127.0.0.1:{port}" in proc.stderr
 
 
@@ -172,6 +183,7 @@ def test_demo_without_openpty_runs_over_tcp(qtbot, tmp_path, monkeypatch) -> Non
 
 
 # -- port names: COMn, spaces, non-ASCII ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["COM3", "COM12", r"\\.\COM15"])
 def test_windows_port_names_are_taken_as_given(name: str) -> None:

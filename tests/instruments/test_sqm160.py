@@ -70,8 +70,13 @@ TABLE = [
     ("average_rate_a_per_s", (), b"!#M\x8e\x8a", encode_reply("A", b"0.75"), 0.75),
     ("average_thickness_kang", (), encode_command(b"O"), encode_reply("A", b"1.000"), 1.0),
     ("shutter_open", (), encode_command(b"U?"), encode_reply("A", b"1"), True),
-    ("frequency_limits_hz", (), encode_command(b"C?"), encode_reply("A", b"5.000 6.000 0.00 100.00 0.000 1000.000 0"),
-     (5e6, 6e6)),
+    (
+        "frequency_limits_hz",
+        (),
+        encode_command(b"C?"),
+        encode_reply("A", b"5.000 6.000 0.00 100.00 0.000 1000.000 0"),
+        (5e6, 6e6),
+    ),
     ("power_up_flag", (), encode_command(b"Y"), encode_reply("A", b"1"), True),
 ]
 
@@ -91,7 +96,7 @@ def test_set_commands_send_exact_bytes() -> None:
     assert bytes(t.written) == encode_command(b"S") + encode_command(b"U1") + encode_command(b"D3")
 
 
-W_REPLY = (b"00.00 1.50 0.123 5975830.230 2.25 0.456 5974830.230" + b" -1 -1 -1" * 4)
+W_REPLY = b"00.00 1.50 0.123 5975830.230 2.25 0.456 5974830.230" + b" -1 -1 -1" * 4
 
 
 def test_all_sensors_reading_skips_the_dummy_field_and_reads_six_triples() -> None:
@@ -107,8 +112,12 @@ def test_all_sensors_reading_skips_the_dummy_field_and_reads_six_triples() -> No
 
 
 def test_all_sensors_reply_without_the_dummy_field_is_rejected() -> None:
-    with expected_protocol(Sqm160, [(encode_command(b"W"), encode_reply("A", b"1.50 0.123 5975830.230 -1 -1 -1"))]) \
-            as drv, pytest.raises(ProtocolError, match="leading field"):
+    with (
+        expected_protocol(
+            Sqm160, [(encode_command(b"W"), encode_reply("A", b"1.50 0.123 5975830.230 -1 -1 -1"))]
+        ) as drv,
+        pytest.raises(ProtocolError, match="leading field"),
+    ):
         drv.read()
 
 
@@ -117,17 +126,29 @@ def test_film_parameters_read_the_fixed_name_field() -> None:
     reply = encode_reply("A", b"LIGL     1.27 100 1.000 0.500 0.000 0 1")
     with expected_protocol(Sqm160, [(encode_command(b"A1?"), reply)]) as drv:
         film = drv.film_parameters(1)
-    assert film == FilmParameters(name="LIGL", density_g_cm3=1.27, tooling_pct=100.0, z_ratio=1.0,
-                                  final_thickness_kang=0.5, thickness_setpoint_kang=0.0, time_setpoint_s=0,
-                                  sensor_mask=1)
+    assert film == FilmParameters(
+        name="LIGL",
+        density_g_cm3=1.27,
+        tooling_pct=100.0,
+        z_ratio=1.0,
+        final_thickness_kang=0.5,
+        thickness_setpoint_kang=0.0,
+        time_setpoint_s=0,
+        sensor_mask=1,
+    )
 
 
 def test_film_name_with_a_space_and_no_gap_before_the_density() -> None:
     reply = encode_reply("A", b"AL OXIDE3.50 85 0.900 1.000 0.800 120 3")
     with expected_protocol(Sqm160, [(encode_command(b"A2?"), reply)]) as drv:
         film = drv.film_parameters(2)
-    assert (film.name, film.density_g_cm3, film.tooling_pct, film.time_setpoint_s, film.sensor_mask) == \
-        ("AL OXIDE", 3.5, 85.0, 120, 3)
+    assert (film.name, film.density_g_cm3, film.tooling_pct, film.time_setpoint_s, film.sensor_mask) == (
+        "AL OXIDE",
+        3.5,
+        85.0,
+        120,
+        3,
+    )
 
 
 def test_system_parameters_have_eleven_fields() -> None:
@@ -135,8 +156,14 @@ def test_system_parameters_have_eleven_fields() -> None:
     reply = encode_reply("A", b"0.25 0 2 1 8 100 95 100 100 100 110")
     with expected_protocol(Sqm160, [(encode_command(b"B?"), reply)]) as drv:
         system = drv.system_parameters()
-    assert system == SystemParameters(time_base_s=0.25, simulate=False, display_mode=2, high_rate_resolution=True,
-                                      rate_filter=8, crystal_tooling_pct=(100, 95, 100, 100, 100, 110))
+    assert system == SystemParameters(
+        time_base_s=0.25,
+        simulate=False,
+        display_mode=2,
+        high_rate_resolution=True,
+        rate_filter=8,
+        crystal_tooling_pct=(100, 95, 100, 100, 100, 110),
+    )
 
 
 def test_system_limits_have_seven_fields_in_mhz() -> None:
@@ -148,12 +175,15 @@ def test_system_limits_have_seven_fields_in_mhz() -> None:
     assert (limits.max_rate_a_per_s, limits.max_thickness_kang, limits.etch_mode) == (99.0, 500.0, True)
 
 
-@pytest.mark.parametrize(("command", "data"), [(b"B?", b"0.25 0 5000000 6000000 0.00 100.00 0.000 1000.000 0"),
-                                              (b"C?", b"0 1 0 0")])
+@pytest.mark.parametrize(
+    ("command", "data"), [(b"B?", b"0.25 0 5000000 6000000 0.00 100.00 0.000 1000.000 0"), (b"C?", b"0 1 0 0")]
+)
 def test_old_system_layouts_are_protocol_errors(command: bytes, data: bytes) -> None:
     method = "system_parameters" if command == b"B?" else "system_limits"
-    with expected_protocol(Sqm160, [(encode_command(command), encode_reply("A", data))]) as drv, \
-            pytest.raises(ProtocolError, match="fields"):
+    with (
+        expected_protocol(Sqm160, [(encode_command(command), encode_reply("A", data))]) as drv,
+        pytest.raises(ProtocolError, match="fields"),
+    ):
         getattr(drv, method)()
 
 
@@ -236,8 +266,10 @@ def test_fuzzed_requests_never_break_the_emulator(data: bytes) -> None:
 
 
 def test_emulator_and_driver_over_a_real_pty() -> None:
-    with pty_pair(Sqm160Emulator(ConstantSource(5_875_830.23, sensors=2)), Sqm160, timeout_s=0.4,
-                  sensors=(1, 2)) as (_server, drv):
+    with pty_pair(Sqm160Emulator(ConstantSource(5_875_830.23, sensors=2)), Sqm160, timeout_s=0.4, sensors=(1, 2)) as (
+        _server,
+        drv,
+    ):
         assert drv.identify() == "MON Ver 4.13"
         assert drv.channel_count() == 2
         assert drv.frequency_hz(1) == pytest.approx(5_875_830.23)
@@ -252,6 +284,7 @@ def test_emulator_and_driver_over_a_real_pty() -> None:
 
 
 # --- SQC-310: same framing, K2 all-sensor reading, four sensors -----------------------------------
+
 
 def test_sqc310_sensor_readings_byte_table() -> None:
     reply = encode_reply("A", b"12.50 0.00 0.000 5950000.00 1.20 0.345 5949000.00 -1 -1 -1 -1 -1 -1")
@@ -271,8 +304,10 @@ def test_sqc310_manual_example_frames() -> None:
 
 
 def test_sqc310_over_a_pty() -> None:
-    with pty_pair(Sqc310Emulator(ConstantSource(5_950_000.0, sensors=2)), Sqc310, timeout_s=0.4,
-                  sensors=(1, 2, 3)) as (_, drv):
+    with pty_pair(Sqc310Emulator(ConstantSource(5_950_000.0, sensors=2)), Sqc310, timeout_s=0.4, sensors=(1, 2, 3)) as (
+        _,
+        drv,
+    ):
         assert drv.identify().startswith("SQC-310")
         r = drv.read()
         assert r.sensors[0].frequency_hz == pytest.approx(5_950_000.0)
@@ -294,16 +329,19 @@ def test_sqc310_fuzzed_replies_only_raise_driver_errors(data: bytes) -> None:
 
 # --- the emulator as third-party clients see it (issue 11) ------------------------------------------
 
+
 class FilmSource:
     """A crystal with fixed values, so replies can be compared byte for byte with documented ones."""
 
-    def __init__(self, frequency_hz: float, thickness_kang: float = 0.0, rate_a_per_s: float = 0.0,
-                 sensors: int = 1) -> None:
+    def __init__(
+        self, frequency_hz: float, thickness_kang: float = 0.0, rate_a_per_s: float = 0.0, sensors: int = 1
+    ) -> None:
         self.values = (frequency_hz, thickness_kang, rate_a_per_s)
         self.sensor_count = sensors
 
-    def sensor_state(self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float,
-                     tooling_pct: float) -> tuple[float, float, float]:
+    def sensor_state(
+        self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float, tooling_pct: float
+    ) -> tuple[float, float, float]:
         f, thick, rate = self.values
         return f - 1000.0 * sensor, thick, rate
 
@@ -315,13 +353,16 @@ def _data(reply: bytes) -> str:
     return reply[2:-2].decode("ascii")
 
 
-@pytest.mark.parametrize(("values", "sent", "answered"), [
-    ((5_875_830.23, 0.0, 0.0), b"!#@O7", b"!0AMON Ver 4.13Uw"),
-    ((5_875_830.23, 0.0, 0.0), b"!%L1?\x85{", b"!*A 0.00 [d"),
-    ((5_875_830.23, 0.0, 0.01), b"!#M\x8e\x8a", b"!*A 0.01 i?"),
-    ((5_875_830.23, 0.0, 0.0), b"!#O\x8f9", b"!+A 0.000 Jo"),
-    ((5_875_830.23, 0.0, 0.0), b"!$P1Z\x91", b"!/A5875830.230:X"),
-])
+@pytest.mark.parametrize(
+    ("values", "sent", "answered"),
+    [
+        ((5_875_830.23, 0.0, 0.0), b"!#@O7", b"!0AMON Ver 4.13Uw"),
+        ((5_875_830.23, 0.0, 0.0), b"!%L1?\x85{", b"!*A 0.00 [d"),
+        ((5_875_830.23, 0.0, 0.01), b"!#M\x8e\x8a", b"!*A 0.01 i?"),
+        ((5_875_830.23, 0.0, 0.0), b"!#O\x8f9", b"!+A 0.000 Jo"),
+        ((5_875_830.23, 0.0, 0.0), b"!$P1Z\x91", b"!/A5875830.230:X"),
+    ],
+)
 def test_emulator_answers_pymeasure_vectors_byte_for_byte(values: tuple, sent: bytes, answered: bytes) -> None:
     # issue 11, mismatches 2 (first status A, not B) and 7 (padded numbers)
     emu = Sqm160Emulator(FilmSource(*values))
@@ -343,7 +384,7 @@ def test_emulator_w_reply_has_the_dummy_field_and_six_triples() -> None:
     assert len(fields) == 19 and fields[0] == "00.00"
     # PyMeasure drops the first five characters: sensor 1's rate must survive that
     assert float(text[1:][5:].split()[0]) == pytest.approx(0.01)
-    triples = [fields[i:i + 3] for i in range(1, 19, 3)]
+    triples = [fields[i : i + 3] for i in range(1, 19, 3)]
     assert [float(v) for v in triples[0]] == pytest.approx([0.01, -0.003, 5_975_832.76])
     assert all(float(v) == -1 for t in triples[1:] for v in t)  # one active sensor of six positions
 
@@ -380,8 +421,9 @@ def test_sqc310_profile_reports_power_up_with_status_b_once() -> None:
 
 
 def test_driver_reads_the_emulators_new_layouts_over_a_pty() -> None:
-    with pty_pair(Sqm160Emulator(FilmSource(5_975_830.0, 0.25, 1.5, sensors=2)), Sqm160, timeout_s=0.5,
-                  sensors=(1, 2)) as (_, drv):
+    with pty_pair(
+        Sqm160Emulator(FilmSource(5_975_830.0, 0.25, 1.5, sensors=2)), Sqm160, timeout_s=0.5, sensors=(1, 2)
+    ) as (_, drv):
         assert drv.power_up_flag() and not drv.power_up_flag() and drv.was_reset
         reading = drv.read()
         assert [s.rate_a_per_s for s in reading.sensors] == pytest.approx([1.5, 1.5])

@@ -125,8 +125,11 @@ def test_read_is_one_frequency_exchange() -> None:
 
 
 def test_read_with_film_adds_thickness_and_rate() -> None:
-    t = scripted((REQ_FREQUENCY, FREQ_5319234), (REQ_THICKNESS, h("02 09 41 2D 30 30 30 31 35 39 35 D2")),
-                 (REQ_RATE, h("02 07 41 20 30 31 32 2E 34 56")))
+    t = scripted(
+        (REQ_FREQUENCY, FREQ_5319234),
+        (REQ_THICKNESS, h("02 09 41 2D 30 30 30 31 35 39 35 D2")),
+        (REQ_RATE, h("02 07 41 20 30 31 32 2E 34 56")),
+    )
     (sensor,) = Stm100(t, with_film=True).read().sensors
     assert bytes(t.written) == REQ_FREQUENCY + REQ_THICKNESS + REQ_RATE
     assert (sensor.frequency_hz, sensor.thickness_kang, sensor.rate_a_per_s) == (5319234.0, -1.595, 12.4)
@@ -146,29 +149,35 @@ def test_power_lost_ack_without_answer_still_returns_value() -> None:
     assert bytes(t.written) == REQ_FREQUENCY + REQ_ACK
 
 
-@pytest.mark.parametrize(("reply", "error", "text"), [
-    (h("02 09 41 2D 2D 2D 2D 2D 2D 2D 2D A9"), ValueUnavailable, "no frequency"),  # "--------"
-    (OK, ValueUnavailable, "empty reply"),
-    (h("02 08 41 35 33 31 39 32 33 34 AD"), ProtocolError, "checksum"),  # 0xAC expected
-    (h("02 01 46 46"), CommandRejected, "illegal command"),  # 'F'
-    (h("02 01 49 49"), CommandRejected, "illegal data"),  # 'I'
-    (h("02 01 4A 4A"), CommandRejected, "illegal modifier"),  # 'J'
-    (h("02 01 5A 5A"), CommandRejected, "unknown status"),
-    (h("02 05 41 35 33 78 39 5A"), ProtocolError, "not a number"),  # "53x9"
-    (b"", ReplyTimeout, "expected"),
-    (h("02 08 41 35 33"), ReplyTimeout, "expected"),  # cut short
-])
+@pytest.mark.parametrize(
+    ("reply", "error", "text"),
+    [
+        (h("02 09 41 2D 2D 2D 2D 2D 2D 2D 2D A9"), ValueUnavailable, "no frequency"),  # "--------"
+        (OK, ValueUnavailable, "empty reply"),
+        (h("02 08 41 35 33 31 39 32 33 34 AD"), ProtocolError, "checksum"),  # 0xAC expected
+        (h("02 01 46 46"), CommandRejected, "illegal command"),  # 'F'
+        (h("02 01 49 49"), CommandRejected, "illegal data"),  # 'I'
+        (h("02 01 4A 4A"), CommandRejected, "illegal modifier"),  # 'J'
+        (h("02 01 5A 5A"), CommandRejected, "unknown status"),
+        (h("02 05 41 35 33 78 39 5A"), ProtocolError, "not a number"),  # "53x9"
+        (b"", ReplyTimeout, "expected"),
+        (h("02 08 41 35 33"), ReplyTimeout, "expected"),  # cut short
+    ],
+)
 def test_frequency_errors(reply: bytes, error: type[Exception], text: str) -> None:
     with pytest.raises(error, match=text):
         Stm100(scripted((REQ_FREQUENCY, reply))).frequency_hz()
 
 
-@pytest.mark.parametrize(("method", "request_bytes", "reply"), [
-    ("thickness_ang", REQ_THICKNESS, h("02 05 41 31 32 2E 35 07")),  # "12.5" is not an integer
-    ("crystal_good", REQ_CRYSTAL, h("02 02 41 3F 80")),  # "?" is neither '@' nor '!'
-    ("timer_s", REQ_TIMER, h("02 05 41 31 32 34 35 13")),  # "1245" has no colon
-    ("identify", REQ_MODEL, h("02 02 41 FF 40")),  # not ASCII
-])
+@pytest.mark.parametrize(
+    ("method", "request_bytes", "reply"),
+    [
+        ("thickness_ang", REQ_THICKNESS, h("02 05 41 31 32 2E 35 07")),  # "12.5" is not an integer
+        ("crystal_good", REQ_CRYSTAL, h("02 02 41 3F 80")),  # "?" is neither '@' nor '!'
+        ("timer_s", REQ_TIMER, h("02 05 41 31 32 34 35 13")),  # "1245" has no colon
+        ("identify", REQ_MODEL, h("02 02 41 FF 40")),  # not ASCII
+    ],
+)
 def test_unparsable_payloads_are_protocol_errors(method: str, request_bytes: bytes, reply: bytes) -> None:
     with pytest.raises(ProtocolError):
         getattr(Stm100(scripted((request_bytes, reply))), method)()
@@ -180,13 +189,16 @@ def test_failed_crystal_is_value_unavailable() -> None:
     Stm100(scripted((REQ_CRYSTAL, h("02 02 41 40 81")))).check_crystal()
 
 
-@pytest.mark.parametrize("noise", [
-    h("FF 13 00"),  # no STX at all
-    h("02 00"),  # STX with an impossible length
-    h("02 FF"),
-    h("02 05"),  # STX whose length swallows the real frame start: checksum fails, scan resumes at the real STX
-    h("02 02 02"),
-])
+@pytest.mark.parametrize(
+    "noise",
+    [
+        h("FF 13 00"),  # no STX at all
+        h("02 00"),  # STX with an impossible length
+        h("02 FF"),
+        h("02 05"),  # STX whose length swallows the real frame start: checksum fails, scan resumes at the real STX
+        h("02 02 02"),
+    ],
+)
 def test_noise_before_reply_is_skipped(noise: bytes) -> None:
     assert Stm100(scripted((REQ_FREQUENCY, noise + FREQ_5319234))).frequency_hz() == 5319234.0
 
@@ -243,16 +255,19 @@ def test_emulator_ignores_bad_checksum_and_resyncs() -> None:
     assert emu.handle(h("00 00 00 00 00")) == [OK]  # ...fails its checksum, and the real request inside is found
 
 
-@pytest.mark.parametrize(("message", "status"), [
-    (b"Q", b"F"),  # not a command of this unit
-    (b"s", b"F"),  # STM-2 only
-    (b"E=0.1", b"H"),  # below the density range
-    (b"E=abc", b"H"),
-    (b"J=nan", b"H"),
-    (b"E!", b"J"),  # neither '?' nor '='
-    (b"U5", b"J"),  # 'U' takes no modifier
-    (b"E=2.7", b"A"),
-])
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [
+        (b"Q", b"F"),  # not a command of this unit
+        (b"s", b"F"),  # STM-2 only
+        (b"E=0.1", b"H"),  # below the density range
+        (b"E=abc", b"H"),
+        (b"J=nan", b"H"),
+        (b"E!", b"J"),  # neither '?' nor '='
+        (b"U5", b"J"),  # 'U' takes no modifier
+        (b"E=2.7", b"A"),
+    ],
+)
 def test_emulator_error_statuses(message: bytes, status: bytes) -> None:
     emu = Stm100Emulator(ConstantSource())
     emu.handle(REQ_ACK)
@@ -291,13 +306,31 @@ def test_emulator_fault_frames_keep_framing() -> None:
 
 # -- fuzzing ------------------------------------------------------------------------------------
 
-DRIVER_CALLS = ["read", "identify", "thickness_ang", "rate_a_per_s", "frequency_hz", "life_pct", "timer_s",
-                "crystal_good", "check_crystal", "density_g_cm3", "z_factor", "tooling_pct", "mass_ug_cm2",
-                "mass_rate_ug_cm2_s", "zero", "acknowledge_power_loss"]
+DRIVER_CALLS = [
+    "read",
+    "identify",
+    "thickness_ang",
+    "rate_a_per_s",
+    "frequency_hz",
+    "life_pct",
+    "timer_s",
+    "crystal_good",
+    "check_crystal",
+    "density_g_cm3",
+    "z_factor",
+    "tooling_pct",
+    "mass_ug_cm2",
+    "mass_rate_ug_cm2_s",
+    "zero",
+    "acknowledge_power_loss",
+]
 
 # well-framed replies with arbitrary status and payload reach the payload parsers, raw bytes the framing
-framed = st.builds(encode_reply, st.sampled_from("ABFGHIJKZ@"),
-                   st.one_of(st.binary(max_size=12), st.text("0123456789+-.: @!-", max_size=12).map(str.encode)))
+framed = st.builds(
+    encode_reply,
+    st.sampled_from("ABFGHIJKZ@"),
+    st.one_of(st.binary(max_size=12), st.text("0123456789+-.: @!-", max_size=12).map(str.encode)),
+)
 streams = st.lists(st.one_of(st.binary(max_size=16), framed), max_size=4).map(b"".join)
 
 
@@ -353,8 +386,9 @@ class FilmSource:
 
     sensor_count = 1
 
-    def sensor_state(self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float,
-                     tooling_pct: float) -> tuple[float, float, float]:
+    def sensor_state(
+        self, elapsed_s: float, sensor: int, density_g_cm3: float, z_ratio: float, tooling_pct: float
+    ) -> tuple[float, float, float]:
         return 5_900_000.0, 1.234, 2.5
 
 
@@ -412,14 +446,18 @@ def test_pty_failed_crystal() -> None:
 
 # -- shutter relay (issue 11, mismatch 8): STM-100/MF manual table 5.2, "A [@,!,?]" ---------------
 
+
 def test_shutter_commands_as_exact_exchanges() -> None:
     # bytes written out by hand from the manual's framing: STX, LEN, data, sum(data) & 0xFF
-    with expected_protocol(Stm100, [
-        (h("02 02 41 21 62"), h("02 01 41 41")),  # A! → A: relay on
-        (h("02 02 41 3F 80"), h("02 02 41 21 62")),  # A? → A! : on
-        (h("02 02 41 40 81"), h("02 01 41 41")),  # A@ → A: relay off
-        (h("02 02 41 3F 80"), h("02 02 41 40 81")),  # A? → A@ : off
-    ]) as drv:
+    with expected_protocol(
+        Stm100,
+        [
+            (h("02 02 41 21 62"), h("02 01 41 41")),  # A! → A: relay on
+            (h("02 02 41 3F 80"), h("02 02 41 21 62")),  # A? → A! : on
+            (h("02 02 41 40 81"), h("02 01 41 41")),  # A@ → A: relay off
+            (h("02 02 41 3F 80"), h("02 02 41 40 81")),  # A? → A@ : off
+        ],
+    ) as drv:
         drv.set_shutter(True)
         assert drv.shutter_open()
         drv.set_shutter(False)

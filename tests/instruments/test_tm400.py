@@ -88,8 +88,9 @@ def test_manual_mass_example() -> None:
     assert values["s1_mass"] * 0.137 == pytest.approx(98_562.7, abs=0.05)
 
 
-def _driver(incoming: bytes = b"", exchanges: tuple[tuple[bytes, bytes], ...] = (),
-            **options: int) -> tuple[Tm400, MemoryTransport]:
+def _driver(
+    incoming: bytes = b"", exchanges: tuple[tuple[bytes, bytes], ...] = (), **options: int
+) -> tuple[Tm400, MemoryTransport]:
     t = MemoryTransport(incoming, exchanges=exchanges)
     return Tm400(t, **options), t
 
@@ -201,6 +202,7 @@ def test_bad_configuration_is_refused(options: dict) -> None:
 
 # -- emulator, byte for byte ---------------------------------------------------------------------
 
+
 def test_emulator_answers_status_like_the_table() -> None:
     emu = Tm400Emulator(ConstantSource())
     (reply,) = emu.handle(STATUS_REQUEST)
@@ -231,13 +233,16 @@ def test_emulator_follows_the_manual_string_logging_example() -> None:
     assert emu.stream_frame() is None
 
 
-@pytest.mark.parametrize(("request_bytes", "reply"), [
-    (h("FF FE 01 04 00 FA"), h("FF FE 01 84 01 01 79")),  # bad checksum: 84+01+01 = 86 -> 79
-    (h("FF FE 01 09 00 F6"), h("FF FE 01 89 01 02 73")),  # unknown code 9: 89+01+02 = 8C -> 73
-    (h("FF FE 01 06 01 01 F7"), h("FF FE 01 86 01 03 75")),  # one-byte mask: 86+01+03 = 8A -> 75
-    (h("FF FE 01 04 01 00 FA"), REFUSED_BAD_DATA),  # status with data
-    (h("FF FE 02 04 00 FB"), b""),  # another unit's address: silence
-])
+@pytest.mark.parametrize(
+    ("request_bytes", "reply"),
+    [
+        (h("FF FE 01 04 00 FA"), h("FF FE 01 84 01 01 79")),  # bad checksum: 84+01+01 = 86 -> 79
+        (h("FF FE 01 09 00 F6"), h("FF FE 01 89 01 02 73")),  # unknown code 9: 89+01+02 = 8C -> 73
+        (h("FF FE 01 06 01 01 F7"), h("FF FE 01 86 01 03 75")),  # one-byte mask: 86+01+03 = 8A -> 75
+        (h("FF FE 01 04 01 00 FA"), REFUSED_BAD_DATA),  # status with data
+        (h("FF FE 02 04 00 FB"), b""),  # another unit's address: silence
+    ],
+)
 def test_emulator_refuses_like_the_instrument(request_bytes: bytes, reply: bytes) -> None:
     assert b"".join(Tm400Emulator(ConstantSource()).handle(request_bytes)) == reply
 
@@ -277,6 +282,7 @@ def test_empty_replies_are_failed_crystals() -> None:
 
 
 # -- fuzzing -------------------------------------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400))

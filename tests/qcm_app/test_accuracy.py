@@ -33,15 +33,19 @@ BOISE_NO_RECIPE_FOUND_FRACTION = 0.95
 
 
 def _summary(s: scoring.Score) -> str:
-    nuc = "; ".join(f"{n.block}: {n.found_cycles} {n.found_kind} (true {n.true_cycles} {n.true_kind})"
-                    for n in s.nucleation)
-    return (f"cycles {s.cycles_found}/{s.cycles_true} (matched {s.matched}), median {s.median_error_pct:.2f} %, "
-            f"p95 {s.p95_error_pct:.2f} %, steady {s.steady_found_ng_cm2:.2f} vs {s.steady_true_ng_cm2:.2f} "
-            f"({s.steady_error_pct:.2f} %), steady cycles found {s.steady_matched}/{s.steady_true}, "
-            f"nucleation {nuc}, error {s.error}")
+    nuc = "; ".join(
+        f"{n.block}: {n.found_cycles} {n.found_kind} (true {n.true_cycles} {n.true_kind})" for n in s.nucleation
+    )
+    return (
+        f"cycles {s.cycles_found}/{s.cycles_true} (matched {s.matched}), median {s.median_error_pct:.2f} %, "
+        f"p95 {s.p95_error_pct:.2f} %, steady {s.steady_found_ng_cm2:.2f} vs {s.steady_true_ng_cm2:.2f} "
+        f"({s.steady_error_pct:.2f} %), steady cycles found {s.steady_matched}/{s.steady_true}, "
+        f"nucleation {nuc}, error {s.error}"
+    )
 
 
 # --- the generator is right ----------------------------------------------------------------------
+
 
 def _settled(trace: tg.Trace, at_s: float) -> float:
     """Mass of the last clean sample before ``at_s`` (the level a purge settled to)."""
@@ -49,8 +53,9 @@ def _settled(trace: tg.Trace, at_s: float) -> float:
     return float(trace.mass_ng_cm2()[i])
 
 
-@pytest.mark.parametrize("name", ["ligl_exp_enhanced", "missing_pulse_spikes", "lzo_1to3_supercycle_hold",
-                                  "saturating_precursor_block"])
+@pytest.mark.parametrize(
+    "name", ["ligl_exp_enhanced", "missing_pulse_spikes", "lzo_1to3_supercycle_hold", "saturating_precursor_block"]
+)
 def test_generator_truth_equals_the_settled_levels_of_a_clean_trace(name: str) -> None:
     trace = tg.generate(tg.scenarios()[name].with_nuisances(sample_rate_hz=10.0), 3, clean=True)
     base = _settled(trace, trace.cycles[0].start_s)
@@ -194,10 +199,19 @@ def test_boise_recipe_is_the_executed_timeline() -> None:
 
 
 def _found_from_truth(trace: tg.Trace, gain_scale: float = 1.0, shift_s: float = 0.0) -> scoring.Found:
-    cycles = [scoring.FoundCycle(c.start_s + shift_s, c.mass_gain_ng_cm2 * gain_scale,
-                                 tuple(v * gain_scale for v in c.steps_ng_cm2), c.block_index) for c in trace.cycles]
-    blocks = [scoring.FoundBlock(b.block_index, b.nucleation_kind, b.nucleation_cycles,
-                                 b.steady_mass_ng_cm2 * gain_scale) for b in trace.blocks]
+    cycles = [
+        scoring.FoundCycle(
+            c.start_s + shift_s,
+            c.mass_gain_ng_cm2 * gain_scale,
+            tuple(v * gain_scale for v in c.steps_ng_cm2),
+            c.block_index,
+        )
+        for c in trace.cycles
+    ]
+    blocks = [
+        scoring.FoundBlock(b.block_index, b.nucleation_kind, b.nucleation_cycles, b.steady_mass_ng_cm2 * gain_scale)
+        for b in trace.blocks
+    ]
     return scoring.Found(cycles, blocks)
 
 
@@ -224,6 +238,7 @@ def test_scoring_of_the_truth_is_perfect_and_errors_are_measured() -> None:
 
 # --- the analysis on the real run ----------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def boise_scores() -> dict[bool, scoring.Score]:
     if not boise.available():
@@ -231,8 +246,9 @@ def boise_scores() -> dict[bool, scoring.Score]:
     run = boise.load()
     out = {}
     for with_recipe in (True, False):
-        found = scoring.run_ours(run.time_s, run.frequency_hz, run.recipe_toml if with_recipe else None,
-                                 boise.CRYSTAL_MHZ)
+        found = scoring.run_ours(
+            run.time_s, run.frequency_hz, run.recipe_toml if with_recipe else None, boise.CRYSTAL_MHZ
+        )
         out[with_recipe] = scoring.score_boise(run, found, with_recipe=with_recipe)
     return out
 
@@ -265,12 +281,16 @@ def test_boise_without_recipe(boise_scores: dict[bool, scoring.Score]) -> None:
 
 # --- the analysis on generated runs --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", WITH_RECIPE)
 def test_generated_with_recipe(name: str, seed: int) -> None:
     trace = tg.generate(tg.scenarios()[name], seed)
-    s = scoring.score_trace(trace, scoring.run_ours(trace.time_s, trace.frequency_hz, trace.recipe_toml,
-                                                    trace.crystal_mhz), with_recipe=True)
+    s = scoring.score_trace(
+        trace,
+        scoring.run_ours(trace.time_s, trace.frequency_hz, trace.recipe_toml, trace.crystal_mhz),
+        with_recipe=True,
+    )
     assert not scoring.misses(s), f"{name} seed {seed} misses {scoring.misses(s)}: {_summary(s)}"
 
 
@@ -278,6 +298,7 @@ def test_generated_with_recipe(name: str, seed: int) -> None:
 @pytest.mark.parametrize("name", WITHOUT_RECIPE)
 def test_generated_without_recipe(name: str, seed: int) -> None:
     trace = tg.generate(tg.scenarios()[name], seed)
-    s = scoring.score_trace(trace, scoring.run_ours(trace.time_s, trace.frequency_hz, None, trace.crystal_mhz),
-                            with_recipe=False)
+    s = scoring.score_trace(
+        trace, scoring.run_ours(trace.time_s, trace.frequency_hz, None, trace.crystal_mhz), with_recipe=False
+    )
     assert not scoring.misses(s), f"{name} seed {seed} misses {scoring.misses(s)}: {_summary(s)}"

@@ -32,12 +32,18 @@ def test_accuracy_with_recipe(case: Case) -> None:
 #: without a recipe these own-model runs miss the exact count (measured: heavy noise seed 2 101 of 100, the LZO
 #: 1:2 supercycle 39 of 40 in both seeds, LiGL at 2 Hz 141 of 140 in both: a cycle too many where the Al2O3 block
 #: meets the LiGL block); the closing note of issue 9 names them
-NO_RECIPE_MISSES = {("heavy noise+drift, dropouts", 2), ("LZO 1:2 supercycle", 1), ("LZO 1:2 supercycle", 2),
-                    ("LiGL at 2 Hz", 1), ("LiGL at 2 Hz", 2)}
+NO_RECIPE_MISSES = {
+    ("heavy noise+drift, dropouts", 2),
+    ("LZO 1:2 supercycle", 1),
+    ("LZO 1:2 supercycle", 2),
+    ("LiGL at 2 Hz", 1),
+    ("LiGL at 2 Hz", 2),
+}
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if (c.name, c.seed) not in NO_RECIPE_MISSES],
-                         ids=lambda c: f"{c.name}-s{c.seed}")
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if (c.name, c.seed) not in NO_RECIPE_MISSES], ids=lambda c: f"{c.name}-s{c.seed}"
+)
 def test_accuracy_without_recipe(case: Case) -> None:
     s = score(case, with_recipe=False)
     assert s.count_exact, f"{s.cycles_found} cycles found, {s.cycles_true} true"
@@ -59,7 +65,7 @@ def test_any_chunking_gives_the_offline_result(sizes: list[int]) -> None:
     i = k = 0
     while i < t.size:
         n = sizes[k % len(sizes)]
-        live.feed(t[i:i + n], m[i:i + n])
+        live.feed(t[i : i + n], m[i : i + n])
         i += n
         k += 1
     live.finish()
@@ -71,7 +77,7 @@ def test_cycles_are_reported_within_a_purge_of_their_end() -> None:
     live = LiveAnalysis(load_preset("ligl_on_al2o3"))
     delays = []
     for i in range(0, t.size, 10):  # one second of data at a time, as the worker delivers it
-        update = live.feed(t[i:i + 10], m[i:i + 10])
+        update = live.feed(t[i : i + 10], m[i : i + 10])
         if update:
             delays += [t[min(i + 9, t.size - 1)] - c.end_s for c in update.new_cycles]
     assert len(delays) >= model.recipe.total_cycles - 1
@@ -99,8 +105,11 @@ def test_pulse_times_follow_the_tool_not_the_nominal_schedule() -> None:
     true_starts = np.array([c.start_s for c in model.truth])
     found_starts = np.array([c.start_s for c in result.cycles])
     assert np.max(np.abs(found_starts - true_starts)) < 0.5
-    nominal_last = model.truth[0].start_s + sum(b.repeat * b.cycle_duration_s for b in model.recipe.blocks[:1]) \
+    nominal_last = (
+        model.truth[0].start_s
+        + sum(b.repeat * b.cycle_duration_s for b in model.recipe.blocks[:1])
         + 99 * model.recipe.blocks[1].cycle_duration_s
+    )
     assert abs(true_starts[-1] - nominal_last) > 10  # nominal timing alone would be far off
 
 
@@ -121,7 +130,7 @@ def test_regime_messages_read_like_the_spec() -> None:
     live = LiveAnalysis(recipe)
     messages = []
     for i in range(0, t.size, 50):
-        update = live.feed(t[i:i + 50], m[i:i + 50])
+        update = live.feed(t[i : i + 50], m[i : i + 50])
         if update and update.new_cycles:
             messages.append(update.regimes.message)
     assert any(msg.startswith("initiation: cycle 4 of the LiGL block, gain 1.") for msg in messages)
@@ -190,13 +199,13 @@ def test_a_bending_drift_is_followed_not_averaged():
     from qcm_app.domain.recipes import parse_recipe
 
     period, n = 40.0, 30
-    recipe = parse_recipe(f'''name = "warm-up"
+    recipe = parse_recipe(f"""name = "warm-up"
 [[blocks]]
 name = "A"
 repeat = {n}
 steps = [{{ name = "TMA", kind = "pulse", duration_s = 0.1 }}, {{ name = "N2", kind = "purge", duration_s = 19.9 }},
          {{ name = "H2O", kind = "pulse", duration_s = 0.1 }}, {{ name = "N2", kind = "purge", duration_s = 19.9 }}]
-''')
+""")
     rng = np.random.default_rng(7)
     t = np.arange(0.0, n * period + 90.0, 0.1)
     tma = np.maximum(np.floor((t - 30.0) / period) + 1, 0)  # pulses passed: TMA at 30 s, H2O 20 s later

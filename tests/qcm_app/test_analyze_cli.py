@@ -22,8 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def plain_csv(tmp_path_factory) -> Path:
     sampled = sample_run(ProcessModel(load_preset("ligl_on_al2o3"), ReactorSettings(seed=21)), 10.0)
     path = tmp_path_factory.mktemp("csv") / "ligl.csv"
-    np.savetxt(path, np.c_[sampled.time_s, sampled.frequency_hz], delimiter=",", header="time_s,frequency_hz",
-               comments="", fmt="%.4f")
+    np.savetxt(
+        path,
+        np.c_[sampled.time_s, sampled.frequency_hz],
+        delimiter=",",
+        header="time_s,frequency_hz",
+        comments="",
+        fmt="%.4f",
+    )
     return path
 
 
@@ -61,11 +67,14 @@ def test_run_file_carries_its_recipe(tmp_path) -> None:
     assert doc["cycles"][0]["step_names"] == ["TMA", "H2O"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["analyze", "/nonexistent/run.csv"], "not found"),
-    (["analyze", "RUN", "--density", "-1"], "--density"),
-    (["analyze", "RUN", "--recipe", "no_such_preset"], "no preset recipe"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["analyze", "/nonexistent/run.csv"], "not found"),
+        (["analyze", "RUN", "--density", "-1"], "--density"),
+        (["analyze", "RUN", "--recipe", "no_such_preset"], "no preset recipe"),
+    ],
+)
 def test_errors_are_one_line(plain_csv, capsys, args, message) -> None:
     args = [str(plain_csv) if a == "RUN" else a for a in args]
     assert main(args) == 2
@@ -74,8 +83,12 @@ def test_errors_are_one_line(plain_csv, capsys, args, message) -> None:
 
 
 def test_a_closed_pipe_is_not_a_traceback(plain_csv) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "qcm_app", "analyze", str(plain_csv)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qcm_app", "analyze", str(plain_csv)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()  # like `qcm analyze RUN | head -0`
     err = proc.stderr.read().decode()
     assert proc.wait(60) == 0

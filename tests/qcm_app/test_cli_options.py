@@ -27,12 +27,38 @@ def test_a_declared_protocol_is_a_choice_and_its_options_are_listed(made_up_prot
 
 
 def test_good_options_are_handed_to_the_connection(made_up_protocol: str) -> None:
-    args = build_parser().parse_args(["gui", "--protocol", made_up_protocol, "--port", "loop://",
-                                      "--option", "rate_hz=250", "--option", "mode=slow", "--option", "channel=2"])
+    args = build_parser().parse_args(
+        [
+            "gui",
+            "--protocol",
+            made_up_protocol,
+            "--port",
+            "loop://",
+            "--option",
+            "rate_hz=250",
+            "--option",
+            "mode=slow",
+            "--option",
+            "channel=2",
+        ]
+    )
     with pytest.raises(UserInputError, match="slow mode cannot sample faster than 100 Hz"):
         check_gui_args(args)
-    args = build_parser().parse_args(["gui", "--protocol", made_up_protocol, "--port", "loop://",
-                                      "--option", "rate_hz=50", "--option", "mode=slow", "--option", "channel=2"])
+    args = build_parser().parse_args(
+        [
+            "gui",
+            "--protocol",
+            made_up_protocol,
+            "--port",
+            "loop://",
+            "--option",
+            "rate_hz=50",
+            "--option",
+            "mode=slow",
+            "--option",
+            "channel=2",
+        ]
+    )
     check_gui_args(args)
     assert args.options == {"rate_hz": 50, "mode": "slow", "channel": 1}
     args = build_parser().parse_args(["gui", "--port", "loop://"])
@@ -40,18 +66,30 @@ def test_good_options_are_handed_to_the_connection(made_up_protocol: str) -> Non
     assert args.options == {}
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--protocol", "madeup", "--port", "loop://", "--option", "rate_hz=501"],
-     "qcm: --option: rate_hz must be from 1 to 500, not 501"),
-    (["--protocol", "madeup", "--port", "loop://", "--option", "gain=fast"],
-     "qcm: --option: gain must be a number, not 'fast'"),
-    (["--protocol", "line", "--port", "loop://", "--option", "frequency_column=33"],
-     "qcm: --option: frequency_column must be from 1 to 32, not 33"),
-    (["--protocol", "madeup", "--option", "rate_hz=5"],
-     "qcm: --option sets the driver of a real instrument; give --port too"),
-])
-def test_an_out_of_range_option_is_one_line_and_exit_2(made_up_protocol: str, capsys, argv: list[str],
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--protocol", "madeup", "--port", "loop://", "--option", "rate_hz=501"],
+            "qcm: --option: rate_hz must be from 1 to 500, not 501",
+        ),
+        (
+            ["--protocol", "madeup", "--port", "loop://", "--option", "gain=fast"],
+            "qcm: --option: gain must be a number, not 'fast'",
+        ),
+        (
+            ["--protocol", "line", "--port", "loop://", "--option", "frequency_column=33"],
+            "qcm: --option: frequency_column must be from 1 to 32, not 33",
+        ),
+        (
+            ["--protocol", "madeup", "--option", "rate_hz=5"],
+            "qcm: --option sets the driver of a real instrument; give --port too",
+        ),
+    ],
+)
+def test_an_out_of_range_option_is_one_line_and_exit_2(
+    made_up_protocol: str, capsys, argv: list[str], message: str
+) -> None:
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.err == message + "\n" and captured.out == ""

@@ -44,8 +44,9 @@ def test_round_trip_through_read_run(tmp_path: Path) -> None:
     assert run.frequency_hz[:, 0].tolist() == [5975830.23, 5975830.12, 5975829.87, 5975829.5, 5975829.01]
     f0 = 5975830.23
     assert run.mass_ng_cm2[:, 0] == pytest.approx(sauerbrey_mass_ng_cm2(run.frequency_hz[:, 0], f0), abs=1e-3)
-    assert run.thickness_ang[:, 0] == pytest.approx(zmatch_thickness_ang(run.frequency_hz[:, 0], f0, 2.5, 1.2, 90.0),
-                                                    abs=1e-3)
+    assert run.thickness_ang[:, 0] == pytest.approx(
+        zmatch_thickness_ang(run.frequency_hz[:, 0], f0, 2.5, 1.2, 90.0), abs=1e-3
+    )
     meta = run.metadata
     assert (meta.density_g_cm3, meta.z_ratio, meta.tooling_pct) == (2.5, 1.2, 90.0)
     assert meta.start_frequency_hz == (5975830.23,)
@@ -115,8 +116,9 @@ def test_output_appearing_meanwhile_is_not_clobbered(tmp_path: Path, monkeypatch
 
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
-def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              failure: BaseException) -> None:
+def test_a_failed_write_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
     out = tmp_path / "out.csv"
     out.write_text("the previous result\n", encoding="utf-8")
     calls = []
@@ -179,6 +181,7 @@ def test_events_before_between_and_after_blocks(tmp_path: Path, monkeypatch: pyt
 
 # --- the command-line pair -------------------------------------------------------------------------
 
+
 def test_cli_auto_detect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.csv"
     args = parser().parse_args([str(DATA / "colnatec_eon.csv"), "--out", str(out)])
@@ -194,8 +197,22 @@ def test_cli_column_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     src = tmp_path / "lab.txt"
     src.write_text("x;stamp;osc\n1;0,0;5975830,23\n1;0,5;5975830,11\n", encoding="utf-8")
     out = tmp_path / "lab.csv"
-    args = parser().parse_args([str(src), "--out", str(out), "--time-column", "stamp", "--frequency-column", "3",
-                                "--delimiter", ";", "--decimal-comma", "--density", "2.0"])
+    args = parser().parse_args(
+        [
+            str(src),
+            "--out",
+            str(out),
+            "--time-column",
+            "stamp",
+            "--frequency-column",
+            "3",
+            "--delimiter",
+            ";",
+            "--decimal-comma",
+            "--density",
+            "2.0",
+        ]
+    )
     mapping = mapping_from_args(args)
     assert mapping == ColumnMapping(time_column="stamp", frequency_columns=(2,), delimiter=";", decimal_comma=True)
     assert run_convert(args) == 0
@@ -210,8 +227,9 @@ def test_cli_errors_are_user_errors(tmp_path: Path) -> None:
     args = parser().parse_args([str(tmp_path / "missing.log"), "--out", str(tmp_path / "x.csv")])
     with pytest.raises(UserInputError, match=r"missing\.log: file not found"):
         run_convert(args)
-    args = parser().parse_args([str(DATA / "generic_minimal.csv"), "--out", str(tmp_path / "x.csv"),
-                                "--frequency-column", "0"])
+    args = parser().parse_args(
+        [str(DATA / "generic_minimal.csv"), "--out", str(tmp_path / "x.csv"), "--frequency-column", "0"]
+    )
     with pytest.raises(UserInputError, match="column numbers start at 1"):
         run_convert(args)
     with pytest.raises(SystemExit):

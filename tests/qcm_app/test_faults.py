@@ -41,9 +41,13 @@ def _data_rows(path: Path) -> list[str]:
 
 def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path) -> None:
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--record", "--speed", "1", "--runs-folder",
-                             str(runs)], cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "--record", "--speed", "1", "--runs-folder", str(runs)],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         first_row_seen = None
@@ -70,9 +74,14 @@ def test_sigkill_while_recording_loses_at_most_the_last_second(tmp_path) -> None
     missing_s = covered_s - (run.time_s[-1] - run.time_s[0])
     assert missing_s <= 1.0, f"{missing_s:.2f} s missing"
     assert interrupted_runs(runs) == [path]  # the next launch will offer to recover it
-    relaunch = subprocess.run([sys.executable, str(ROOT / "main.py"), "--runs-folder", str(runs)], cwd=tmp_path,
-                              env={**_env(tmp_path), QUIT_AFTER_ENV: "2"}, capture_output=True, text=True,
-                              timeout=60)
+    relaunch = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--runs-folder", str(runs)],
+        cwd=tmp_path,
+        env={**_env(tmp_path), QUIT_AFTER_ENV: "2"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert relaunch.returncode == 0
     assert f"interrupted recordings found: {path}" in relaunch.stderr
 
@@ -118,8 +127,7 @@ def pty_controller(tmp_path):
     server.stop()
 
 
-def test_unwritable_location_keeps_samples_in_memory_until_a_folder_is_chosen(qtbot, pty_controller,
-                                                                              tmp_path) -> None:
+def test_unwritable_location_keeps_samples_in_memory_until_a_folder_is_chosen(qtbot, pty_controller, tmp_path) -> None:
     c = pty_controller
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")

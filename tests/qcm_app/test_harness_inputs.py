@@ -35,21 +35,48 @@ def outcomes(tmp_path_factory):
 
 
 def test_every_case_keeps_every_promise(outcomes) -> None:
-    broken = [f"{o.case.name}: {p} | {o.stderr_lines[-1][:160] if o.stderr_lines else ''}"
-              for o in outcomes for p in o.problems()]
+    broken = [
+        f"{o.case.name}: {p} | {o.stderr_lines[-1][:160] if o.stderr_lines else ''}"
+        for o in outcomes
+        for p in o.problems()
+    ]
     assert not broken, "\n".join(broken)
 
 
 def test_the_corpus_covers_the_issue(outcomes) -> None:
     names = " ".join(o.case.name for o in outcomes)
-    for needle in ("event_time", "start_frequency_zero", "start_frequency_negative", "quartz_density_-2.648",
-                   "tiny_first_sqm160", "tiny_first_stm2", "tiny_first_openqcm", "tiny_first_colnatec",
-                   "tiny_first_angstrom", "tiny_first_generic", "nested.toml", "repeat_1e12", "repeat_2_63",
-                   "--json a folder", "--json under a file", "--json /dev/full", "--json the input itself",
-                   "report --out under a file", "convert --out existing.txt/c.csv", "simulate --seed -1",
-                   "simulate --link", "analyze fifo.csv", "inf_time_near_top", "time_goes_backwards",
-                   "decimal_comma_row", "gui --speed -5", "simulate --sensors 0", "simulate --speed nan",
-                   "simulate --speed inf", "report --out a folder of the user's, --overwrite"):
+    for needle in (
+        "event_time",
+        "start_frequency_zero",
+        "start_frequency_negative",
+        "quartz_density_-2.648",
+        "tiny_first_sqm160",
+        "tiny_first_stm2",
+        "tiny_first_openqcm",
+        "tiny_first_colnatec",
+        "tiny_first_angstrom",
+        "tiny_first_generic",
+        "nested.toml",
+        "repeat_1e12",
+        "repeat_2_63",
+        "--json a folder",
+        "--json under a file",
+        "--json /dev/full",
+        "--json the input itself",
+        "report --out under a file",
+        "convert --out existing.txt/c.csv",
+        "simulate --seed -1",
+        "simulate --link",
+        "analyze fifo.csv",
+        "inf_time_near_top",
+        "time_goes_backwards",
+        "decimal_comma_row",
+        "gui --speed -5",
+        "simulate --sensors 0",
+        "simulate --speed nan",
+        "simulate --speed inf",
+        "report --out a folder of the user's, --overwrite",
+    ):
         assert needle in names, needle
     c = counts(outcomes)
     assert c["tracebacks"] == c["hangs"] == c["inputs_changed"] == c["overwrites"] == 0
@@ -73,8 +100,28 @@ def test_dropped_rows_are_reported_by_analyze_and_report(outcomes) -> None:
 # --- hypothesis: mutated tables, run in-process through the same entry point -------------------
 
 _GOOD = "time_s,frequency_hz\n" + "".join(f"{i * 0.5:.1f},{5975830.0 - i * 0.01:.3f}\n" for i in range(200))
-_NASTY = ["inf", "-inf", "nan", "1e-300", "1e300", "0", "-1", "", "e", ".", "9,5", '"9,5"', "\x00", "1e999",
-          "--", "٣", "\ufeff", "#", "1,2,3", "\t"]
+_NASTY = [
+    "inf",
+    "-inf",
+    "nan",
+    "1e-300",
+    "1e300",
+    "0",
+    "-1",
+    "",
+    "e",
+    ".",
+    "9,5",
+    '"9,5"',
+    "\x00",
+    "1e999",
+    "--",
+    "٣",
+    "\ufeff",
+    "#",
+    "1,2,3",
+    "\t",
+]
 
 
 @st.composite
@@ -112,8 +159,10 @@ def test_mutated_tables_give_a_result_or_one_line(tmp_path_factory, text: str) -
     src = folder / "in.csv"
     src.write_text(text, encoding="utf-8", errors="surrogatepass")
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
-    for argv in (["analyze", str(src), "--json", str(folder / "out.json")],
-                 ["convert", str(src), "--out", str(folder / "out.csv")]):
+    for argv in (
+        ["analyze", str(src), "--json", str(folder / "out.json")],
+        ["convert", str(src), "--out", str(folder / "out.csv")],
+    ):
         rc, err = _run(argv)  # an exception escaping main() is the traceback a user would see
         assert rc in (0, 2), (argv, err)
         if rc == 2:

@@ -38,8 +38,12 @@ def test_existing_files_devices_fifos_and_folders_are_refused(tmp_path) -> None:
     assert old.read_text() == "new"
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
-    for target, words in ((Path("/dev/full"), "not a regular file"), (fifo, "not a regular file"),
-                          (tmp_path, "is a folder"), (old / "x.json", "is not a folder")):
+    for target, words in (
+        (Path("/dev/full"), "not a regular file"),
+        (fifo, "not a regular file"),
+        (tmp_path, "is a folder"),
+        (old / "x.json", "is not a folder"),
+    ):
         with pytest.raises(UserInputError, match=words):
             check_output(target, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "old.json"]  # no temporary left behind

@@ -48,7 +48,7 @@ class _LimitedFile(io.TextIOBase):
         room = self._limit - self._size
         data, self._pending = self._pending, ""
         if len(data.encode()) > room:
-            part = data.encode()[:max(room, 0)].decode(errors="ignore")
+            part = data.encode()[: max(room, 0)].decode(errors="ignore")
             self._fh.write(part)
             self._fh.flush()
             self._size += len(part.encode())
@@ -74,13 +74,17 @@ class _LimitedFile(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def small_disk(folder: Path, size_bytes: int, monkeypatch: pytest.MonkeyPatch,
-               read_only: bool = False, mount: bool = True) -> Iterator[str]:
+def small_disk(
+    folder: Path, size_bytes: int, monkeypatch: pytest.MonkeyPatch, read_only: bool = False, mount: bool = True
+) -> Iterator[str]:
     """``folder`` on a file system of ``size_bytes`` (or read-only); says which kind it could make."""
     folder.mkdir(parents=True)
     opts = f"size={size_bytes}" + (",ro" if read_only else "")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(folder)],
-                             capture_output=True) if mount else None
+    mounted = (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(folder)], capture_output=True)
+        if mount
+        else None
+    )
     if mounted is not None and mounted.returncode == 0:
         try:
             yield "tmpfs"
@@ -104,8 +108,10 @@ def _chunks(n: int) -> list:
     pipe = Pipeline(1)
     t = np.arange(n * ROWS_PER_CHUNK) * 0.1
     f = 5_975_830.0 - 0.001 * np.arange(t.size)
-    return [pipe.process_arrays(t[i:i + ROWS_PER_CHUNK], f[i:i + ROWS_PER_CHUNK])
-            for i in range(0, t.size, ROWS_PER_CHUNK)]
+    return [
+        pipe.process_arrays(t[i : i + ROWS_PER_CHUNK], f[i : i + ROWS_PER_CHUNK])
+        for i in range(0, t.size, ROWS_PER_CHUNK)
+    ]
 
 
 def _meta() -> RunMetadata:
@@ -114,8 +120,9 @@ def _meta() -> RunMetadata:
 
 @pytest.mark.parametrize("mount", [True, False], ids=["tmpfs-where-allowed", "injected-enospc"])
 @pytest.mark.parametrize("flush_interval_s", [0.0, 1e9], ids=["flushed-every-write", "all-in-the-buffer"])
-def test_disk_full_keeps_every_sample_including_the_unflushed_buffer(tmp_path, monkeypatch, flush_interval_s,
-                                                                     mount) -> None:
+def test_disk_full_keeps_every_sample_including_the_unflushed_buffer(
+    tmp_path, monkeypatch, flush_interval_s, mount
+) -> None:
     monkeypatch.setattr(runfile_writer, "FLUSH_INTERVAL_S", flush_interval_s)
     warnings: list[str] = []
     failures: list[str] = []
@@ -165,6 +172,7 @@ def test_read_only_folder_keeps_every_sample_until_saved_elsewhere(tmp_path, mon
 
 # --- the window: close, quit and recipe changes while recording --------------------------------
 
+
 @pytest.fixture
 def live(qtbot, tmp_path):
     server = PtyServer(Sqm160Emulator(ConstantSource()), baud=None).start()
@@ -174,10 +182,12 @@ def live(qtbot, tmp_path):
     qtbot.addWidget(window)
     window.show()
     # pytest-qt closes the window before this fixture ends: a question then must not wait for a click
-    window.ask = lambda title, text, buttons: MainWindow.DISCARD if MainWindow.DISCARD in buttons \
-        else MainWindow.STOP_AND_QUIT
-    controller.connect_instrument(ConnectionSpec(protocol="sqm160", port=server.port, poll_interval_s=0.02,
-                                                 timeout_s=2.0))
+    window.ask = lambda title, text, buttons: (
+        MainWindow.DISCARD if MainWindow.DISCARD in buttons else MainWindow.STOP_AND_QUIT
+    )
+    controller.connect_instrument(
+        ConnectionSpec(protocol="sqm160", port=server.port, poll_interval_s=0.02, timeout_s=2.0)
+    )
     yield controller, window
     controller.discard_unsaved()  # whatever is left, the test is over
     window.hide()
@@ -270,13 +280,13 @@ def test_recipe_change_in_the_demo_stops_the_recording_visibly(qtbot, tmp_path) 
     try:
         controller.start_demo(load_preset("al2o3"))
         window.record_action.setChecked(True)
-        qtbot.waitUntil(lambda: controller.recording_path is not None and controller.recording_path.exists(),
-                        timeout=10_000)
+        qtbot.waitUntil(
+            lambda: controller.recording_path is not None and controller.recording_path.exists(), timeout=10_000
+        )
         path = controller.recording_path
         warnings: list[str] = []
         controller.warning_raised.connect(warnings.append)
-        with qtbot.waitSignal(controller.recording_changed, timeout=10_000,
-                              check_params_cb=lambda p: p is None):
+        with qtbot.waitSignal(controller.recording_changed, timeout=10_000, check_params_cb=lambda p: p is None):
             controller.set_recipe(load_preset("alucone"))
         assert not window.record_action.isChecked()
         assert window.record_label.text() == "Not recording"

@@ -42,6 +42,7 @@ def digest(path: Path) -> tuple[str, int]:
 
 # --- each format on its sample ---------------------------------------------------------------------
 
+
 def test_minimal_csv() -> None:
     run = load_run(DATA / "generic_minimal.csv")
     assert_sane(run)
@@ -67,8 +68,7 @@ def test_wall_clock_over_midnight() -> None:
     run = load_run(DATA / "generic_clock_midnight.tsv")
     assert_sane(run)
     assert run.time_s.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
-    assert run.frequency_hz[:, 0].tolist() == [5975830.23, 5975830.11, 5975829.87, 5975829.5, 5975829.01,
-                                               5975828.77]
+    assert run.frequency_hz[:, 0].tolist() == [5975830.23, 5975830.11, 5975829.87, 5975829.5, 5975829.01, 5975828.77]
     assert any("midnight" in w and "line 6" in w for w in run.warnings)
     assert "1 duplicate rows dropped" in run.warnings
 
@@ -90,14 +90,22 @@ def test_angstrom_two_sensors_kilo_angstrom_trailing_commas() -> None:
     assert meta.firmware == "5.0.10.10b1b9a6b0"
     assert "tooling 100" in meta.extra["Sensor 3 film"]
     assert run.time_s.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
-    assert run.frequency_hz.tolist() == [[5990000.0, 5985000.0], [5989990.0, 5984995.0], [5989980.0, 5984990.0],
-                                         [5989970.0, 5984985.0], [5989960.0, 5984980.0]]
+    assert run.frequency_hz.tolist() == [
+        [5990000.0, 5985000.0],
+        [5989990.0, 5984995.0],
+        [5989980.0, 5984990.0],
+        [5989970.0, 5984985.0],
+        [5989960.0, 5984980.0],
+    ]
     # kÅ in the header → Å
     assert run.instrument_thickness_ang.tolist() == [[0.0, 0.0], [2.0, 1.0], [4.0, 2.0], [0.0, 0.0], [2.0, 1.0]]
     assert thickness_zeroings(run.instrument_thickness_ang[:, 0]).tolist() == [3]
     assert run.warnings == ["1 duplicate rows dropped"]
-    assert [(e.time_s, e.kind, e.text) for e in run.events] == [(0.0, "step", "START"), (0.5, "step", "Step1"),
-                                                                (1.5, "step", "Step2")]
+    assert [(e.time_s, e.kind, e.text) for e in run.events] == [
+        (0.0, "step", "START"),
+        (0.5, "step", "Step1"),
+        (1.5, "step", "Step2"),
+    ]
 
 
 def test_colnatec_latin1_two_qcms_cut_last_row() -> None:
@@ -112,8 +120,12 @@ def test_colnatec_latin1_two_qcms_cut_last_row() -> None:
     assert meta.start_time == "2024-03-01T09:15:00"
     assert (meta.density_g_cm3, meta.z_ratio, meta.tooling_pct) == (3.97, 0.336, 110.0)
     assert run.time_s.tolist() == [0.0, 0.25, 0.5, 0.75]
-    assert run.frequency_hz.tolist() == [[5975830.23, 5981234.5], [5975829.87, 5981234.4],
-                                         [5975829.5, 5981234.31], [5975829.11, 5981234.2]]
+    assert run.frequency_hz.tolist() == [
+        [5975830.23, 5981234.5],
+        [5975829.87, 5981234.4],
+        [5975829.5, 5981234.31],
+        [5975829.11, 5981234.2],
+    ]
     assert run.instrument_thickness_ang == pytest.approx(np.array([[0, 0], [1.1, 0.3], [2.2, 0.6], [3.4, 0.9]]))
     assert "line 7: last row cut short, dropped" in run.warnings
     assert "1 duplicate rows dropped" in run.warnings
@@ -133,8 +145,11 @@ def test_stm2_two_dated_blocks() -> None:
 
 def test_stm2_without_stop_and_undated_restart(tmp_path: Path) -> None:
     path = tmp_path / "cut.log"
-    path.write_text("Start\n0.0\t0.0\t0\t5975830.23\n0.5\t0.1\t1\t5975830.00\nStop Log\nStart\n"
-                    "0.0\t0.0\t1\t5975829.90\n0.5\t0.1\t2\t5975829.70\n", encoding="utf-8")
+    path.write_text(
+        "Start\n0.0\t0.0\t0\t5975830.23\n0.5\t0.1\t1\t5975830.00\nStop Log\nStart\n"
+        "0.0\t0.0\t1\t5975829.90\n0.5\t0.1\t2\t5975829.70\n",
+        encoding="utf-8",
+    )
     run = load_run(path)
     assert_sane(run)
     assert run.time_s.tolist() == [0.0, 0.5, 1.0, 1.5]
@@ -155,8 +170,11 @@ def test_openqcm_over_midnight_and_new_year() -> None:
 
 def test_openqcm_date_kept_at_start_still_unrolls_midnight(tmp_path: Path) -> None:
     path = tmp_path / "oq.txt"
-    path.write_text("31/12/23\t23:59:59\t10000123.45\t25.1\n31/12/23\t00:00:00\t10000123.40\t25.1\n"
-                    "31/12/23\t00:00:01\t10000123.31\t25.1\n", encoding="utf-8")
+    path.write_text(
+        "31/12/23\t23:59:59\t10000123.45\t25.1\n31/12/23\t00:00:00\t10000123.40\t25.1\n"
+        "31/12/23\t00:00:01\t10000123.31\t25.1\n",
+        encoding="utf-8",
+    )
     run = load_run(path)
     assert run.time_s.tolist() == [0.0, 1.0, 2.0]
     assert any("midnight" in w for w in run.warnings)
@@ -175,15 +193,18 @@ def test_sqm160_text_log() -> None:
     assert run.instrument_thickness_ang.tolist() == [[0.0, 0.0], [1.0, 0.0], [2.0, 1.0]]
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("generic_minimal.csv", "CSV/TSV with time and frequency columns"),
-    ("angstrom_al_evap.csv", "Angstrom Engineering tool log"),
-    ("angstrom_two_sensors.csv", "Angstrom Engineering tool log"),
-    ("colnatec_eon.csv", "Colnatec Eon log"),
-    ("stm2.log", "INFICON STM-2 log"),
-    ("openqcm.txt", "openQCM log"),
-    ("sqm160.txt", "SQM-160 text log"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("generic_minimal.csv", "CSV/TSV with time and frequency columns"),
+        ("angstrom_al_evap.csv", "Angstrom Engineering tool log"),
+        ("angstrom_two_sensors.csv", "Angstrom Engineering tool log"),
+        ("colnatec_eon.csv", "Colnatec Eon log"),
+        ("stm2.log", "INFICON STM-2 log"),
+        ("openqcm.txt", "openQCM log"),
+        ("sqm160.txt", "SQM-160 text log"),
+    ],
+)
 def test_detect_format(name: str, expected: str) -> None:
     assert detect_format(DATA / name) == expected
     assert expected in FORMATS
@@ -206,8 +227,11 @@ def test_our_own_run_file_is_delegated(tmp_path: Path) -> None:
 
 def test_our_own_run_file_held_to_the_same_promises(tmp_path: Path) -> None:
     path = tmp_path / "resumed.csv"
-    path.write_text("# qcm-monitor run 1\n# Sensors: 1\nTime (s),Frequency (Hz)\n2.0,5975830.0\n2.5,0\n"
-                    "2.5,5975829.0\n# Link lost: 2.7 s\n3.0,5975828.0\n", encoding="utf-8")
+    path.write_text(
+        "# qcm-monitor run 1\n# Sensors: 1\nTime (s),Frequency (Hz)\n2.0,5975830.0\n2.5,0\n"
+        "2.5,5975829.0\n# Link lost: 2.7 s\n3.0,5975828.0\n",
+        encoding="utf-8",
+    )
     run = load_run(path)
     assert_sane(run)
     assert run.time_s.tolist() == [0.0, 0.5, 1.0]
@@ -223,26 +247,33 @@ def test_our_own_run_file_held_to_the_same_promises(tmp_path: Path) -> None:
 
 def test_mapping_names_units_and_several_sensors(tmp_path: Path) -> None:
     path = tmp_path / "lab.txt"
-    path.write_text("stamp|osc A [kHz]|osc B [kHz]|note\n0|5975.83023|5981.2345|x\n0,5|5975.82987|5981.2344|y\n"
-                    "1|5975.82950|5981.23431|z\n", encoding="utf-8")
+    path.write_text(
+        "stamp|osc A [kHz]|osc B [kHz]|note\n0|5975.83023|5981.2345|x\n0,5|5975.82987|5981.2344|y\n"
+        "1|5975.82950|5981.23431|z\n",
+        encoding="utf-8",
+    )
     with pytest.raises(UserInputError, match="unrecognised format"):
         load_run(path)  # nothing there is called time or frequency
-    mapping = ColumnMapping(time_column="stamp", frequency_columns=("osc A", "osc B"), delimiter="|",
-                            decimal_comma=True, time_format="min")
+    mapping = ColumnMapping(
+        time_column="stamp", frequency_columns=("osc A", "osc B"), delimiter="|", decimal_comma=True, time_format="min"
+    )
     run = load_run(path, mapping)
     assert_sane(run)
     assert run.time_s.tolist() == [0.0, 30.0, 60.0]
-    assert run.frequency_hz == pytest.approx(np.array([[5975830.23, 5981234.5], [5975829.87, 5981234.4],
-                                                       [5975829.5, 5981234.31]]), abs=1e-6)
+    assert run.frequency_hz == pytest.approx(
+        np.array([[5975830.23, 5981234.5], [5975829.87, 5981234.4], [5975829.5, 5981234.31]]), abs=1e-6
+    )
     assert run.metadata.sensors == (1, 2)
 
 
 def test_mapping_by_number_and_strptime(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
-    path.write_text("# exported\n01.03.2024 23:59:59,x,5975830.23\n02.03.2024 00:00:01,x,5975830.11\n",
-                    encoding="utf-8")
-    run = load_run(path, ColumnMapping(time_column=0, frequency_columns=2, header=False,
-                                       time_format="%d.%m.%Y %H:%M:%S"))
+    path.write_text(
+        "# exported\n01.03.2024 23:59:59,x,5975830.23\n02.03.2024 00:00:01,x,5975830.11\n", encoding="utf-8"
+    )
+    run = load_run(
+        path, ColumnMapping(time_column=0, frequency_columns=2, header=False, time_format="%d.%m.%Y %H:%M:%S")
+    )
     assert run.time_s.tolist() == [0.0, 2.0]
     assert run.metadata.start_time == "2024-03-01T23:59:59"
     assert run.frequency_hz[:, 0].tolist() == [5975830.23, 5975830.11]
@@ -250,16 +281,18 @@ def test_mapping_by_number_and_strptime(tmp_path: Path) -> None:
 
 def test_unix_and_iso_times_and_blank_readings(tmp_path: Path) -> None:
     unix = tmp_path / "unix.csv"
-    unix.write_text("timestamp,frequency\n1709284500.0,5975830.23\n1709284500.5,\n1709284501.0,5975829.87\n",
-                    encoding="utf-8")
+    unix.write_text(
+        "timestamp,frequency\n1709284500.0,5975830.23\n1709284500.5,\n1709284501.0,5975829.87\n", encoding="utf-8"
+    )
     run = load_run(unix)
     assert run.metadata.start_time == "2024-03-01T09:15:00+00:00"
     assert run.time_s.tolist() == [0.0, 0.5, 1.0]
     assert np.isnan(run.frequency_hz[1, 0])
     assert any("kept as gaps" in w for w in run.warnings)
     iso = tmp_path / "iso.csv"
-    iso.write_text("datetime,f (Hz)\n2024-03-01T09:15:00.250,5975830.23\n2024-03-01T09:15:00.750,5975830.11\n",
-                   encoding="utf-8")
+    iso.write_text(
+        "datetime,f (Hz)\n2024-03-01T09:15:00.250,5975830.23\n2024-03-01T09:15:00.750,5975830.11\n", encoding="utf-8"
+    )
     run = load_run(iso)
     assert run.metadata.start_time == "2024-03-01T09:15:00.250"
     assert run.time_s.tolist() == [0.0, 0.5]
@@ -267,8 +300,9 @@ def test_unix_and_iso_times_and_blank_readings(tmp_path: Path) -> None:
 
 def test_rows_out_of_order_are_dropped_and_counted(tmp_path: Path) -> None:
     path = tmp_path / "order.csv"
-    path.write_text("t,frequency\n0,5975830.0\n1,5975829.0\n1,5975828.5\n0.5,5975829.5\n2,5975828.0\n",
-                    encoding="utf-8")
+    path.write_text(
+        "t,frequency\n0,5975830.0\n1,5975829.0\n1,5975828.5\n0.5,5975829.5\n2,5975828.0\n", encoding="utf-8"
+    )
     run = load_run(path)
     assert run.time_s.tolist() == [0.0, 1.0, 2.0]
     assert run.frequency_hz[:, 0].tolist() == [5975830.0, 5975829.0, 5975828.0]
@@ -277,6 +311,7 @@ def test_rows_out_of_order_are_dropped_and_counted(tmp_path: Path) -> None:
 
 
 # --- the real Angstrom log ------------------------------------------------------------------------
+
 
 def test_real_angstrom_log_reads_exactly() -> None:
     run = load_run(REAL_ANGSTROM)
@@ -333,8 +368,10 @@ def test_real_angstrom_which_fq_and_zq() -> None:
     """Fq hardly matters at a 0.03 % shift; Zq scales every increment alike, and the two layers need
     opposite corrections, so the best any Zq can do is balance them: that happens at the vendor value."""
     run = load_run(REAL_ANGSTROM)
-    by_fq = [compare_with_instrument(run, crystal=CrystalSettings(blank_frequency_hz=fq)).max_abs_diff_ang
-             for fq in (5.98e6, 6.0e6, 6.045e6, 6.1e6)]
+    by_fq = [
+        compare_with_instrument(run, crystal=CrystalSettings(blank_frequency_hz=fq)).max_abs_diff_ang
+        for fq in (5.98e6, 6.0e6, 6.045e6, 6.1e6)
+    ]
     assert max(by_fq) - min(by_fq) < 0.2
     worst = {}
     for zq in np.linspace(8.6e6, 9.0e6, 81):
@@ -346,6 +383,7 @@ def test_real_angstrom_which_fq_and_zq() -> None:
 
 
 # --- bad input ------------------------------------------------------------------------------------
+
 
 def _colnatec_with_bad_value(path: Path) -> None:
     lines = ["Date,Time,Unix Timestamp,Rate QCM1,MA QCM1,Frequency QCM1,Thickness QCM1"]
@@ -361,22 +399,34 @@ BAD_FILES = {
     "header_only.csv": ("time,frequency\n", r"header_only.csv:1: no data rows"),
     "prose.txt": ("Dear colleague,\nplease find the results attached.\n", r"prose.txt:1: unrecognised format"),
     "binary.csv": (b"time,frequency\n0,1\x00\x01\x02", r"binary.csv:2: binary data"),
-    "short_row.csv": ("t,frequency,temp\n0,5975830.0,20\n1\n2,5975829.0,20\n",
-                      r"short_row.csv:3: expected at least 2 values separated by commas, found 1"),
-    "bad_clock.tsv": ("Time\tFrequency\n10:00:00\t5975830\n10:61:00\t5975829\n",
-                      r"bad_clock.tsv:3: expected a time HH:MM:SS in column 'Time', found '10:61:00'"),
-    "bad_time.csv": ("time,frequency\n0,5975830\nsoon,5975829\n",
-                     r"bad_time.csv:3: expected a number in column 'time', found 'soon'"),
-    "bad_date.txt": ("28/02/24\t23:59:59\t10000123.45\t25.1\n31/02/24\t00:00:00\t10000123.40\t25.1\n"
-                     "01/03/24\t00:00:01\t10000123.31\t25.1\n",
-                     r"bad_date.txt:2: expected a date in column 'date', found '31/02/24'"),
+    "short_row.csv": (
+        "t,frequency,temp\n0,5975830.0,20\n1\n2,5975829.0,20\n",
+        r"short_row.csv:3: expected at least 2 values separated by commas, found 1",
+    ),
+    "bad_clock.tsv": (
+        "Time\tFrequency\n10:00:00\t5975830\n10:61:00\t5975829\n",
+        r"bad_clock.tsv:3: expected a time HH:MM:SS in column 'Time', found '10:61:00'",
+    ),
+    "bad_time.csv": (
+        "time,frequency\n0,5975830\nsoon,5975829\n",
+        r"bad_time.csv:3: expected a number in column 'time', found 'soon'",
+    ),
+    "bad_date.txt": (
+        "28/02/24\t23:59:59\t10000123.45\t25.1\n31/02/24\t00:00:00\t10000123.40\t25.1\n"
+        "01/03/24\t00:00:01\t10000123.31\t25.1\n",
+        r"bad_date.txt:2: expected a date in column 'date', found '31/02/24'",
+    ),
     "no_freq.csv": ("time,frequency\n0,0\n1,-5\n", r"no_freq.csv:1: no valid frequency"),
     "start_only.log": ("Start Log\nTime, Rate, Thickness, Frequency\n", r"start_only.log:1: no data rows"),
-    "angstrom_header.csv": ("Date, Time, Elapsed Time, Physical Sensor 1.FrequencyMeasurement\n",
-                            r"angstrom_header.csv:1: no data rows after the header"),
+    "angstrom_header.csv": (
+        "Date, Time, Elapsed Time, Physical Sensor 1.FrequencyMeasurement\n",
+        r"angstrom_header.csv:1: no data rows after the header",
+    ),
     "run_cut.csv": ("# qcm-monitor run 1\n# Sensors: 1\n", r"run_cut.csv:3: expected the column line"),
-    "sqm_bad.txt": ("Time\tRate 1\tThickness 1\tFrequency 1\n0\t0\t0\t5975830\n1\t0\t0\tfive\n2\t0\t0\t5975829\n",
-                    r"sqm_bad.txt:3: expected a number in column 'Frequency 1', found 'five'"),
+    "sqm_bad.txt": (
+        "Time\tRate 1\tThickness 1\tFrequency 1\n0\t0\t0\t5975830\n1\t0\t0\tfive\n2\t0\t0\t5975829\n",
+        r"sqm_bad.txt:3: expected a number in column 'Frequency 1', found 'five'",
+    ),
 }
 
 
@@ -428,8 +478,9 @@ def test_missing_folder_and_unknown_column(tmp_path: Path) -> None:
 
 def test_excel_export_with_sep_line_quotes_and_bom(tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
-    path.write_text('sep=;\n"Time (s)";"Frequency (Hz)"\n"0,0";"5975830,23"\n"0,5";"5975830,11"\n',
-                    encoding="utf-8-sig")
+    path.write_text(
+        'sep=;\n"Time (s)";"Frequency (Hz)"\n"0,0";"5975830,23"\n"0,5";"5975830,11"\n', encoding="utf-8-sig"
+    )
     run = load_run(path)
     assert run.time_s.tolist() == [0.0, 0.5]
     assert run.frequency_hz[:, 0].tolist() == [5975830.23, 5975830.11]
@@ -451,6 +502,7 @@ def test_samples_are_never_modified(name: str) -> None:
 
 # --- garbage never escapes as anything but UserInputError ------------------------------------------
 
+
 def _load_or_user_error(path: Path, content: bytes) -> None:
     path.write_bytes(content)
     try:
@@ -463,13 +515,37 @@ def _load_or_user_error(path: Path, content: bytes) -> None:
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _cell = st.one_of(
-    st.sampled_from(["0", "1.5", "5975830.23", "5975830,23", "-", "", "nan", "abc", "23:59:59.5", "00:00:00",
-                     "31/12/23", "2024-03-01 09:15:00", "Time", "Frequency (Hz)", "Frequency QCM1", "Start",
-                     "Stop Log", "Physical Sensor 1.FrequencyMeasurement", "Rate 1", "1e999", '"', "#"]),
+    st.sampled_from(
+        [
+            "0",
+            "1.5",
+            "5975830.23",
+            "5975830,23",
+            "-",
+            "",
+            "nan",
+            "abc",
+            "23:59:59.5",
+            "00:00:00",
+            "31/12/23",
+            "2024-03-01 09:15:00",
+            "Time",
+            "Frequency (Hz)",
+            "Frequency QCM1",
+            "Start",
+            "Stop Log",
+            "Physical Sensor 1.FrequencyMeasurement",
+            "Rate 1",
+            "1e999",
+            '"',
+            "#",
+        ]
+    ),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8),
 )
-_line = st.lists(_cell, max_size=6).flatmap(lambda cells: st.sampled_from([",", ";", "\t", " ", "|"]).map(
-    lambda sep: sep.join(cells)))
+_line = st.lists(_cell, max_size=6).flatmap(
+    lambda cells: st.sampled_from([",", ";", "\t", " ", "|"]).map(lambda sep: sep.join(cells))
+)
 
 
 @FUZZ
@@ -484,8 +560,11 @@ def test_fuzz_tables(tmp_path: Path, lines: list[str], newline: str) -> None:
     _load_or_user_error(tmp_path / "fuzz.csv", newline.join(lines).encode("utf-8"))
 
 
-_SAMPLES = [(DATA / name).read_bytes() for name in sorted(p.name for p in DATA.iterdir())
-            if name.endswith((".csv", ".tsv", ".txt", ".log")) and name != REAL_ANGSTROM.name]
+_SAMPLES = [
+    (DATA / name).read_bytes()
+    for name in sorted(p.name for p in DATA.iterdir())
+    if name.endswith((".csv", ".tsv", ".txt", ".log")) and name != REAL_ANGSTROM.name
+]
 
 
 @FUZZ
@@ -499,11 +578,24 @@ def test_fuzz_damaged_samples(tmp_path: Path, data: st.DataObject) -> None:
     _load_or_user_error(tmp_path / "damaged.csv", sample[:at] + junk + sample[at:cut])
 
 
-_run_line = st.sampled_from([
-    "# Sensors: 1 2", "# Sensors: x", "# Start frequency: 5975830 Hz", "# Start frequency: abc Hz",
-    "# Film density: q g/cm3", "# Link lost: 12 s", "# Note: hi", "0.0,5975830,1", "nan,0,-1", "1,2", "#", "",
-    "Time (s),Frequency (Hz),Mass (ng/cm2)", "Time (s),Frequency S1 (Hz),Frequency S2 (Hz)",
-])
+_run_line = st.sampled_from(
+    [
+        "# Sensors: 1 2",
+        "# Sensors: x",
+        "# Start frequency: 5975830 Hz",
+        "# Start frequency: abc Hz",
+        "# Film density: q g/cm3",
+        "# Link lost: 12 s",
+        "# Note: hi",
+        "0.0,5975830,1",
+        "nan,0,-1",
+        "1,2",
+        "#",
+        "",
+        "Time (s),Frequency (Hz),Mass (ng/cm2)",
+        "Time (s),Frequency S1 (Hz),Frequency S2 (Hz)",
+    ]
+)
 
 
 @FUZZ

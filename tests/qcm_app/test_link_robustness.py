@@ -25,10 +25,12 @@ def controller(tmp_path):
     c.stop()
 
 
-def _connect(controller: AppController, server: PtyServer, protocol: str = "sqm160", timeout_s: float = 0.3,
-             **spec) -> None:
-    controller.connect_instrument(ConnectionSpec(protocol=protocol, port=server.port, poll_interval_s=0.02,
-                                                 timeout_s=timeout_s, **spec))
+def _connect(
+    controller: AppController, server: PtyServer, protocol: str = "sqm160", timeout_s: float = 0.3, **spec
+) -> None:
+    controller.connect_instrument(
+        ConnectionSpec(protocol=protocol, port=server.port, poll_interval_s=0.02, timeout_s=timeout_s, **spec)
+    )
 
 
 def test_port_vanishes_and_returns_recording_continues_with_a_gap(qtbot, controller, tmp_path) -> None:
@@ -98,8 +100,7 @@ def test_value_unavailable_is_not_a_lost_link(qtbot, controller) -> None:
 
 def test_a_missing_port_keeps_trying_without_crashing(qtbot, controller, tmp_path) -> None:
     controller.connect_instrument(ConnectionSpec(protocol="sqm160", port=str(tmp_path / "nothing-here")))
-    qtbot.waitUntil(lambda: controller.stats is not None and "cannot open" in controller.stats.last_error,
-                    timeout=5000)
+    qtbot.waitUntil(lambda: controller.stats is not None and "cannot open" in controller.stats.last_error, timeout=5000)
     assert controller.worker.state in ("connecting", "reconnecting")
     assert controller._thread.isRunning()
 

@@ -99,8 +99,9 @@ def test_worker_follows_a_tool_log_written_in_chunks(qtbot, controller, tmp_path
         assert controller.worker.analyzer.markers == tuple(pulses)
         assert polled_in and "MainThread" not in polled_in
         damaged = f"line {lines.index('11:2') + 1}:"
-        qtbot.waitUntil(lambda: any(damaged in w for w in warnings) and any("'Ar valve'" in w for w in warnings),
-                        timeout=10_000)
+        qtbot.waitUntil(
+            lambda: any(damaged in w for w in warnings) and any("'Ar valve'" in w for w in warnings), timeout=10_000
+        )
         assert len([w for w in warnings if "Run1_DataLog" in w]) == 3  # not there yet; bad row; stuck valve
         assert all("\n" not in w for w in warnings)
         controller.stop()
@@ -138,8 +139,11 @@ def test_run_file_keeps_valve_pulses(tmp_path) -> None:
     chunk = pipe.process_arrays(t, np.full((t.size, 1), 5.98e6) - t[:, None] * 0.01)
     path = tmp_path / "run.csv"
     writer = RunWriter.create(path, RunMetadata(start_frequency_hz=(5.98e6,)), in_progress_marker=False)
-    pulses = (ValvePulse(15.25, 0.1, "Mod8/do1", "TMA"), ValvePulse(30.5, 0.25, "Mod8/do2", ""),
-              ValvePulse(45.75, 0.1, "TMA valve", "TMA"))
+    pulses = (
+        ValvePulse(15.25, 0.1, "Mod8/do1", "TMA"),
+        ValvePulse(30.5, 0.25, "Mod8/do2", ""),
+        ValvePulse(45.75, 0.1, "TMA valve", "TMA"),
+    )
     writer.write(chunk)
     for event in valve_events(pulses):
         writer.mark(event.kind, event.time_s, event.text)
@@ -160,8 +164,12 @@ def _recorded_marker_run(path: Path) -> tuple[Path, tuple[ValvePulse, ...]]:
     run, _ = marker_run(recipe)
     pipe = Pipeline(1)
     chunk = pipe.process_arrays(run.time_s, run.frequency_hz)
-    meta = RunMetadata(start_time=RunMetadata.now_iso(), recipe_name=recipe.name, recipe_text=recipe.text,
-                       start_frequency_hz=tuple(pipe.converter.start_frequency_hz))
+    meta = RunMetadata(
+        start_time=RunMetadata.now_iso(),
+        recipe_name=recipe.name,
+        recipe_text=recipe.text,
+        start_frequency_hz=tuple(pipe.converter.start_frequency_hz),
+    )
     writer = RunWriter.create(path, meta, in_progress_marker=False)
     writer.write(chunk)
     for event in valve_events(run.valve_pulses):
@@ -181,8 +189,9 @@ def test_replay_hands_the_pulses_on_as_its_clock_passes_them(qtbot, controller, 
     qtbot.waitUntil(lambda: len(controller.session.valve_pulses) == len(pulses), timeout=10_000)
     firsts = [b[0].time_s for b in batches]
     assert firsts == sorted(firsts) and len(batches) >= 2  # in pieces, in order, not all at the start
-    np.testing.assert_allclose([p.time_s for p in controller.session.valve_pulses], [p.time_s for p in pulses],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        [p.time_s for p in controller.session.valve_pulses], [p.time_s for p in pulses], atol=1e-4
+    )
     offline = analyze_file(path)
     assert [p.time_s for p in controller.worker.analyzer.markers] == [p.time_s for p in offline.run.valve_pulses]
     assert same_result(offline.result, controller.worker.analyzer.result())
@@ -198,13 +207,16 @@ def test_wall_clock_stamps_follow_a_sped_up_run_clock() -> None:
     assert clock.offset_s is None  # the elapsed-seconds rule was not needed
 
 
-@pytest.mark.parametrize(("text", "kind", "target"), [
-    ("/tmp/x_DataLog.txt", MarkerKind.LOG, "/tmp/x_DataLog.txt"),
-    ("serial:/dev/ttyUSB1", MarkerKind.SERIAL, "/dev/ttyUSB1"),
-    ("serial:COM4", MarkerKind.SERIAL, "COM4"),
-    ("tcp:192.168.1.20:5020", MarkerKind.TCP, "192.168.1.20:5020"),
-    ("socket://localhost:7000", MarkerKind.TCP, "localhost:7000"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "target"),
+    [
+        ("/tmp/x_DataLog.txt", MarkerKind.LOG, "/tmp/x_DataLog.txt"),
+        ("serial:/dev/ttyUSB1", MarkerKind.SERIAL, "/dev/ttyUSB1"),
+        ("serial:COM4", MarkerKind.SERIAL, "COM4"),
+        ("tcp:192.168.1.20:5020", MarkerKind.TCP, "192.168.1.20:5020"),
+        ("socket://localhost:7000", MarkerKind.TCP, "localhost:7000"),
+    ],
+)
 def test_marker_specs_as_the_user_writes_them(text: str, kind: MarkerKind, target: str) -> None:
     spec = parse_marker_spec(text, ["TMA=Mod8/do1"])
     assert (spec.kind, spec.target, spec.names) == (kind, target, (("Mod8/do1", "TMA"),))
@@ -213,9 +225,16 @@ def test_marker_specs_as_the_user_writes_them(text: str, kind: MarkerKind, targe
         assert spec.url == f"socket://{target}"
 
 
-@pytest.mark.parametrize("argv", [["--markers", "tcp:nohost"], ["--markers", "serial:"],
-                                  ["--markers", "/no/such/folder/log.txt"], ["--valve", "TMA=do1"],
-                                  ["--markers", "serial:COM4", "--valve", "TMA"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--markers", "tcp:nohost"],
+        ["--markers", "serial:"],
+        ["--markers", "/no/such/folder/log.txt"],
+        ["--valve", "TMA=do1"],
+        ["--markers", "serial:COM4", "--valve", "TMA"],
+    ],
+)
 def test_bad_markers_options_are_one_line(argv: list[str], capsys) -> None:
     assert qcm_main(argv) == 2
     err = capsys.readouterr().err
@@ -236,8 +255,10 @@ def test_a_port_that_is_not_there_yet_is_said_once_and_tried_again(qtbot, contro
     monkeypatch.setattr(MarkerSpec, "open", open_counted)
     monkeypatch.setattr(acquisition, "MARKER_RETRY_S", 0.05)
     try:
-        controller.connect_instrument(ConnectionSpec("sqm160", server.port, poll_interval_s=0.02),
-                                      markers=MarkerSpec(MarkerKind.SERIAL, "/dev/no-such-tty"))
+        controller.connect_instrument(
+            ConnectionSpec("sqm160", server.port, poll_interval_s=0.02),
+            markers=MarkerSpec(MarkerKind.SERIAL, "/dev/no-such-tty"),
+        )
         qtbot.waitUntil(lambda: len(attempts) >= 3, timeout=10_000)
         said = [w for w in warnings if "valve markers" in w]
         assert len(said) == 1 and "/dev/no-such-tty" in said[0] and "again" in said[0]

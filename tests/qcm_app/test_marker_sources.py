@@ -140,8 +140,11 @@ def test_clock_alignment_rules():
     assert clock.offset_s == pytest.approx(88.0) and len(clock.warnings) == 1
 
 
-def _serve_lines(chunks: list[bytes], connected: threading.Event, release: threading.Event,
-                 ) -> tuple[str, threading.Thread]:
+def _serve_lines(
+    chunks: list[bytes],
+    connected: threading.Event,
+    release: threading.Event,
+) -> tuple[str, threading.Thread]:
     """A TCP peer that sends ``chunks`` once the client is ready (pyserial drops what came before)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -164,9 +167,11 @@ def _serve_lines(chunks: list[bytes], connected: threading.Event, release: threa
 
 def test_event_line_over_tcp_with_split_and_bad_lines():
     # wall-clock stamps (Unix seconds): placed by the run's start time
-    text = (b"1700000010.0 TMA 1\n1700000010.1 TMA 0\n# comment\n1700000030.0 H2O 1\nrubbish here\n"
-            b"1700000030.2;H2O;0\n1700000050.0\tTMA\t1\n1700000050.1 TMA 0\n")
-    chunks = [text[i:i + 7] for i in range(0, len(text), 7)]  # lines arrive in pieces
+    text = (
+        b"1700000010.0 TMA 1\n1700000010.1 TMA 0\n# comment\n1700000030.0 H2O 1\nrubbish here\n"
+        b"1700000030.2;H2O;0\n1700000050.0\tTMA\t1\n1700000050.1 TMA 0\n"
+    )
+    chunks = [text[i : i + 7] for i in range(0, len(text), 7)]  # lines arrive in pieces
     connected, release = threading.Event(), threading.Event()
     url, thread = _serve_lines(chunks, connected, release)
     source = EventLineSource(url, run_clock=lambda: 0.0, run_start_epoch_s=1_700_000_000.0)
@@ -196,14 +201,13 @@ def test_simulated_tool_serves_the_reactors_valves_on_a_pty():
     start = time.monotonic()
     with server:
         # 50 process seconds are 0.25 s here: latency jitter of a loaded machine, not a clock error
-        source = EventLineSource(server.port, run_clock=lambda: (time.monotonic() - start) * speed,
-                                 max_latency_s=50.0)
+        source = EventLineSource(server.port, run_clock=lambda: (time.monotonic() - start) * speed, max_latency_s=50.0)
         got = []
         try:
             assert _wait(lambda: len(got) >= 12, step=lambda: got.extend(source.poll()))
         finally:
             source.close()
-    truth = marker_run(recipe, server_settings(5))[1].valve_pulses()[:len(got)]
+    truth = marker_run(recipe, server_settings(5))[1].valve_pulses()[: len(got)]
     assert [p.precursor for p in got] == [p.precursor for p in truth]
     np.testing.assert_allclose([p.duration_s for p in got], [p.duration_s for p in truth], atol=2e-3)
     np.testing.assert_allclose(np.diff([p.time_s for p in got]), np.diff([p.time_s for p in truth]), atol=2e-3)
@@ -255,9 +259,26 @@ def test_departed_run_markers_show_the_skip_and_the_pause():
 
 def test_qcm_simulate_protocol_valves_serves_event_lines():
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "qcm_app", "simulate", "--protocol", "valves", "--recipe", "al2o3",
-                             "--speed", "100", "--seed", "3"], cwd=root, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qcm_app",
+            "simulate",
+            "--protocol",
+            "valves",
+            "--recipe",
+            "al2o3",
+            "--speed",
+            "100",
+            "--seed",
+            "3",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = proc.stdout.readline().strip()
         assert port.startswith("/dev/"), port or proc.stderr.read()

@@ -146,8 +146,9 @@ def test_convert_datalog_keeps_the_pulses_in_the_run_file(tmp_path, boise_run):
     again = load_run(out)
     assert len(again.valve_pulses) == 150
     assert [p.precursor for p in again.valve_pulses] == [p.precursor for p in boise_run.valve_pulses]
-    np.testing.assert_allclose([p.time_s for p in again.valve_pulses],
-                               [p.time_s for p in boise_run.valve_pulses], atol=1e-3)
+    np.testing.assert_allclose(
+        [p.time_s for p in again.valve_pulses], [p.time_s for p in boise_run.valve_pulses], atol=1e-3
+    )
     assert all(e.kind != "valve" for e in again.events)
 
 
@@ -213,8 +214,10 @@ def test_a_log_cut_mid_line_is_one_warning(tmp_path):
     assert len(run.warnings) == 1 and "cut short" in run.warnings[0]
 
 
-@pytest.mark.parametrize("stamp", ["11:23:14.559 05/24/2019", "2019-05-24T11:23:14.559", "24.05.2019 11:23:14.559",
-                                   "2019-05-24 11:23:14.559"])
+@pytest.mark.parametrize(
+    "stamp",
+    ["11:23:14.559 05/24/2019", "2019-05-24T11:23:14.559", "24.05.2019 11:23:14.559", "2019-05-24 11:23:14.559"],
+)
 def test_date_forms(tmp_path, stamp):
     lines = [f"{stamp.replace('14.559', f'{14.559 + i:06.3f}')}\t{5e6:.1f}" for i in range(5)]
     run = load_run(_write(tmp_path / "d.tsv", "Timestamp\tFrequency [Hz]\n" + "\n".join(lines) + "\n"))
@@ -241,15 +244,17 @@ def test_report_shows_our_step_masses_beside_the_tools_table(tmp_path, capsys):
     import json
 
     out = tmp_path / "rep"
-    assert main(["report", str(DATALOG), "--recipe", str(EXECUTION), "--crystal-mhz", "5.5836",
-                 "--out", str(out)]) == 0  # the table beside the DataLog is found by itself
+    assert (
+        main(["report", str(DATALOG), "--recipe", str(EXECUTION), "--crystal-mhz", "5.5836", "--out", str(out)]) == 0
+    )  # the table beside the DataLog is found by itself
     printed = capsys.readouterr().out
     assert "beside the tool's table:" in printed
     doc = json.loads((out / "summary.json").read_text())
     steps = doc["tool_reference"]["steps"]
     doses = load_doses(DOSES).pulses
     assert [(s["step"], s["precursor"], s["tool_ng_cm2"]) for s in steps] == [
-        (d.step, d.precursor, d.delta_ng_cm2) for d in doses]
+        (d.step, d.precursor, d.delta_ng_cm2) for d in doses
+    ]
     # each matched step carries a mass our analysis gave one of its pulses
     ours = np.array([m for c in doc["cycles"] for m in c["steps_ng_cm2"]])
     matched = [s for s in steps if s["ours_ng_cm2"] is not None]
@@ -272,7 +277,7 @@ def test_analyze_says_where_recipe_and_valves_disagree(tmp_path, capsys):
     assert "recipe and valves agree on all 150 pulses" in capsys.readouterr().out
     # a hand-typed recipe that forgot the TMA-only block: 10 TMA pulses the recipe does not plan
     short = tmp_path / "short.toml"
-    short.write_text(HAND_TOML.replace('repeat = 10\n', 'repeat = 1\n'))
+    short.write_text(HAND_TOML.replace("repeat = 10\n", "repeat = 1\n"))
     assert main(["analyze", str(DATALOG), "--recipe", str(short)]) == 0
     out = capsys.readouterr().out
     assert "recipe and valves disagree at 9 of 141 pulses" in out
@@ -281,8 +286,10 @@ def test_analyze_says_where_recipe_and_valves_disagree(tmp_path, capsys):
 def test_execution_table_errors_name_the_line(tmp_path):
     lines = EXECUTION.read_text(encoding="latin-1").splitlines()
     held = tmp_path / "held_ExecutionTable.txt"
-    held.write_text("\n".join([*lines[:5], lines[5].replace("1: Pulse-Purge (Full Flow)", "2: Pulse-Hold-Purge")]),
-                    encoding="latin-1")
+    held.write_text(
+        "\n".join([*lines[:5], lines[5].replace("1: Pulse-Purge (Full Flow)", "2: Pulse-Hold-Purge")]),
+        encoding="latin-1",
+    )
     with pytest.raises(UserInputError, match="not supported") as exc:
         resolve_recipe(str(held))
     assert exc.value.line == 6
@@ -375,7 +382,7 @@ def _live_with_markers(time_s, mass, pulses, recipe=None, chunk=37, latency_s=2.
         if due and a >= from_row:
             live.add_markers(due)
             given += len(due)
-        update = live.feed(time_s[a:a + chunk], mass[a:a + chunk])
+        update = live.feed(time_s[a : a + chunk], mass[a : a + chunk])
         revised += len(update.revised) if update else 0
     live.add_markers(ordered[given:])
     live.finish()
@@ -461,6 +468,9 @@ def test_valves_with_a_recipe_that_expects_masses_place_every_pulse() -> None:
     assert max(abs(c.start_s - t.start_s) for c, t in zip(result.cycles, truth, strict=True)) < 0.5
     first_ligl = next(c for c in result.cycles if c.block_name == "LiGL")
     assert first_ligl.step_names[0] == "LiOtBu" and first_ligl.index == 41
-    errors = [abs(c.mass_gain_ng_cm2 - t.mass_gain_ng_cm2) / abs(t.mass_gain_ng_cm2)
-              for c, t in zip(result.cycles, truth, strict=True) if abs(t.mass_gain_ng_cm2) > 5]
+    errors = [
+        abs(c.mass_gain_ng_cm2 - t.mass_gain_ng_cm2) / abs(t.mass_gain_ng_cm2)
+        for c, t in zip(result.cycles, truth, strict=True)
+        if abs(t.mass_gain_ng_cm2) > 5
+    ]
     assert float(np.median(errors)) < 0.01

@@ -14,12 +14,32 @@ from qcm_app.io.importers.labview import load_doses, load_execution_table
 from qcm_app.io.marker_sources import LogFollower
 
 EXECUTION_HEADER = "Recipe Step\tPrecursor\tFill Pressure [Torr]\tDose Time [s]\tPurge Time [s]\tALD Process Type\n"
-DOSES_HEADER = ("Recipe Step #\tPrecursor #\tPrecursor Name\tALD Process Type\tPulse/Fill Start Timestamp\t"
-                "Pulse/Fill Start Elapsed Time [s]\tHold Start Timestamp\tHold Start Elapsed Time [s]\t"
-                "Purge Start Timestamp\tPurge Start Elapsed Time [s]\tInitial Mass [ng/cm²]\tFinal Mass [ng/cm²]\t"
-                "delta-M [ng/cm²]\n")
-cells = st.sampled_from(["1", "2", "TMA", "H2O", "None", "N/A", "1.00", "20.00", "-3", "nan", "inf", "0: Purge",
-                         "1: Pulse-Purge (Full Flow)", "", "1e400", "x"])
+DOSES_HEADER = (
+    "Recipe Step #\tPrecursor #\tPrecursor Name\tALD Process Type\tPulse/Fill Start Timestamp\t"
+    "Pulse/Fill Start Elapsed Time [s]\tHold Start Timestamp\tHold Start Elapsed Time [s]\t"
+    "Purge Start Timestamp\tPurge Start Elapsed Time [s]\tInitial Mass [ng/cm²]\tFinal Mass [ng/cm²]\t"
+    "delta-M [ng/cm²]\n"
+)
+cells = st.sampled_from(
+    [
+        "1",
+        "2",
+        "TMA",
+        "H2O",
+        "None",
+        "N/A",
+        "1.00",
+        "20.00",
+        "-3",
+        "nan",
+        "inf",
+        "0: Purge",
+        "1: Pulse-Purge (Full Flow)",
+        "",
+        "1e400",
+        "x",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -60,16 +60,20 @@ def test_minimal_recipe_and_extra_keys_are_kept() -> None:
     assert r.block_of_cycle(2) == (0, 2)
 
 
-@pytest.mark.parametrize(("change", "message", "line"), [
-    (('kind = "pulse"', 'kind = "pluse"'), 'kind must be "pulse" or "purge"', 6),
-    (("repeat = 3", "repeat = 0"), "repeat must be a whole number", 3),
-    (("duration_s = 20", "duration_s = -2"), "duration_s must be a positive number", 10),
-    (('kind = "pulse"', 'kind = "purge"'), "has no pulse step", 3),
-    (('name = "test"\n', ""), "top-level name", None),
-    (("duration_s = 0.1", "duration_s = 0.1 0.2"), "not valid TOML", 9),
-])
-def test_malformed_recipes_name_the_problem_and_line(tmp_path: Path, change: tuple[str, str], message: str,
-                                                     line: int | None) -> None:
+@pytest.mark.parametrize(
+    ("change", "message", "line"),
+    [
+        (('kind = "pulse"', 'kind = "pluse"'), 'kind must be "pulse" or "purge"', 6),
+        (("repeat = 3", "repeat = 0"), "repeat must be a whole number", 3),
+        (("duration_s = 20", "duration_s = -2"), "duration_s must be a positive number", 10),
+        (('kind = "pulse"', 'kind = "purge"'), "has no pulse step", 3),
+        (('name = "test"\n', ""), "top-level name", None),
+        (("duration_s = 0.1", "duration_s = 0.1 0.2"), "not valid TOML", 9),
+    ],
+)
+def test_malformed_recipes_name_the_problem_and_line(
+    tmp_path: Path, change: tuple[str, str], message: str, line: int | None
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.replace(*change, 1))
     with pytest.raises(UserInputError) as err:
@@ -100,7 +104,7 @@ def test_arbitrary_text_gives_a_recipe_or_a_clear_error(text: str) -> None:
         assert "\n" not in str(exc)
 
 
-WAIT = '''
+WAIT = """
 name = "with waits"
 [[blocks]]
 name = "wait"
@@ -138,7 +142,7 @@ duration_s = 1
 name = "N2"
 kind = "purge"
 duration_s = 20
-'''
+"""
 
 
 def test_purge_only_blocks_are_waits_that_make_no_cycles() -> None:
@@ -151,10 +155,13 @@ def test_purge_only_blocks_are_waits_that_make_no_cycles() -> None:
     assert r.block_of_cycle(4) == (3, 1)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (("repeat = 3", "repeat = 100000000000"), "repeat must be a whole number from 1 to"),
-    (("duration_s = 20", "duration_s = 1e12"), "at most"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("repeat = 3", "repeat = 100000000000"), "repeat must be a whole number from 1 to"),
+        (("duration_s = 20", "duration_s = 1e12"), "at most"),
+    ],
+)
 def test_recipe_sizes_are_bounded(change: tuple[str, str], message: str) -> None:
     with pytest.raises(UserInputError) as err:
         parse_recipe(WAIT.replace(*change, 1))

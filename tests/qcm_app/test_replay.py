@@ -24,8 +24,13 @@ def _write_run(path: Path, seed: int = 11, preset: str = "ligl_on_al2o3") -> Pat
     sampled = sample_run(ProcessModel(recipe, ReactorSettings(seed=seed)), 10.0)
     pipe = Pipeline(1)
     chunk = pipe.process_arrays(sampled.time_s, sampled.frequency_hz)
-    meta = RunMetadata(start_time=RunMetadata.now_iso(), instrument="simulated", recipe_name=recipe.name,
-                       recipe_text=recipe.text, start_frequency_hz=tuple(pipe.converter.start_frequency_hz))
+    meta = RunMetadata(
+        start_time=RunMetadata.now_iso(),
+        instrument="simulated",
+        recipe_name=recipe.name,
+        recipe_text=recipe.text,
+        start_frequency_hz=tuple(pipe.converter.start_frequency_hz),
+    )
     writer = RunWriter.create(path, meta, in_progress_marker=False)
     writer.write(chunk)
     writer.close()
@@ -69,8 +74,14 @@ def test_paced_replay_and_seek_backwards_start_over(qtbot, controller, tmp_path)
     assert controller.session.buffer.total == n  # paused
     controller.replay_command(ReplayCommand.SEEK, 100.0)
     # the reset empties the view before the samples up to the seek point arrive: wait for those too
-    qtbot.waitUntil(lambda: len(controller.session.cycles) < 5 and controller.session.buffer.total > 0
-                    and controller.session.buffer.view("time_s")[-1] >= 99.0, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: (
+            len(controller.session.cycles) < 5
+            and controller.session.buffer.total > 0
+            and controller.session.buffer.view("time_s")[-1] >= 99.0
+        ),
+        timeout=10_000,
+    )
     t = controller.session.buffer.view("time_s")
     assert t[-1] <= 100.1 and np.all(np.diff(t) > 0)
     controller.replay_command(ReplayCommand.SET_PAUSED, False)
@@ -82,8 +93,14 @@ def test_paced_replay_and_seek_backwards_start_over(qtbot, controller, tmp_path)
 def test_vendor_log_replays_without_a_recipe(qtbot, controller, tmp_path) -> None:
     sampled = sample_run(ProcessModel(load_preset("al2o3"), ReactorSettings(seed=3)), 10.0)
     path = tmp_path / "lab.csv"
-    np.savetxt(path, np.c_[sampled.time_s, sampled.frequency_hz], delimiter=",", header="time_s,frequency_hz",
-               comments="", fmt="%.4f")
+    np.savetxt(
+        path,
+        np.c_[sampled.time_s, sampled.frequency_hz],
+        delimiter=",",
+        header="time_s,frequency_hz",
+        comments="",
+        fmt="%.4f",
+    )
     controller.open_run(path, speed=1000.0)
     controller.replay_command(ReplayCommand.JUMP_TO_END)
     qtbot.waitUntil(lambda: controller.worker is not None and controller.worker.state == "finished", timeout=20_000)
@@ -107,8 +124,16 @@ def test_replay_commands_are_typed(tmp_path) -> None:
 
     worker = ReplayWorker(tmp_path / "none.csv", lambda recipe: None)
     for command in ReplayCommand:
-        worker.command(command, *((1.0,) if command in (ReplayCommand.SET_SPEED, ReplayCommand.SEEK) else
-                                  (True,) if command is ReplayCommand.SET_PAUSED else ()))
+        worker.command(
+            command,
+            *(
+                (1.0,)
+                if command in (ReplayCommand.SET_SPEED, ReplayCommand.SEEK)
+                else (True,)
+                if command is ReplayCommand.SET_PAUSED
+                else ()
+            ),
+        )
     worker._run_commands()
     assert worker.paused and worker._seek_to == math.inf
     with pytest.raises(ValueError):

@@ -64,14 +64,32 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     recipe = parse_recipe(text)
     model = ProcessModel(recipe, ReactorSettings(seed=4, anomalies=(Anomaly(first_cycle=55, cycles=2, factor=0.7),)))
     run = sample_run(model, 10.0)
-    out = {"recipe": folder / "short_ligl.toml", "csv": folder / "ligl_short.csv", "runfile": folder / "ligl_run.csv",
-           "flat": folder / "flat.csv", "bad": folder / "bad.csv"}
+    out = {
+        "recipe": folder / "short_ligl.toml",
+        "csv": folder / "ligl_short.csv",
+        "runfile": folder / "ligl_run.csv",
+        "flat": folder / "flat.csv",
+        "bad": folder / "bad.csv",
+    }
     out["recipe"].write_text(text, encoding="utf-8")
-    np.savetxt(out["csv"], np.column_stack((run.time_s, run.frequency_hz)), delimiter=",", fmt="%.4f",
-               header="time_s,frequency_hz", comments="")
-    meta = RunMetadata(start_time="2026-03-02T09:15:00+01:00", instrument="INFICON SQM-160", firmware="4.12",
-                       start_frequency_hz=(float(run.frequency_hz[0]),), density_g_cm3=1.27, recipe_name=recipe.name,
-                       recipe_text=text, operator_note="reactor B, Li foil substrate")
+    np.savetxt(
+        out["csv"],
+        np.column_stack((run.time_s, run.frequency_hz)),
+        delimiter=",",
+        fmt="%.4f",
+        header="time_s,frequency_hz",
+        comments="",
+    )
+    meta = RunMetadata(
+        start_time="2026-03-02T09:15:00+01:00",
+        instrument="INFICON SQM-160",
+        firmware="4.12",
+        start_frequency_hz=(float(run.frequency_hz[0]),),
+        density_g_cm3=1.27,
+        recipe_name=recipe.name,
+        recipe_text=text,
+        operator_note="reactor B, Li foil substrate",
+    )
     writer = RunWriter.create(out["runfile"], meta, in_progress_marker=False)
     pipeline = Pipeline()
     pipeline.converter.set_start(meta.start_frequency_hz)
@@ -92,9 +110,14 @@ def report(data: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> R
 
 # --- the files of one report ---------------------------------------------------------------------
 
+
 def test_the_four_files_and_nothing_else(report: ReportFiles) -> None:
-    assert sorted(p.name for p in report.folder.iterdir()) == ["cycles.csv", "report.html", "report.pdf",
-                                                                "summary.json"]
+    assert sorted(p.name for p in report.folder.iterdir()) == [
+        "cycles.csv",
+        "report.html",
+        "report.pdf",
+        "summary.json",
+    ]
     assert [p.name for p in report.folder.parent.iterdir()] == ["ligl"]  # no staging folder left behind
     assert report.cycles == sum(SHORT_REPEATS)
     assert report.html_bytes == report.html.stat().st_size
@@ -110,7 +133,7 @@ def test_pdf_opens_and_its_pages_render(report: ReportFiles, tmp_path: Path) -> 
     assert (grey < 128).mean() > 0.01  # text on it, not a blank page
     figures_page = np.asarray(pdf[1].render(scale=0.5).to_pil().convert("RGB")).reshape(-1, 3).astype(float)
     for regime, share in (("nucleation", 0.01), ("steady", 0.05), ("anomaly", 0.002)):  # the shading of figure 1
-        fill = np.array([int(report_figures.FILL[regime][k:k + 2], 16) for k in (1, 3, 5)], dtype=float)
+        fill = np.array([int(report_figures.FILL[regime][k : k + 2], 16) for k in (1, 3, 5)], dtype=float)
         on_white = 255 * 0.45 + fill * 0.55
         assert (np.abs(figures_page - on_white).sum(axis=1) < 12).mean() > share, regime
     first = pdf[0].get_textpage().get_text_range()
@@ -131,7 +154,8 @@ def test_cycles_csv_agrees_with_summary_json(report: ReportFiles) -> None:
         assert float(row["start (s)"]) == pytest.approx(cyc["start_s"], abs=1e-6)
         assert float(row["mass gain (ng/cm2)"]) == pytest.approx(cyc["mass_gain_ng_cm2"], abs=1e-6)
         assert [float(row["dm step 1 (ng/cm2)"]), float(row["dm step 2 (ng/cm2)"])] == pytest.approx(
-            cyc["steps_ng_cm2"], abs=1e-6)
+            cyc["steps_ng_cm2"], abs=1e-6
+        )
         assert row["step names"].split(";") == cyc["step_names"]
         assert float(row["ratio A/cycle"]) == pytest.approx(cyc["ratio_a"], abs=1e-6)
         assert row["regime"] == cyc["regime"]
@@ -163,8 +187,18 @@ def test_html_is_self_contained(report: ReportFiles) -> None:
 def test_report_states_the_run_and_the_results(report: ReportFiles) -> None:
     html = report.html.read_text(encoding="utf-8")
     summary = json.loads(report.json.read_text(encoding="utf-8"))
-    for text in ("ligl_short.csv", "Sauerbrey factor", "ng/cm² per Hz", "Start frequency", "LiGL on ALD-Al2O3",
-                 "Block LiGL", "Al2O3 3 g/cm³, LiGL 1.27 g/cm³", "Summary per block", "enhanced", "qcm-monitor 0.1.0"):
+    for text in (
+        "ligl_short.csv",
+        "Sauerbrey factor",
+        "ng/cm² per Hz",
+        "Start frequency",
+        "LiGL on ALD-Al2O3",
+        "Block LiGL",
+        "Al2O3 3 g/cm³, LiGL 1.27 g/cm³",
+        "Summary per block",
+        "enhanced",
+        "qcm-monitor 0.1.0",
+    ):
         assert text in html, text
     ligl = next(b for b in summary["blocks"] if b["name"] == "LiGL")
     steady = ligl["steady"]
@@ -187,6 +221,7 @@ def test_the_zoom_figure_states_the_steady_level_of_its_block(report: ReportFile
 
 # --- atomic publishing ---------------------------------------------------------------------------
 
+
 def test_a_failure_leaves_no_folder(data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_args: object) -> None:
         raise RuntimeError("simulated failure while drawing")
@@ -198,8 +233,9 @@ def test_a_failure_leaves_no_folder(data: dict[str, Path], tmp_path: Path, monke
     assert list(tmp_path.iterdir()) == []  # neither the report nor its staging folder
 
 
-def test_a_failure_leaves_an_existing_report_untouched(report: ReportFiles, data: dict[str, Path], tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_leaves_an_existing_report_untouched(
+    report: ReportFiles, data: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     existing = shutil.copytree(report.folder, tmp_path / "ligl")
     before = _tree(existing)
     monkeypatch.setattr(report_figures, "draw_half_cycles", lambda *_a: 1 / 0)
@@ -241,6 +277,7 @@ def test_existing_folders_are_not_clobbered(report: ReportFiles, data: dict[str,
 
 # --- unusual runs --------------------------------------------------------------------------------
 
+
 def test_a_run_without_cycles_still_gets_a_report(data: dict[str, Path], tmp_path: Path) -> None:
     analyzed = analyze_file(data["flat"])
     assert analyzed.result.cycles == []
@@ -263,8 +300,9 @@ def test_without_a_recipe_the_inferred_pattern_is_reported(data: dict[str, Path]
     # inferred pulses are named alike in every block ("pulse 1", "pulse 2", ...); blocks inferred with
     # different numbers of pulses get numbered step columns and a column naming the steps
     assert all(name.startswith("pulse ") for c in content.cycles for name in c.step_names)
-    assert ("dm pulse 1 (ng/cm2)" in header and "dm pulse 2 (ng/cm2)" in header) or \
-        ("dm step 1 (ng/cm2)" in header and "step names" in header)
+    assert ("dm pulse 1 (ng/cm2)" in header and "dm pulse 2 (ng/cm2)" in header) or (
+        "dm step 1 (ng/cm2)" in header and "step names" in header
+    )
 
 
 def test_our_run_file_carries_its_recipe_and_metadata(data: dict[str, Path]) -> None:
@@ -280,8 +318,10 @@ def test_our_run_file_carries_its_recipe_and_metadata(data: dict[str, Path]) -> 
 
 # --- several runs and the command line -----------------------------------------------------------
 
-def test_cli_batch_links_every_run_from_the_index(data: dict[str, Path], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+
+def test_cli_batch_links_every_run_from_the_index(
+    data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inputs = [data["csv"], data["flat"], data["flat"]]
     before = {p: _fingerprint(p) for p in inputs}
     out = tmp_path / "batch"
@@ -306,8 +346,7 @@ def test_cli_batch_links_every_run_from_the_index(data: dict[str, Path], tmp_pat
 
 def test_cli_single_run(data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "one"
-    assert main(["report", str(data["runfile"]), "--density", "1.3", "--note", "density check", "--out",
-                 str(out)]) == 0
+    assert main(["report", str(data["runfile"]), "--density", "1.3", "--note", "density check", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["cycles.csv", "report.html", "report.pdf", "summary.json"]
     captured = capsys.readouterr()
     assert captured.err == ""
@@ -316,14 +355,18 @@ def test_cli_single_run(data: dict[str, Path], tmp_path: Path, capsys: pytest.Ca
     assert {b["steady"]["density_g_cm3"] for b in summary["blocks"]} == {1.3}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{bad}"], "bad.csv:1: unrecognised format"),
-    (["{flat}", "{bad}"], "bad.csv:1: unrecognised format"),
-    (["{missing}"], "missing.csv: file not found"),
-    (["{csv}", "--density", "0"], "--density must be a positive number"),
-])
-def test_cli_bad_input_is_one_line_and_writes_nothing(args: list[str], message: str, data: dict[str, Path],
-                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{bad}"], "bad.csv:1: unrecognised format"),
+        (["{flat}", "{bad}"], "bad.csv:1: unrecognised format"),
+        (["{missing}"], "missing.csv: file not found"),
+        (["{csv}", "--density", "0"], "--density must be a positive number"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_writes_nothing(
+    args: list[str], message: str, data: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     names = {"bad": data["bad"], "csv": data["csv"], "flat": data["flat"], "missing": tmp_path / "missing.csv"}
     argv = ["report", *(a.format(**names) for a in args), "--out", str(tmp_path / "out")]
     assert main(argv) == 2
@@ -344,19 +387,28 @@ def test_batch_api_reports_progress_and_stops_on_a_bad_file(data: dict[str, Path
 
 
 def test_reports_need_no_qt_no_pyplot_and_no_display(data: dict[str, Path], tmp_path: Path) -> None:
-    code = ("import sys; from qcm_app.io.offline import analyze_file; from qcm_app.report import write_report; "
-            f"write_report(analyze_file({str(data['flat'])!r}), {str(tmp_path / 'out')!r}); "
-            "loaded = [m for m in sys.modules if m.startswith(('PySide6', 'matplotlib.pyplot'))]; "
-            "print(loaded)")
+    code = (
+        "import sys; from qcm_app.io.offline import analyze_file; from qcm_app.report import write_report; "
+        f"write_report(analyze_file({str(data['flat'])!r}), {str(tmp_path / 'out')!r}); "
+        "loaded = [m for m in sys.modules if m.startswith(('PySide6', 'matplotlib.pyplot'))]; "
+        "print(loaded)"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]" and done.stderr == ""
     assert (tmp_path / "out" / "report.pdf").exists()
 
 
 # --- small parts ---------------------------------------------------------------------------------
+
 
 def test_progress_bar_redraws_in_place_on_a_terminal() -> None:
     class Tty(io.StringIO):

@@ -23,9 +23,14 @@ def write_run(path: Path, preset: str, keep_fraction: float = 1.0) -> Path:
     n = int(sampled.time_s.size * keep_fraction)
     pipe = Pipeline(1)
     chunk = pipe.process_arrays(sampled.time_s[:n], sampled.frequency_hz[:n])
-    meta = RunMetadata(start_time=RunMetadata.now_iso(), instrument="simulated", recipe_name=recipe.name,
-                       recipe_text=recipe.text, start_frequency_hz=tuple(pipe.converter.start_frequency_hz),
-                       density_g_cm3=1.27)
+    meta = RunMetadata(
+        start_time=RunMetadata.now_iso(),
+        instrument="simulated",
+        recipe_name=recipe.name,
+        recipe_text=recipe.text,
+        start_frequency_hz=tuple(pipe.converter.start_frequency_hz),
+        density_g_cm3=1.27,
+    )
     writer = RunWriter.create(path, meta, in_progress_marker=False)
     writer.write(chunk)
     writer.close()

@@ -13,15 +13,34 @@ from qcm_app.io.runfile import HEADER_KEYS, NOTE_KEY, RESERVED_KEYS, RunMetadata
 
 def _every_field_set() -> RunMetadata:
     """Metadata with every header field away from its default, and no extras."""
-    return RunMetadata(start_time="2026-01-02T03:04:05+01:00", app_version="9.9.9", instrument="SQM-160",
-                       firmware="4.09", port="/dev/ttyUSB0", protocol="sqm160", sensors=(1, 2),
-                       crystal=replace(CrystalSettings(), nominal_mhz=5.0, quartz_density_g_cm3=2.65,
-                                       quartz_shear_modulus_g_cm_s2=2.95e11, zq_kg_m2_s=8.8e6,
-                                       blank_frequency_hz=5.05e6, fresh_frequency_hz=5.0e6,
-                                       min_frequency_hz=4.2e6),
-                       start_frequency_hz=(5_975_830.125, 5_980_000.5), density_g_cm3=2.7, z_ratio=0.5,
-                       tooling_pct=95.0, recipe_name="TMA/H2O", recipe_file="recipes/tma.toml",
-                       recipe_text='[[blocks]]\nname = "TMA/H2O"\n', time_scale=10.0, operator_note="a note")
+    return RunMetadata(
+        start_time="2026-01-02T03:04:05+01:00",
+        app_version="9.9.9",
+        instrument="SQM-160",
+        firmware="4.09",
+        port="/dev/ttyUSB0",
+        protocol="sqm160",
+        sensors=(1, 2),
+        crystal=replace(
+            CrystalSettings(),
+            nominal_mhz=5.0,
+            quartz_density_g_cm3=2.65,
+            quartz_shear_modulus_g_cm_s2=2.95e11,
+            zq_kg_m2_s=8.8e6,
+            blank_frequency_hz=5.05e6,
+            fresh_frequency_hz=5.0e6,
+            min_frequency_hz=4.2e6,
+        ),
+        start_frequency_hz=(5_975_830.125, 5_980_000.5),
+        density_g_cm3=2.7,
+        z_ratio=0.5,
+        tooling_pct=95.0,
+        recipe_name="TMA/H2O",
+        recipe_file="recipes/tma.toml",
+        recipe_text='[[blocks]]\nname = "TMA/H2O"\n',
+        time_scale=10.0,
+        operator_note="a note",
+    )
 
 
 def _written_keys(meta: RunMetadata) -> list[str]:

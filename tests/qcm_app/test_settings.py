@@ -14,8 +14,12 @@ from qcm_app.domain.physics import CrystalSettings
 
 
 def test_round_trip_through_qsettings(tmp_path) -> None:
-    s = AppSettings(runs_folder=tmp_path / "runs", crystal=CrystalSettings.for_nominal_mhz(5.0), demo_speed=25.0,
-                    operator_note="LiGL-90 for A. Scientist")
+    s = AppSettings(
+        runs_folder=tmp_path / "runs",
+        crystal=CrystalSettings.for_nominal_mhz(5.0),
+        demo_speed=25.0,
+        operator_note="LiGL-90 for A. Scientist",
+    )
     s.film.density_g_cm3 = 1.27
     save_settings(s)
     loaded, problems = load_settings()
@@ -49,8 +53,14 @@ def test_wrong_order_of_life_frequencies() -> None:
     assert problems and "wrong order" in problems[0]
 
 
-VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30),
-                   st.lists(st.integers(), max_size=3))
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.lists(st.integers(), max_size=3),
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,9 +88,16 @@ def test_one_store_for_app_connection_and_window(tmp_path) -> None:
     )
 
     save_settings(AppSettings(runs_folder=tmp_path / "runs"))
-    connection = ConnectionSettings(port="/dev/ttyUSB0", protocol="line", baud=9600, sensors=(1, 2),
-                                    options={"line": {"decimal_comma": "yes"}}, markers_kind="log",
-                                    markers_target="/share/Run_DataLog.txt", valve_names="TMA=Mod8/do1")
+    connection = ConnectionSettings(
+        port="/dev/ttyUSB0",
+        protocol="line",
+        baud=9600,
+        sensors=(1, 2),
+        options={"line": {"decimal_comma": "yes"}},
+        markers_kind="log",
+        markers_target="/share/Run_DataLog.txt",
+        valve_names="TMA=Mod8/do1",
+    )
     save_connection(connection)
     save_window_layout(WindowLayout(QByteArray(b"g"), None, {"main_split": QByteArray(b"s")}, wall_clock=True))
     assert load_connection() == connection

@@ -68,13 +68,22 @@ def load() -> BoiseRun:
             if len(pulses) == 2:
                 steps = (*steps, _float(row["dm_h2o_ng_cm2_vendor"]))
             k = in_block[blk]
-            cycles.append(CycleTruth(
-                index=int(row["cycle"]), block_index=BLOCK_INDEX[blk], block_name=BLOCK_NAME[blk], cycle_in_block=k,
-                start_s=tma, end_s=math.nan, mass_gain_ng_cm2=_float(row["dm_cycle_ng_cm2_vendor"]),
-                steps_ng_cm2=steps, pulse_times_s=pulses,
-                # the README: no steady state in block A; block C runs steady from its 2nd cycle
-                steady=blk == "C" and k >= 2,
-                visible=abs(_float(row["dm_cycle_ng_cm2_vendor"])) >= NO_RECIPE_MIN_GAIN_NG_CM2))
+            cycles.append(
+                CycleTruth(
+                    index=int(row["cycle"]),
+                    block_index=BLOCK_INDEX[blk],
+                    block_name=BLOCK_NAME[blk],
+                    cycle_in_block=k,
+                    start_s=tma,
+                    end_s=math.nan,
+                    mass_gain_ng_cm2=_float(row["dm_cycle_ng_cm2_vendor"]),
+                    steps_ng_cm2=steps,
+                    pulse_times_s=pulses,
+                    # the README: no steady state in block A; block C runs steady from its 2nd cycle
+                    steady=blk == "C" and k >= 2,
+                    visible=abs(_float(row["dm_cycle_ng_cm2_vendor"])) >= NO_RECIPE_MIN_GAIN_NG_CM2,
+                )
+            )
     blocks = [
         BlockTruth(1, BLOCK_NAME["A"], 50, math.nan, 50, "inhibited", "real: inhibited, no steady state"),
         BlockTruth(3, BLOCK_NAME["B"], 10, 0.0, 1, "enhanced", "real: saturating TMA-only"),

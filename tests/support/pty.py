@@ -18,8 +18,15 @@ D = TypeVar("D", bound=Driver)
 
 
 @contextmanager
-def pty_pair(emulator: EmulatedInstrument, driver_class: type[D], *, timeout_s: float = 0.3,
-             faults: Faults | None = None, link: Path | None = None, **options: Any) -> Iterator[tuple[PtyServer, D]]:
+def pty_pair(
+    emulator: EmulatedInstrument,
+    driver_class: type[D],
+    *,
+    timeout_s: float = 0.3,
+    faults: Faults | None = None,
+    link: Path | None = None,
+    **options: Any,
+) -> Iterator[tuple[PtyServer, D]]:
     """Serve ``emulator`` unpaced on a pty and open ``driver_class`` on it at its default baud rate.
 
     Both are closed on leaving, the driver first (it may still write a stop command).
@@ -27,8 +34,9 @@ def pty_pair(emulator: EmulatedInstrument, driver_class: type[D], *, timeout_s: 
     server = PtyServer(emulator, faults=faults, baud=None, link=link)
     server.start()
     try:
-        driver = driver_class(open_transport(server.port, driver_class.info.default_baud, timeout_s=timeout_s),
-                              **options)
+        driver = driver_class(
+            open_transport(server.port, driver_class.info.default_baud, timeout_s=timeout_s), **options
+        )
         try:
             yield server, driver
         finally:
@@ -37,8 +45,9 @@ def pty_pair(emulator: EmulatedInstrument, driver_class: type[D], *, timeout_s: 
         server.stop()
 
 
-def read_some(driver: Driver, count: int, frequency_hz: float, tolerance_hz: float = 0.0) -> tuple[
-        int, list[InstrumentError]]:
+def read_some(
+    driver: Driver, count: int, frequency_hz: float, tolerance_hz: float = 0.0
+) -> tuple[int, list[InstrumentError]]:
     """Read ``count`` times: how many readings had the expected frequency, and the errors raised."""
     good, errors = 0, []
     for _ in range(count):

@@ -79,10 +79,14 @@ def _f(value: Any) -> float:
 
 def found_from_result(result: Any) -> Found:
     """An ``AnalysisResult`` of ``qcm_app.analysis`` as a ``Found``."""
-    cycles = [FoundCycle(_f(c.start_s), _f(c.mass_gain_ng_cm2), tuple(_f(v) for v in c.steps_ng_cm2),
-                         int(c.block_index)) for c in result.cycles]
-    blocks = [FoundBlock(int(b.block_index), _kind(b.nucleation_kind), int(b.nucleation_cycles),
-                         _f(b.steady_mass_ng_cm2)) for b in result.regimes.blocks]
+    cycles = [
+        FoundCycle(_f(c.start_s), _f(c.mass_gain_ng_cm2), tuple(_f(v) for v in c.steps_ng_cm2), int(c.block_index))
+        for c in result.cycles
+    ]
+    blocks = [
+        FoundBlock(int(b.block_index), _kind(b.nucleation_kind), int(b.nucleation_cycles), _f(b.steady_mass_ng_cm2))
+        for b in result.regimes.blocks
+    ]
     return Found(cycles, blocks)
 
 
@@ -140,8 +144,11 @@ class NucleationScore:
 
     @property
     def ok(self) -> bool:
-        return (self.found_cycles is not None and self.found_kind == self.true_kind
-                and abs(self.found_cycles - self.true_cycles) <= NUCLEATION_TOLERANCE_CYCLES)
+        return (
+            self.found_cycles is not None
+            and self.found_kind == self.true_kind
+            and abs(self.found_cycles - self.true_cycles) <= NUCLEATION_TOLERANCE_CYCLES
+        )
 
 
 @dataclass
@@ -212,8 +219,17 @@ def _p95(x: Sequence[float]) -> float:
     return float(np.percentile(x, 95)) if len(x) else math.nan
 
 
-def score(cycles: Sequence[CycleTruth], blocks: Sequence[BlockTruth], found: Found, *, tolerance_s: float,
-          scenario: str = "", seed: int = 0, with_recipe: bool = True, method: str = "ours") -> Score:
+def score(
+    cycles: Sequence[CycleTruth],
+    blocks: Sequence[BlockTruth],
+    found: Found,
+    *,
+    tolerance_s: float,
+    scenario: str = "",
+    seed: int = 0,
+    with_recipe: bool = True,
+    method: str = "ours",
+) -> Score:
     """Score ``found`` against the truth (see the module docstring for each figure)."""
     pairs = match([c.start_s for c in cycles], [c.start_s for c in found.cycles], tolerance_s)
     rel: list[float] = []
@@ -247,27 +263,58 @@ def score(cycles: Sequence[CycleTruth], blocks: Sequence[BlockTruth], found: Fou
     nucleation = []
     for b in blocks:
         fb = found_block(b.block_index)
-        nucleation.append(NucleationScore(b.name, b.nucleation_cycles, b.nucleation_kind,
-                                          fb.nucleation_cycles if fb else None, fb.nucleation_kind if fb else None))
+        nucleation.append(
+            NucleationScore(
+                b.name,
+                b.nucleation_cycles,
+                b.nucleation_kind,
+                fb.nucleation_cycles if fb else None,
+                fb.nucleation_kind if fb else None,
+            )
+        )
     last = blocks[-1] if blocks else None
     steady_true = last.steady_mass_ng_cm2 if last else math.nan
     fb = found_block(last.block_index) if last else None
     steady_found = fb.steady_mass_ng_cm2 if fb else math.nan
     steady_err = abs(steady_found - steady_true) / abs(steady_true) * 100.0 if steady_true else math.nan
     return Score(
-        scenario=scenario, seed=seed, with_recipe=with_recipe, method=method, cycles_true=len(cycles),
-        cycles_found=len(found.cycles), matched=len(pairs), false_cycles=len(found.cycles) - len(pairs),
-        steady_true=sum(c.steady for c in cycles), steady_matched=steady_matched,
-        median_error_pct=_median(rel), p95_error_pct=_p95(rel), step_error_median_ng_cm2=_median(step_abs),
-        step_error_median_pct=_median(step_rel), steady_true_ng_cm2=steady_true, steady_found_ng_cm2=steady_found,
-        steady_error_pct=steady_err if math.isfinite(steady_err) else math.nan, nucleation=nucleation,
-        start_error_median_s=_median(start_err), start_error_p95_s=_p95(start_err), elapsed_s=found.elapsed_s,
-        error=found.error, all_visible=all(c.visible for c in cycles))
+        scenario=scenario,
+        seed=seed,
+        with_recipe=with_recipe,
+        method=method,
+        cycles_true=len(cycles),
+        cycles_found=len(found.cycles),
+        matched=len(pairs),
+        false_cycles=len(found.cycles) - len(pairs),
+        steady_true=sum(c.steady for c in cycles),
+        steady_matched=steady_matched,
+        median_error_pct=_median(rel),
+        p95_error_pct=_p95(rel),
+        step_error_median_ng_cm2=_median(step_abs),
+        step_error_median_pct=_median(step_rel),
+        steady_true_ng_cm2=steady_true,
+        steady_found_ng_cm2=steady_found,
+        steady_error_pct=steady_err if math.isfinite(steady_err) else math.nan,
+        nucleation=nucleation,
+        start_error_median_s=_median(start_err),
+        start_error_p95_s=_p95(start_err),
+        elapsed_s=found.elapsed_s,
+        error=found.error,
+        all_visible=all(c.visible for c in cycles),
+    )
 
 
 def score_trace(trace: Trace, found: Found, *, with_recipe: bool, method: str = "ours") -> Score:
-    return score(trace.cycles, trace.blocks, found, tolerance_s=trace.min_purge_s / 2.0, scenario=trace.scenario,
-                 seed=trace.seed, with_recipe=with_recipe, method=method)
+    return score(
+        trace.cycles,
+        trace.blocks,
+        found,
+        tolerance_s=trace.min_purge_s / 2.0,
+        scenario=trace.scenario,
+        seed=trace.seed,
+        with_recipe=with_recipe,
+        method=method,
+    )
 
 
 def misses(s: Score) -> list[str]:
@@ -299,11 +346,20 @@ def misses(s: Score) -> list[str]:
 
 # --- the real Boise run --------------------------------------------------------------------------
 
+
 def score_boise(run: boise.BoiseRun, found: Found, *, with_recipe: bool, method: str = "ours") -> Score:
     """The generic figures (cycles matched within 10 s, half a purge) plus the issue's Boise checks in
     ``extra``: fractions within tolerance, the TMA-only block, block A's nucleation, block C's level."""
-    s = score(run.cycles, run.blocks, found, tolerance_s=10.0, scenario="boise_real", seed=0,
-              with_recipe=with_recipe, method=method)
+    s = score(
+        run.cycles,
+        run.blocks,
+        found,
+        tolerance_s=10.0,
+        scenario="boise_real",
+        seed=0,
+        with_recipe=with_recipe,
+        method=method,
+    )
     pairs = match([c.start_s for c in run.cycles], [c.start_s for c in found.cycles], 10.0)
     n = len(run.cycles)
     starts_ok = 0
@@ -322,8 +378,11 @@ def score_boise(run: boise.BoiseRun, found: Found, *, with_recipe: bool, method:
     first_ok = abs(tma_gains[0] - boise.TMA_ONLY_FIRST_NG_CM2) <= boise.TMA_ONLY_TOLERANCE_NG_CM2
     rest_ok = all(abs(g) <= boise.TMA_ONLY_TOLERANCE_NG_CM2 for g in tma_gains[1:])
     nuc_a = s.nucleation[0]
-    inhibited_ok = (nuc_a.found_kind == "inhibited" and nuc_a.found_cycles is not None
-                    and nuc_a.found_cycles >= boise.INHIBITED_CYCLES)
+    inhibited_ok = (
+        nuc_a.found_kind == "inhibited"
+        and nuc_a.found_cycles is not None
+        and nuc_a.found_cycles >= boise.INHIBITED_CYCLES
+    )
     steady_ok = abs(s.steady_found_ng_cm2 - boise.LAST_BLOCK_STEADY_NG_CM2) <= boise.LAST_BLOCK_STEADY_TOLERANCE_NG_CM2
     extra: dict[str, Any] = {
         "starts_within_2.5s_fraction": starts_ok / n,
@@ -338,8 +397,9 @@ def score_boise(run: boise.BoiseRun, found: Found, *, with_recipe: bool, method:
     }
     if not with_recipe:
         # every cycle gaining >= 6 ng/cm² found within 3 s; false = found cycles near no true cycle
-        tight = match([c.start_s for c in run.cycles], [c.start_s for c in found.cycles],
-                      boise.NO_RECIPE_START_TOLERANCE_S)
+        tight = match(
+            [c.start_s for c in run.cycles], [c.start_s for c in found.cycles], boise.NO_RECIPE_START_TOLERANCE_S
+        )
         hit = {i for i, _ in tight}
         visible = [i for i, c in enumerate(run.cycles) if c.mass_gain_ng_cm2 >= boise.NO_RECIPE_MIN_GAIN_NG_CM2]
         extra["visible_cycles"] = len(visible)

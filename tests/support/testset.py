@@ -20,8 +20,16 @@ from qcm_app.domain.recipes import Recipe
 from qcm_app.io.recipe_files import load_preset
 from qcm_app.simulation.reactor import ProcessModel, ReactorSettings, SampledRun, sample_run
 
-HEAVY = dict(noise_hz=0.05, resolution_hz=0.03, warmup_hz=15.0, warmup_tau_s=600.0, drift_hz_per_h=12.0,
-             spike_hz=2.0, jitter_s=0.05, tool_drift=1e-3)
+HEAVY = dict(
+    noise_hz=0.05,
+    resolution_hz=0.03,
+    warmup_hz=15.0,
+    warmup_tau_s=600.0,
+    drift_hz_per_h=12.0,
+    spike_hz=2.0,
+    jitter_s=0.05,
+    tool_drift=1e-3,
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,13 @@ class Case:
 
     def simulate(self) -> tuple[ProcessModel, SampledRun]:
         model = ProcessModel(self.recipe, ReactorSettings(seed=self.seed, **self.reactor))
-        run = sample_run(model, self.rate_hz, dropout_prob=self.dropout_prob, duplicate_prob=self.duplicate_prob,
-                         nan_prob=self.nan_prob)
+        run = sample_run(
+            model,
+            self.rate_hz,
+            dropout_prob=self.dropout_prob,
+            duplicate_prob=self.duplicate_prob,
+            nan_prob=self.nan_prob,
+        )
         return model, run
 
 
@@ -53,8 +66,15 @@ def cases(seeds: tuple[int, ...] = (1, 2, 3)) -> list[Case]:
             Case("steady Al2O3", "al2o3", seed),
             Case("LiGL on Al2O3 (enhanced)", "ligl_on_al2o3", seed),
             Case("inhibited ZrO2", "zro2_inhibited", seed),
-            Case("heavy noise+drift, dropouts", "al2o3", seed, reactor=HEAVY, dropout_prob=0.002,
-                 duplicate_prob=0.01, nan_prob=0.002),
+            Case(
+                "heavy noise+drift, dropouts",
+                "al2o3",
+                seed,
+                reactor=HEAVY,
+                dropout_prob=0.002,
+                duplicate_prob=0.01,
+                nan_prob=0.002,
+            ),
             Case("LZO 1:2 supercycle", "lzo_1to2", seed),
             Case("LiGL at 2 Hz", "ligl_on_al2o3", seed, rate_hz=2.0),
             Case("LiGL at 20 Hz", "ligl_on_al2o3", seed, rate_hz=20.0),
@@ -87,7 +107,9 @@ class Score:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "case": self.case, "seed": self.seed, "recipe": self.with_recipe,
+            "case": self.case,
+            "seed": self.seed,
+            "recipe": self.with_recipe,
             "cycles": f"{self.cycles_found}/{self.cycles_true}",
             "median_error_pct": round(self.median_error * 100, 3),
             "p95_error_pct": round(self.p95_error * 100, 3),
@@ -114,8 +136,9 @@ def score(case: Case, with_recipe: bool = True, check_live: bool = False, chunk:
             errors.append(abs(c.mass_gain_ng_cm2 / truth[k].mass_gain_ng_cm2 - 1.0))
     err = np.array(errors) if errors else np.array([math.inf])
     last_block = len(case.recipe.blocks) - 1
-    true_steady = float(np.mean([c.mass_gain_ng_cm2 for c in truth
-                                 if c.block_index == last_block and c.regime == "steady"]))
+    true_steady = float(
+        np.mean([c.mass_gain_ng_cm2 for c in truth if c.block_index == last_block and c.regime == "steady"])
+    )
     blocks = result.regimes.blocks
     found_steady = blocks[-1].steady_mass_ng_cm2 if blocks else math.nan
     first_nuc = next((b for b in case.recipe.blocks if b.nucleation.kind != "none"), None)
@@ -125,16 +148,25 @@ def score(case: Case, with_recipe: bool = True, check_live: bool = False, chunk:
     live_ok = None
     if check_live:
         live_ok = same_result(result, _chunked(run.time_s, mass, recipe, chunk))
-    return Score(case=case.name, seed=case.seed, with_recipe=with_recipe, cycles_found=len(found),
-                 cycles_true=len(truth), median_error=float(np.median(err)), p95_error=float(np.percentile(err, 95)),
-                 steady_error=abs(found_steady / true_steady - 1.0) if math.isfinite(found_steady) else math.inf,
-                 nucleation_found=nuc_found, nucleation_true=nuc_true, live_equals_offline=live_ok)
+    return Score(
+        case=case.name,
+        seed=case.seed,
+        with_recipe=with_recipe,
+        cycles_found=len(found),
+        cycles_true=len(truth),
+        median_error=float(np.median(err)),
+        p95_error=float(np.percentile(err, 95)),
+        steady_error=abs(found_steady / true_steady - 1.0) if math.isfinite(found_steady) else math.inf,
+        nucleation_found=nuc_found,
+        nucleation_true=nuc_true,
+        live_equals_offline=live_ok,
+    )
 
 
 def _chunked(t: np.ndarray, m: np.ndarray, recipe: Recipe | None, chunk: int) -> AnalysisResult:
     live = LiveAnalysis(recipe)
     for i in range(0, t.size, chunk):
-        live.feed(t[i:i + chunk], m[i:i + chunk])
+        live.feed(t[i : i + chunk], m[i : i + chunk])
     live.finish()
     return live.result()
 
@@ -144,11 +176,19 @@ def same_result(a: AnalysisResult, b: AnalysisResult, rel: float = 1e-9) -> bool
     if len(a.cycles) != len(b.cycles):
         return False
     for x, y in zip(a.cycles, b.cycles, strict=True):
-        if (x.index, x.block_index, x.cycle_in_block, x.pulses_observed) != \
-                (y.index, y.block_index, y.cycle_in_block, y.pulses_observed):
+        if (x.index, x.block_index, x.cycle_in_block, x.pulses_observed) != (
+            y.index,
+            y.block_index,
+            y.cycle_in_block,
+            y.pulses_observed,
+        ):
             return False
-        pairs = [(x.start_s, y.start_s), (x.end_s, y.end_s), (x.mass_gain_ng_cm2, y.mass_gain_ng_cm2),
-                 *zip(x.steps_ng_cm2, y.steps_ng_cm2, strict=True)]
+        pairs = [
+            (x.start_s, y.start_s),
+            (x.end_s, y.end_s),
+            (x.mass_gain_ng_cm2, y.mass_gain_ng_cm2),
+            *zip(x.steps_ng_cm2, y.steps_ng_cm2, strict=True),
+        ]
         for u, v in pairs:
             if not (u == v or (math.isfinite(u) and math.isfinite(v) and abs(u - v) <= rel * max(abs(u), 1.0))):
                 return False

@@ -237,6 +237,7 @@ class _PulseEvent:
 
 # --- the chemistry signal ------------------------------------------------------------------------
 
+
 def chemistry_mass(t: np.ndarray, events: list[_PulseEvent]) -> np.ndarray:
     """Noise-free areal mass at times ``t`` (sorted): saturating uptake plus desorbing tails."""
     t = np.asarray(t, dtype=float)
@@ -267,6 +268,7 @@ def chemistry_mass(t: np.ndarray, events: list[_PulseEvent]) -> np.ndarray:
 
 # --- the generator -------------------------------------------------------------------------------
 
+
 def _main_step(scn: Scenario) -> float:
     for b in scn.blocks:
         if isinstance(b, Process):
@@ -280,16 +282,34 @@ def recipe_toml(scn: Scenario) -> str:
     for i, b in enumerate(scn.blocks):
         lines.append("[[blocks]]")
         if isinstance(b, Wait):
-            lines += [f'name = "{b.name} {i}"', "repeat = 1", "", "[[blocks.steps]]", 'name = "N2"',
-                      'kind = "purge"', f"duration_s = {b.duration_s:g}", ""]
+            lines += [
+                f'name = "{b.name} {i}"',
+                "repeat = 1",
+                "",
+                "[[blocks.steps]]",
+                'name = "N2"',
+                'kind = "purge"',
+                f"duration_s = {b.duration_s:g}",
+                "",
+            ]
             continue
         lines += [f'name = "{b.name}"', f"repeat = {b.repeat}"]
         if b.density_g_cm3 is not None:
             lines.append(f"density_g_cm3 = {b.density_g_cm3:g}")
         lines.append("")
         for p in b.pulses:
-            lines += ["[[blocks.steps]]", f'name = "{p.name}"', 'kind = "pulse"', f"duration_s = {p.duration_s:g}", "",
-                      "[[blocks.steps]]", 'name = "N2"', 'kind = "purge"', f"duration_s = {p.purge_s:g}", ""]
+            lines += [
+                "[[blocks.steps]]",
+                f'name = "{p.name}"',
+                'kind = "pulse"',
+                f"duration_s = {p.duration_s:g}",
+                "",
+                "[[blocks.steps]]",
+                'name = "N2"',
+                'kind = "purge"',
+                f"duration_s = {p.purge_s:g}",
+                "",
+            ]
     return "\n".join(lines)
 
 
@@ -367,15 +387,30 @@ def generate(scn: Scenario, seed: int, *, clean: bool = False) -> Trace:
     sigma = 0.0 if clean else math.hypot(noise, nz.resolution_hz * sauer / math.sqrt(12.0))
     steady_last = blocks[-1].steady_mass_ng_cm2
     floor = sigma * math.sqrt(2.0 / (last.pulses[-1].purge_s * rate)) / abs(steady_last) * 100 if steady_last else 0.0
-    return Trace(scenario=scn.name, seed=seed, time_s=time_s, frequency_hz=freq, f0_hz=f0, crystal_mhz=nz.crystal_mhz,
-                 sample_rate_hz=rate, resolution_hz=nz.resolution_hz, sauerbrey_ng_cm2_per_hz=sauer,
-                 noise_ng_cm2=0.0 if clean else noise, recipe_toml=recipe_toml(scn), cycles=cycles, blocks=blocks,
-                 min_purge_s=min(p.purge_s for b in scn.blocks if isinstance(b, Process) for p in b.pulses),
-                 clean=clean, floor_sigma_pct=floor, info={"events": len(events), "duration_s": t_end})
+    return Trace(
+        scenario=scn.name,
+        seed=seed,
+        time_s=time_s,
+        frequency_hz=freq,
+        f0_hz=f0,
+        crystal_mhz=nz.crystal_mhz,
+        sample_rate_hz=rate,
+        resolution_hz=nz.resolution_hz,
+        sauerbrey_ng_cm2_per_hz=sauer,
+        noise_ng_cm2=0.0 if clean else noise,
+        recipe_toml=recipe_toml(scn),
+        cycles=cycles,
+        blocks=blocks,
+        min_purge_s=min(p.purge_s for b in scn.blocks if isinstance(b, Process) for p in b.pulses),
+        clean=clean,
+        floor_sigma_pct=floor,
+        info={"events": len(events), "duration_s": t_end},
+    )
 
 
-def _dropouts_and_duplicates(time_s: np.ndarray, freq: np.ndarray, nz: Nuisances,
-                             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _dropouts_and_duplicates(
+    time_s: np.ndarray, freq: np.ndarray, nz: Nuisances, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     n = time_s.size
     keep = np.ones(n, dtype=bool)
     if nz.dropout_fraction > 0:
@@ -384,7 +419,7 @@ def _dropouts_and_duplicates(time_s: np.ndarray, freq: np.ndarray, nz: Nuisances
         while (~keep).sum() < target:
             length = int(rng.integers(1, burst + 1))
             i = int(rng.integers(1, max(2, n - length)))
-            keep[i:i + length] = False
+            keep[i : i + length] = False
     time_s, freq = time_s[keep], freq[keep]
     if nz.duplicate_fraction > 0:
         idx = np.sort(rng.choice(time_s.size, int(nz.duplicate_fraction * time_s.size), replace=False))
@@ -393,8 +428,9 @@ def _dropouts_and_duplicates(time_s: np.ndarray, freq: np.ndarray, nz: Nuisances
     return time_s, freq
 
 
-def _truth(scn: Scenario, events: list[_PulseEvent],
-           rows: list[tuple[int, Process, int, int, float, bool]]) -> tuple[list[CycleTruth], list[BlockTruth]]:
+def _truth(
+    scn: Scenario, events: list[_PulseEvent], rows: list[tuple[int, Process, int, int, float, bool]]
+) -> tuple[list[CycleTruth], list[BlockTruth]]:
     starts = np.array([e.start_s for e in events])
     ends = np.array([r[4] for r in rows])
     times = np.sort(np.concatenate([starts, ends]))
@@ -428,26 +464,52 @@ def _truth(scn: Scenario, events: list[_PulseEvent],
             big = max(big * float(b.initiation.factors(1)[0]), 1e-12)
         for j, (_, _, k, p_times, end, steps, is_dead) in enumerate(mine):
             index += 1
-            cycles.append(CycleTruth(
-                index=index, block_index=bi, block_name=b.name, cycle_in_block=k, start_s=p_times[0], end_s=end,
-                mass_gain_ng_cm2=float(sum(steps)), steps_ng_cm2=tuple(float(s) for s in steps),
-                pulse_times_s=tuple(p_times), anomalous=is_dead,
-                steady=bool(j >= n_nuc and not is_dead and steady != 0),
-                visible=bool(max(abs(s) for s in steps) >= 0.25 * big)))
+            cycles.append(
+                CycleTruth(
+                    index=index,
+                    block_index=bi,
+                    block_name=b.name,
+                    cycle_in_block=k,
+                    start_s=p_times[0],
+                    end_s=end,
+                    mass_gain_ng_cm2=float(sum(steps)),
+                    steps_ng_cm2=tuple(float(s) for s in steps),
+                    pulse_times_s=tuple(p_times),
+                    anomalous=is_dead,
+                    steady=bool(j >= n_nuc and not is_dead and steady != 0),
+                    visible=bool(max(abs(s) for s in steps) >= 0.25 * big),
+                )
+            )
     return cycles, blocks
 
 
 # --- the scenario catalogue ----------------------------------------------------------------------
 
-def _al2o3(repeat: int = 40, *, tma_s: float = 0.1, h2o_s: float = 0.1, purge_s: float = 20.0, tma: float = 38.0,
-           h2o: float = -4.0, name: str = "Al2O3", initiation: Initiation = Initiation()) -> Process:
-    return Process(name, repeat, (Pulse("TMA", tma_s, purge_s, tma), Pulse("H2O", h2o_s, purge_s, h2o, 0.3)),
-                   initiation, 3.0)
+
+def _al2o3(
+    repeat: int = 40,
+    *,
+    tma_s: float = 0.1,
+    h2o_s: float = 0.1,
+    purge_s: float = 20.0,
+    tma: float = 38.0,
+    h2o: float = -4.0,
+    name: str = "Al2O3",
+    initiation: Initiation = Initiation(),
+) -> Process:
+    return Process(
+        name, repeat, (Pulse("TMA", tma_s, purge_s, tma), Pulse("H2O", h2o_s, purge_s, h2o, 0.3)), initiation, 3.0
+    )
 
 
 def _ligl(repeat: int, initiation: Initiation) -> Process:
-    return Process("LiGL", repeat, (Pulse("LiOtBu", 2.0, 20.0, 140.0, 0.2), Pulse("glycerol", 2.0, 30.0, 165.0, 0.25)),
-                   initiation, 1.27)
+    return Process(
+        "LiGL",
+        repeat,
+        (Pulse("LiOtBu", 2.0, 20.0, 140.0, 0.2), Pulse("glycerol", 2.0, 30.0, 165.0, 0.25)),
+        initiation,
+        1.27,
+    )
 
 
 def _lzo(repeat: int, zr_per_li: int) -> Process:
@@ -461,71 +523,176 @@ def scenarios() -> dict[str, Scenario]:
     """The stress matrix: each scenario names the nuisance or regime it stresses."""
     nz = Nuisances
     out = [
-        Scenario("al2o3_plain_10hz", (_al2o3(40),), nz(sample_rate_hz=10, resolution_hz=0.01, snr=50),
-                 "plain Al2O3, 10 Hz, 0.01 Hz print"),
-        Scenario("al2o3_2hz_res0.1_5mhz", (Wait(120), _al2o3(40)),
-                 nz(sample_rate_hz=2, resolution_hz=0.1, snr=60, crystal_mhz=5.0), "2 Hz, 0.1 Hz print, 5 MHz crystal"),
-        Scenario("al2o3_0.5hz", (_al2o3(30, purge_s=30.0),), nz(sample_rate_hz=0.5, resolution_hz=0.1, snr=100),
-                 "0.5 Hz sampling, 30 s purges"),
-        Scenario("al2o3_20hz_snr3", (_al2o3(30),), nz(sample_rate_hz=20, resolution_hz=0.01, snr=3),
-                 "20 Hz, step-to-noise 3 (beyond the floor: no method can meet the 1 % targets)"),
-        Scenario("al2o3_1hz_snr100", (_al2o3(30),), nz(sample_rate_hz=1, resolution_hz=0.01, snr=100),
-                 "1 Hz, step-to-noise 100"),
-        Scenario("inhibited_from_zero", (Wait(300), _al2o3(50, initiation=Initiation(Shape.ZERO_THEN_RISE,
-                                                                                    scale_cycles=3.0,
-                                                                                    offset_cycles=4))),
-                 nz(sample_rate_hz=5, resolution_hz=0.01, snr=40), "first 4 cycles gain exactly 0, then rise"),
-        Scenario("ligl_exp_enhanced", (_al2o3(20), Wait(180), _ligl(40, Initiation(Shape.EXP_ENHANCED, 0.8, 3.0))),
-                 nz(sample_rate_hz=5, resolution_hz=0.01, snr=30), "two-pulse MLD, enhanced 1 + 0.8 exp(-k/3)"),
-        Scenario("sigmoid_start", (_al2o3(50, initiation=Initiation(Shape.SIGMOID, scale_cycles=2.0,
-                                                                     offset_cycles=8.0)),),
-                 nz(sample_rate_hz=10, resolution_hz=0.01, snr=30), "logistic rise around cycle 9"),
-        Scenario("overshoot_start", (_al2o3(40, initiation=Initiation(Shape.OVERSHOOT, 0.5, 3.0)),),
-                 nz(sample_rate_hz=5, resolution_hz=0.01, snr=40), "rises, overshoots by ~50 %, settles"),
-        Scenario("drift_wander_dropouts", (_al2o3(40),),
-                 nz(sample_rate_hz=10, resolution_hz=0.1, snr=20, drift_hz_per_h=-40.0, wander_hz_per_sqrt_s=0.003,
-                    warmup_hz=25.0, warmup_tau_s=400.0, dropout_fraction=0.04, duplicate_fraction=0.02),
-                 "noise, linear drift + wander, warm-up, 4 % dropouts, 2 % duplicated rows"),
-        Scenario("heavy_noise_wander", (_al2o3(40),),
-                 nz(sample_rate_hz=5, resolution_hz=0.1, snr=8, drift_hz_per_h=-40.0, wander_hz_per_sqrt_s=0.05,
-                    warmup_hz=25.0, warmup_tau_s=400.0, dropout_fraction=0.04, duplicate_fraction=0.02),
-                 "heavy noise (step-to-noise 8 at 5 Hz) and strong wander, dropouts, duplicates (beyond the floor)"),
-        Scenario("clock_jitter_hold", (_al2o3(40),),
-                 nz(sample_rate_hz=10, resolution_hz=0.01, snr=30, clock_error=0.01, jitter_s=0.15,
-                    holds=((41, 300.0),)), "tool clock +1 %, 0.15 s jitter, a 300 s hold after the H2O of cycle 21"),
-        Scenario("hold_mid_cycle_fast_clock", (_al2o3(40),),
-                 nz(sample_rate_hz=2, resolution_hz=0.1, snr=60, clock_error=-0.01, jitter_s=0.1,
-                    holds=((30, 150.0), (61, 600.0))), "clock -1 %, a 150 s hold inside a cycle, a 600 s hold"),
-        Scenario("missing_pulse_spikes", (_al2o3(40),),
-                 nz(sample_rate_hz=10, resolution_hz=0.01, snr=30, missing_pulses=(50,), spike_hz=3.0,
-                    spike_tau_s=2.0), "valve fault on the TMA of cycle 26; +-3 Hz spikes at pulses"),
-        Scenario("saturating_precursor_block", (Wait(300), _al2o3(20), Wait(300),
-                                                Process("TMA only", 10, (Pulse("TMA", 1.0, 20.0, 27.0),),
-                                                        Initiation(Shape.SATURATING)),
-                                                Wait(300), _al2o3(20)),
-                 nz(sample_rate_hz=2, resolution_hz=0.1, snr=60, crystal_mhz=5.0),
-                 "Boise-like: Al2O3, TMA-only block (first pulse adds), Al2O3, waits between"),
-        Scenario("lzo_1to2_supercycle", (_lzo(20, 2),), nz(sample_rate_hz=10, resolution_hz=0.01, snr=30),
-                 "1:2 supercycle, six pulses per cycle"),
-        Scenario("lzo_1to3_supercycle_hold", (_lzo(15, 3),),
-                 nz(sample_rate_hz=5, resolution_hz=0.01, snr=30, holds=((19, 200.0),)),
-                 "1:3 supercycle, eight pulses per cycle, a 200 s hold inside a supercycle"),
-        Scenario("kitchen_sink_2hz", (Wait(120), _al2o3(30, initiation=Initiation(Shape.ZERO_THEN_RISE,
-                                                                                  scale_cycles=2.5,
-                                                                                  offset_cycles=3)),
-                                      Wait(200), _ligl(20, Initiation(Shape.EXP_ENHANCED, 0.6, 2.5))),
-                 nz(sample_rate_hz=2, resolution_hz=0.1, snr=50, drift_hz_per_h=20.0, wander_hz_per_sqrt_s=0.003,
-                    warmup_hz=-15.0, clock_error=0.005, jitter_s=0.2, holds=((25, 240.0),), missing_pulses=(80,),
-                    spike_hz=2.0, dropout_fraction=0.02, duplicate_fraction=0.01),
-                 "everything at once at 2 Hz and 0.1 Hz print"),
+        Scenario(
+            "al2o3_plain_10hz",
+            (_al2o3(40),),
+            nz(sample_rate_hz=10, resolution_hz=0.01, snr=50),
+            "plain Al2O3, 10 Hz, 0.01 Hz print",
+        ),
+        Scenario(
+            "al2o3_2hz_res0.1_5mhz",
+            (Wait(120), _al2o3(40)),
+            nz(sample_rate_hz=2, resolution_hz=0.1, snr=60, crystal_mhz=5.0),
+            "2 Hz, 0.1 Hz print, 5 MHz crystal",
+        ),
+        Scenario(
+            "al2o3_0.5hz",
+            (_al2o3(30, purge_s=30.0),),
+            nz(sample_rate_hz=0.5, resolution_hz=0.1, snr=100),
+            "0.5 Hz sampling, 30 s purges",
+        ),
+        Scenario(
+            "al2o3_20hz_snr3",
+            (_al2o3(30),),
+            nz(sample_rate_hz=20, resolution_hz=0.01, snr=3),
+            "20 Hz, step-to-noise 3 (beyond the floor: no method can meet the 1 % targets)",
+        ),
+        Scenario(
+            "al2o3_1hz_snr100",
+            (_al2o3(30),),
+            nz(sample_rate_hz=1, resolution_hz=0.01, snr=100),
+            "1 Hz, step-to-noise 100",
+        ),
+        Scenario(
+            "inhibited_from_zero",
+            (Wait(300), _al2o3(50, initiation=Initiation(Shape.ZERO_THEN_RISE, scale_cycles=3.0, offset_cycles=4))),
+            nz(sample_rate_hz=5, resolution_hz=0.01, snr=40),
+            "first 4 cycles gain exactly 0, then rise",
+        ),
+        Scenario(
+            "ligl_exp_enhanced",
+            (_al2o3(20), Wait(180), _ligl(40, Initiation(Shape.EXP_ENHANCED, 0.8, 3.0))),
+            nz(sample_rate_hz=5, resolution_hz=0.01, snr=30),
+            "two-pulse MLD, enhanced 1 + 0.8 exp(-k/3)",
+        ),
+        Scenario(
+            "sigmoid_start",
+            (_al2o3(50, initiation=Initiation(Shape.SIGMOID, scale_cycles=2.0, offset_cycles=8.0)),),
+            nz(sample_rate_hz=10, resolution_hz=0.01, snr=30),
+            "logistic rise around cycle 9",
+        ),
+        Scenario(
+            "overshoot_start",
+            (_al2o3(40, initiation=Initiation(Shape.OVERSHOOT, 0.5, 3.0)),),
+            nz(sample_rate_hz=5, resolution_hz=0.01, snr=40),
+            "rises, overshoots by ~50 %, settles",
+        ),
+        Scenario(
+            "drift_wander_dropouts",
+            (_al2o3(40),),
+            nz(
+                sample_rate_hz=10,
+                resolution_hz=0.1,
+                snr=20,
+                drift_hz_per_h=-40.0,
+                wander_hz_per_sqrt_s=0.003,
+                warmup_hz=25.0,
+                warmup_tau_s=400.0,
+                dropout_fraction=0.04,
+                duplicate_fraction=0.02,
+            ),
+            "noise, linear drift + wander, warm-up, 4 % dropouts, 2 % duplicated rows",
+        ),
+        Scenario(
+            "heavy_noise_wander",
+            (_al2o3(40),),
+            nz(
+                sample_rate_hz=5,
+                resolution_hz=0.1,
+                snr=8,
+                drift_hz_per_h=-40.0,
+                wander_hz_per_sqrt_s=0.05,
+                warmup_hz=25.0,
+                warmup_tau_s=400.0,
+                dropout_fraction=0.04,
+                duplicate_fraction=0.02,
+            ),
+            "heavy noise (step-to-noise 8 at 5 Hz) and strong wander, dropouts, duplicates (beyond the floor)",
+        ),
+        Scenario(
+            "clock_jitter_hold",
+            (_al2o3(40),),
+            nz(sample_rate_hz=10, resolution_hz=0.01, snr=30, clock_error=0.01, jitter_s=0.15, holds=((41, 300.0),)),
+            "tool clock +1 %, 0.15 s jitter, a 300 s hold after the H2O of cycle 21",
+        ),
+        Scenario(
+            "hold_mid_cycle_fast_clock",
+            (_al2o3(40),),
+            nz(
+                sample_rate_hz=2,
+                resolution_hz=0.1,
+                snr=60,
+                clock_error=-0.01,
+                jitter_s=0.1,
+                holds=((30, 150.0), (61, 600.0)),
+            ),
+            "clock -1 %, a 150 s hold inside a cycle, a 600 s hold",
+        ),
+        Scenario(
+            "missing_pulse_spikes",
+            (_al2o3(40),),
+            nz(sample_rate_hz=10, resolution_hz=0.01, snr=30, missing_pulses=(50,), spike_hz=3.0, spike_tau_s=2.0),
+            "valve fault on the TMA of cycle 26; +-3 Hz spikes at pulses",
+        ),
+        Scenario(
+            "saturating_precursor_block",
+            (
+                Wait(300),
+                _al2o3(20),
+                Wait(300),
+                Process("TMA only", 10, (Pulse("TMA", 1.0, 20.0, 27.0),), Initiation(Shape.SATURATING)),
+                Wait(300),
+                _al2o3(20),
+            ),
+            nz(sample_rate_hz=2, resolution_hz=0.1, snr=60, crystal_mhz=5.0),
+            "Boise-like: Al2O3, TMA-only block (first pulse adds), Al2O3, waits between",
+        ),
+        Scenario(
+            "lzo_1to2_supercycle",
+            (_lzo(20, 2),),
+            nz(sample_rate_hz=10, resolution_hz=0.01, snr=30),
+            "1:2 supercycle, six pulses per cycle",
+        ),
+        Scenario(
+            "lzo_1to3_supercycle_hold",
+            (_lzo(15, 3),),
+            nz(sample_rate_hz=5, resolution_hz=0.01, snr=30, holds=((19, 200.0),)),
+            "1:3 supercycle, eight pulses per cycle, a 200 s hold inside a supercycle",
+        ),
+        Scenario(
+            "kitchen_sink_2hz",
+            (
+                Wait(120),
+                _al2o3(30, initiation=Initiation(Shape.ZERO_THEN_RISE, scale_cycles=2.5, offset_cycles=3)),
+                Wait(200),
+                _ligl(20, Initiation(Shape.EXP_ENHANCED, 0.6, 2.5)),
+            ),
+            nz(
+                sample_rate_hz=2,
+                resolution_hz=0.1,
+                snr=50,
+                drift_hz_per_h=20.0,
+                wander_hz_per_sqrt_s=0.003,
+                warmup_hz=-15.0,
+                clock_error=0.005,
+                jitter_s=0.2,
+                holds=((25, 240.0),),
+                missing_pulses=(80,),
+                spike_hz=2.0,
+                dropout_fraction=0.02,
+                duplicate_fraction=0.01,
+            ),
+            "everything at once at 2 Hz and 0.1 Hz print",
+        ),
     ]
     return {s.name: s for s in out}
 
 
 def tuning_scenario() -> Scenario:
     """The baseline's tuning trace: a plain Al2O3 run that is not in the matrix."""
-    return Scenario("tuning_al2o3", (_al2o3(25, tma=36.0, h2o=-3.0),),
-                    Nuisances(sample_rate_hz=4, resolution_hz=0.01, snr=25))
+    return Scenario(
+        "tuning_al2o3", (_al2o3(25, tma=36.0, h2o=-3.0),), Nuisances(sample_rate_hz=4, resolution_hz=0.01, snr=25)
+    )
 
 
 TUNING_SEED = 4242

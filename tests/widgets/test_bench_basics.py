@@ -92,8 +92,10 @@ def test_tare_marker_and_note_are_drawn_and_written_then_replayed(qtbot, tmp_pat
         controller.start_demo(load_preset("al2o3"))
         wait_samples(qtbot, controller)
         window.record_action.setChecked(True)
-        qtbot.waitUntil(lambda: controller.worker.recording.path is not None
-                        and controller.worker.recording.path.exists(), timeout=5000)
+        qtbot.waitUntil(
+            lambda: controller.worker.recording.path is not None and controller.worker.recording.path.exists(),
+            timeout=5000,
+        )
         path = controller.worker.recording.path
         window.tare_action.trigger()
         monkeypatch.setattr(QtWidgets.QInputDialog, "getText", lambda *a, **k: ("purge valve checked", True))
@@ -109,8 +111,9 @@ def test_tare_marker_and_note_are_drawn_and_written_then_replayed(qtbot, tmp_pat
         kinds = {e.kind: e for e in run.events}
         assert "tare" in kinds and kinds["marker"].text == "purge valve checked"
         window.open_run(str(path))
-        qtbot.waitUntil(lambda: controller.is_replay and any(k == "marker" for _, k, _ in controller.events),
-                        timeout=10_000)
+        qtbot.waitUntil(
+            lambda: controller.is_replay and any(k == "marker" for _, k, _ in controller.events), timeout=10_000
+        )
         qtbot.waitUntil(lambda: len(controller.session.buffer) > 0, timeout=10_000)
         window.refresh()
         assert len(window.plots.marker_times()) >= 2
@@ -128,8 +131,10 @@ def test_alarm_is_shown_sounded_and_written_to_the_run_file(qtbot, tmp_path) -> 
         controller.start_demo(load_preset("al2o3"))
         wait_samples(qtbot, controller)
         window.record_action.setChecked(True)
-        qtbot.waitUntil(lambda: controller.worker.recording.path is not None
-                        and controller.worker.recording.path.exists(), timeout=5000)
+        qtbot.waitUntil(
+            lambda: controller.worker.recording.path is not None and controller.worker.recording.path.exists(),
+            timeout=5000,
+        )
         path = controller.worker.recording.path
         qtbot.waitUntil(lambda: window.banners.get("alarm:CRYSTAL_LIFE_LOW") is not None, timeout=5000)
         before = len(beeps)
@@ -165,8 +170,15 @@ def test_target_reached_is_a_prominent_banner(qtbot, tmp_path) -> None:
 
 
 def test_alarm_monitor_raises_once_per_condition() -> None:
-    monitor = AlarmMonitor(AlarmSettings(crystal_life_min_pct=20.0, rate_min_ng_cm2_s=0.0, rate_max_ng_cm2_s=5.0,
-                                         cycle_mass_min_ng_cm2=30.0, cycle_mass_max_ng_cm2=45.0))
+    monitor = AlarmMonitor(
+        AlarmSettings(
+            crystal_life_min_pct=20.0,
+            rate_min_ng_cm2_s=0.0,
+            rate_max_ng_cm2_s=5.0,
+            cycle_mass_min_ng_cm2=30.0,
+            cycle_mass_max_ng_cm2=45.0,
+        )
+    )
     raised = monitor.check(AlarmInputs(life_pct=15.0, rate_ng_cm2_s=9.0))
     assert {a.kind for a in raised} == {AlarmKind.CRYSTAL_LIFE_LOW, AlarmKind.RATE_OUT_OF_BAND}
     assert monitor.check(AlarmInputs(life_pct=14.0, rate_ng_cm2_s=9.0)) == []
@@ -328,8 +340,7 @@ def test_crosshair_reads_time_frequency_and_mass(qtbot, tmp_path) -> None:
     window.plots.set_data(t, [np.array([6.0e6, 5.9999e6, 5.9998e6, 5.9997e6])], [np.array([0.0, 1.5, 3.0, 4.5])])
     text = window.plots.readout_at(2.1)
     assert "0:02" in text and "5\u2009999\u2009800.00 Hz" in text and "3.0 ng/cm²" in text
-    window.plots.set_wall_clock(QtCore.QDateTime(QtCore.QDate(2026, 1, 1), QtCore.QTime(10, 0, 0))
-                                .toSecsSinceEpoch())
+    window.plots.set_wall_clock(QtCore.QDateTime(QtCore.QDate(2026, 1, 1), QtCore.QTime(10, 0, 0)).toSecsSinceEpoch())
     assert "10:00:02" in window.plots.readout_at(2.1)
 
 
@@ -352,12 +363,12 @@ def test_plot_export_writes_the_file(qtbot, tmp_path, suffix) -> None:
         assert (box.width(), box.height()) == (window.plots.viewport().width(), window.plots.viewport().height())
 
 
-
 def test_alarm_settings_round_trip_and_bad_values_fall_back() -> None:
     from qcm_app.app.settings import settings_from_mapping, settings_to_mapping
 
-    settings, problems = settings_from_mapping({"alarm_rate_max_ng_cm2_s": "5", "alarm_cycle_mass_min_ng_cm2": "",
-                                                "alarm_crystal_life_min_pct": "15"})
+    settings, problems = settings_from_mapping(
+        {"alarm_rate_max_ng_cm2_s": "5", "alarm_cycle_mass_min_ng_cm2": "", "alarm_crystal_life_min_pct": "15"}
+    )
     assert not problems
     assert settings.alarms.rate_max_ng_cm2_s == 5.0 and math.isnan(settings.alarms.cycle_mass_min_ng_cm2)
     assert settings.alarms.crystal_life_min_pct == 15.0
@@ -384,7 +395,8 @@ def test_wall_clock_axis_follows_a_live_run_and_a_replayed_files_start(qtbot, tm
         start = datetime.fromisoformat(read_run(path).metadata.start_time).timestamp()
         qtbot.waitUntil(lambda: window.plots.time_axes[0].wall_origin_s == start, timeout=10_000)
         assert window.plots.time_axes[0].tickStrings([60.0], 1, 1) == [
-            datetime.fromtimestamp(start + 60).strftime("%H:%M:%S")]
+            datetime.fromtimestamp(start + 60).strftime("%H:%M:%S")
+        ]
     finally:
         controller.stop()
 
@@ -394,13 +406,14 @@ def test_the_blocks_table_says_what_the_bars_say() -> None:
     from widgets.blocks_table import initiation_text
 
     def block(labels: tuple[str, ...], **kw: object) -> BlockRegime:
-        return BlockRegime(block_index=0, block_name="Al2O3", first_index=1, cycles=len(labels), labels=labels,
-                           **kw)
+        return BlockRegime(block_index=0, block_name="Al2O3", first_index=1, cycles=len(labels), labels=labels, **kw)
 
     assert initiation_text(block(("steady",))) == "none"  # a green bar is not "deciding…"
     assert initiation_text(block(("nucleation", "nucleation"))) == "deciding…"
-    assert initiation_text(block(("nucleation",) * 3 + ("steady",), nucleation_kind="enhanced",
-                                 nucleation_cycles=3)) == "enhanced, 3"
+    assert (
+        initiation_text(block(("nucleation",) * 3 + ("steady",), nucleation_kind="enhanced", nucleation_cycles=3))
+        == "enhanced, 3"
+    )
 
 
 def test_settings_dialog_edits_alarm_bounds(qtbot) -> None:

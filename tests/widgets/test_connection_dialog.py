@@ -26,8 +26,14 @@ from widgets.connection_dialog import ConnectionDialog, connection_settings
 Qt = QtCore.Qt
 
 
-def comport(device: str, vid: int | None = None, pid: int | None = None, description: str = "n/a",
-            serial_number: str | None = None, manufacturer: str | None = None) -> ListPortInfo:
+def comport(
+    device: str,
+    vid: int | None = None,
+    pid: int | None = None,
+    description: str = "n/a",
+    serial_number: str | None = None,
+    manufacturer: str | None = None,
+) -> ListPortInfo:
     """A pyserial port entry as ``comports()`` returns it."""
     entry = ListPortInfo(device, skip_link_detection=True)
     entry.vid, entry.pid = vid, pid
@@ -59,10 +65,12 @@ def make_dialog(qtbot):
     They are not shown: the offscreen platform warns about size hints on any shown window, and
     warnings fail tests.
     """
+
     def make() -> ConnectionDialog:
         dialog = ConnectionDialog()
         qtbot.addWidget(dialog)
         return dialog
+
     return make
 
 
@@ -106,16 +114,20 @@ def choose_delimiter(dialog: ConnectionDialog, delimiter: str | None) -> None:
 
 # -- instruments/ports.py ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("vid", "pid", "hint_has", "protocol"), [
-    (0x10C4, 0xEA60, "INFICON SQM-160 USB (CP210x)", "sqm160"),
-    (0x0403, 0x6001, "FTDI FT232R", None),
-    (0x0403, 0x6015, "FTDI FT-X", None),
-    (0x067B, 0x2303, "Prolific PL2303", None),
-    (0x1A86, 0x7523, "CH340", None),
-    (0x2341, 0x8037, "openQCM (Arduino Micro)", "openqcm"),
-    (0x16C0, 0x0483, "openQCM (Teensy)", "openqcm"),
-    (0x1234, 0x5678, "", None),
-])
+
+@pytest.mark.parametrize(
+    ("vid", "pid", "hint_has", "protocol"),
+    [
+        (0x10C4, 0xEA60, "INFICON SQM-160 USB (CP210x)", "sqm160"),
+        (0x0403, 0x6001, "FTDI FT232R", None),
+        (0x0403, 0x6015, "FTDI FT-X", None),
+        (0x067B, 0x2303, "Prolific PL2303", None),
+        (0x1A86, 0x7523, "CH340", None),
+        (0x2341, 0x8037, "openQCM (Arduino Micro)", "openqcm"),
+        (0x16C0, 0x0483, "openQCM (Teensy)", "openqcm"),
+        (0x1234, 0x5678, "", None),
+    ],
+)
 def test_usb_bridges_are_recognised_by_vid_pid(fake_ports, vid, pid, hint_has, protocol) -> None:
     fake_ports.append(comport("/dev/ttyUSB0", vid, pid, "USB serial", "A1B2", "Some Vendor"))
     (port,) = list_ports()
@@ -143,14 +155,17 @@ def test_ports_sort_naturally_and_hand_typed_ones_are_added_once(fake_ports) -> 
     assert devices == ["/dev/ttyACM0", "/dev/ttyUSB2", "/dev/ttyUSB10", "/dev/pts/3", "loop://"]
 
 
-@pytest.mark.parametrize(("typed", "described_as"), [
-    ("loop://", "loopback"),
-    ("socket://192.168.1.20:4001", "TCP"),
-    ("rfc2217://lab-server:2217", "RFC 2217"),
-    ("spy:///dev/ttyUSB0", "spy"),
-    ("weird://x", "pyserial URL"),
-    ("/dev/pts/3", "pseudo-terminal"),
-])
+@pytest.mark.parametrize(
+    ("typed", "described_as"),
+    [
+        ("loop://", "loopback"),
+        ("socket://192.168.1.20:4001", "TCP"),
+        ("rfc2217://lab-server:2217", "RFC 2217"),
+        ("spy:///dev/ttyUSB0", "spy"),
+        ("weird://x", "pyserial URL"),
+        ("/dev/pts/3", "pseudo-terminal"),
+    ],
+)
 def test_hand_typed_ports_are_described(typed: str, described_as: str) -> None:
     port = describe_port(typed)
     assert port.device == typed
@@ -161,8 +176,9 @@ def test_hand_typed_ports_are_described(typed: str, described_as: str) -> None:
 def test_a_link_takes_the_hint_of_its_target(tmp_path: Path) -> None:
     link = tmp_path / "usb-Silicon_Labs_CP2102-if00-port0"
     link.symlink_to("/dev/ttyUSB7")
-    target = PortInfo("/dev/ttyUSB7", "CP2102", 0x10C4, 0xEA60, hint="INFICON SQM-160 USB (CP210x)",
-                      suggested_protocol="sqm160")
+    target = PortInfo(
+        "/dev/ttyUSB7", "CP2102", 0x10C4, 0xEA60, hint="INFICON SQM-160 USB (CP210x)", suggested_protocol="sqm160"
+    )
     port = describe_port(str(link), [target])
     assert port.device == str(link)
     assert port.description == "link to /dev/ttyUSB7"
@@ -177,6 +193,7 @@ def test_an_emulator_link_is_described_as_a_pty(tmp_path: Path) -> None:
 
 
 # -- protocols, bauds, sensors --------------------------------------------------------------------------
+
 
 def test_lists_the_available_protocols_by_title(make_dialog) -> None:
     dialog = make_dialog()
@@ -229,6 +246,7 @@ def test_a_port_is_needed(make_dialog) -> None:
 
 # -- the ConnectionSpec -------------------------------------------------------------------------------
 
+
 def test_spec_has_port_protocol_baud_and_sensors(qtbot, make_dialog) -> None:
     dialog = make_dialog()
     type_port(qtbot, dialog, "/dev/pts/5")
@@ -249,8 +267,12 @@ def test_spec_carries_the_line_options(qtbot, make_dialog, with_line: DriverInfo
     line_field(dialog, "time_column").setValue(0)
     line_field(dialog, "decimal_comma").setChecked(True)
     spec = dialog.spec()
-    assert (spec.protocol, spec.port, spec.baud, spec.sensors) == ("line", "socket://10.0.0.7:4001",
-                                                                   with_line.default_baud, (1,))
+    assert (spec.protocol, spec.port, spec.baud, spec.sensors) == (
+        "line",
+        "socket://10.0.0.7:4001",
+        with_line.default_baud,
+        (1,),
+    )
     assert spec.options == {"delimiter": ";", "frequency_column": 2, "time_column": None, "decimal_comma": True}
 
     line_driver = registry.driver_class("line")
@@ -259,8 +281,12 @@ def test_spec_carries_the_line_options(qtbot, make_dialog, with_line: DriverInfo
     choose_delimiter(dialog, None)
     line_field(dialog, "time_column").setValue(1)
     line_field(dialog, "decimal_comma").setChecked(False)
-    assert dialog.spec().options == {"delimiter": None, "frequency_column": 2, "time_column": 0,
-                                     "decimal_comma": False}  # None: the driver detects the delimiter
+    assert dialog.spec().options == {
+        "delimiter": None,
+        "frequency_column": 2,
+        "time_column": 0,
+        "decimal_comma": False,
+    }  # None: the driver detects the delimiter
     for index in range(line_field(dialog, "delimiter").count()):
         line_field(dialog, "delimiter").setCurrentIndex(index)
         line_driver(MemoryTransport(), **dialog.spec().options).close()
@@ -282,6 +308,7 @@ def test_contradictory_line_options_are_refused(qtbot, make_dialog, with_line: D
 
 
 # -- ports in the dialog ------------------------------------------------------------------------------
+
 
 def test_a_hinted_port_is_chosen_first_with_its_protocol(fake_ports, make_dialog, with_line: DriverInfo) -> None:
     fake_ports.extend([comport("/dev/ttyS0"), comport("/dev/ttyUSB3", 0x10C4, 0xEA60, "CP2102 USB to UART")])
@@ -315,6 +342,7 @@ def test_refresh_finds_new_ports_and_keeps_the_typed_one(qtbot, fake_ports, make
 
 
 # -- remembering the last choice ---------------------------------------------------------------------------
+
 
 def test_the_last_choice_is_restored(qtbot, make_dialog, with_line: DriverInfo, isolated_settings: Path) -> None:
     first = make_dialog()
@@ -358,8 +386,13 @@ def test_cancel_forgets_the_choice(qtbot, make_dialog) -> None:
 def test_odd_saved_settings_fall_back_to_defaults(make_dialog) -> None:
     settings = connection_settings()
     settings.beginGroup("connection")
-    for key, value in (("port", "/dev/pts/1"), ("protocol", "no-such-instrument"), ("baud", "fast"),
-                       ("sensors", "x,,99"), ("frequency_column", "")):
+    for key, value in (
+        ("port", "/dev/pts/1"),
+        ("protocol", "no-such-instrument"),
+        ("baud", "fast"),
+        ("sensors", "x,,99"),
+        ("frequency_column", ""),
+    ):
         settings.setValue(key, value)
     settings.endGroup()
     settings.sync()
@@ -370,6 +403,7 @@ def test_odd_saved_settings_fall_back_to_defaults(make_dialog) -> None:
 
 
 # -- testing the connection --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def sqm160_pty() -> Iterator[PtyServer]:
@@ -429,13 +463,15 @@ def test_a_result_for_an_older_choice_is_dropped(qtbot, make_dialog, sqm160_pty:
 
 # -- fields generated from a protocol's declaration --------------------------------------------------------
 
+
 def test_a_declared_protocol_appears_with_its_fields_and_limits(qtbot, make_dialog, made_up_protocol: str) -> None:
     from PySide6 import QtWidgets
 
     dialog = make_dialog()
     assert dialog.protocol_combo.findData(made_up_protocol) >= 0
-    assert dialog.protocol_combo.itemText(dialog.protocol_combo.findData(made_up_protocol)) == \
-        "Made-up meter (tests only)"
+    assert (
+        dialog.protocol_combo.itemText(dialog.protocol_combo.findData(made_up_protocol)) == "Made-up meter (tests only)"
+    )
     type_port(qtbot, dialog, "/dev/pts/7")
     select_protocol(dialog, made_up_protocol)
     panel = dialog.option_panels[made_up_protocol]
@@ -458,16 +494,28 @@ def test_a_declared_protocol_appears_with_its_fields_and_limits(qtbot, make_dial
     channel = panel.field("channel")
     assert (channel.minimum(), channel.maximum(), channel.text()) == (0, 8, "all channels")  # shown from 1
 
-    assert dialog.spec().options == {"rate_hz": 10, "mode": "fast", "gain": 1.0, "tag": "", "averaging": False,
-                                     "channel": None}
+    assert dialog.spec().options == {
+        "rate_hz": 10,
+        "mode": "fast",
+        "gain": 1.0,
+        "tag": "",
+        "averaging": False,
+        "channel": None,
+    }
     rate.setValue(9999)  # the spin box holds the declared limit
     assert rate.value() == 500
     qtbot.keyClicks(panel.field("tag"), "run 7")
     panel.field("averaging").setChecked(True)
     channel.setValue(3)
     gain.setValue(2.5)
-    assert dialog.spec().options == {"rate_hz": 500, "mode": "fast", "gain": 2.5, "tag": "run 7",
-                                     "averaging": True, "channel": 2}
+    assert dialog.spec().options == {
+        "rate_hz": 500,
+        "mode": "fast",
+        "gain": 2.5,
+        "tag": "run 7",
+        "averaging": True,
+        "channel": 2,
+    }
     mode.setCurrentIndex(mode.findData("slow"))  # the declaration's conflict rule is the dialog's problem
     assert dialog.problem() == "A slow mode cannot sample faster than 100 Hz." and not dialog.ok_button.isEnabled()
     rate.setValue(50)
@@ -475,8 +523,14 @@ def test_a_declared_protocol_appears_with_its_fields_and_limits(qtbot, make_dial
 
     with qtbot.waitSignal(dialog.accepted, timeout=1000):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert make_dialog().spec().options == {"rate_hz": 50, "mode": "slow", "gain": 2.5, "tag": "run 7",
-                                            "averaging": True, "channel": 2}
+    assert make_dialog().spec().options == {
+        "rate_hz": 50,
+        "mode": "slow",
+        "gain": 2.5,
+        "tag": "run 7",
+        "averaging": True,
+        "channel": 2,
+    }
 
 
 def test_options_reach_the_driver(qtbot, make_dialog, made_up_protocol: str) -> None:
@@ -494,8 +548,13 @@ def test_options_reach_the_driver(qtbot, make_dialog, made_up_protocol: str) -> 
 def test_unreadable_saved_options_keep_the_defaults(make_dialog, made_up_protocol: str) -> None:
     settings = connection_settings()
     settings.beginGroup("connection")
-    for key, value in (("protocol", made_up_protocol), ("port", "/dev/pts/1"), ("options/madeup/rate_hz", "9999"),
-                       ("options/madeup/mode", "turbo"), ("options/madeup/gain", "3.25")):
+    for key, value in (
+        ("protocol", made_up_protocol),
+        ("port", "/dev/pts/1"),
+        ("options/madeup/rate_hz", "9999"),
+        ("options/madeup/mode", "turbo"),
+        ("options/madeup/gain", "3.25"),
+    ):
         settings.setValue(key, value)
     settings.endGroup()
     settings.sync()

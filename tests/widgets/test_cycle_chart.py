@@ -16,13 +16,32 @@ from qcm_app.domain.pipeline import FilmSettings, Pipeline
 from widgets.cycle_chart import ALL_BLOCKS, REVISED_TIP, BreakdownView, CycleAxisItem, CycleChart
 
 
-def cycle(index: int, gain: float, sigma: float = math.nan, revised: bool = False, block: int = 0,
-          name: str = "Al2O3", in_block: int | None = None, steps: tuple[str, ...] = ("TMA", "H2O")) -> CycleResult:
-    return CycleResult(index=index, block_index=block, block_name=name, cycle_in_block=in_block or index,
-                       start_s=10.0 * index, end_s=10.0 * index + 10, mass_gain_ng_cm2=gain,
-                       steps_ng_cm2=(gain * 0.6, gain * 0.4), step_names=steps, pulse_times_s=(0.0, 5.0),
-                       pulses_observed=(True, True), mass_gain_sigma_ng_cm2=sigma,
-                       steps_sigma_ng_cm2=(sigma / 2, sigma / 2) if math.isfinite(sigma) else (), revised=revised)
+def cycle(
+    index: int,
+    gain: float,
+    sigma: float = math.nan,
+    revised: bool = False,
+    block: int = 0,
+    name: str = "Al2O3",
+    in_block: int | None = None,
+    steps: tuple[str, ...] = ("TMA", "H2O"),
+) -> CycleResult:
+    return CycleResult(
+        index=index,
+        block_index=block,
+        block_name=name,
+        cycle_in_block=in_block or index,
+        start_s=10.0 * index,
+        end_s=10.0 * index + 10,
+        mass_gain_ng_cm2=gain,
+        steps_ng_cm2=(gain * 0.6, gain * 0.4),
+        step_names=steps,
+        pulse_times_s=(0.0, 5.0),
+        pulses_observed=(True, True),
+        mass_gain_sigma_ng_cm2=sigma,
+        steps_sigma_ng_cm2=(sigma / 2, sigma / 2) if math.isfinite(sigma) else (),
+        revised=revised,
+    )
 
 
 def snapshot(*blocks: BlockRegime) -> RegimeSnapshot:
@@ -65,10 +84,12 @@ def test_revised_cycles_are_outlined_and_say_so(chart) -> None:
 
 def test_session_replaces_revised_cycles_by_index() -> None:
     session = LiveSession(1)
-    session.add_analysis(AnalysisUpdate(new_cycles=(cycle(1, 30.0), cycle(2, 31.0), cycle(3, 32.0)),
-                                        regimes=snapshot()))
-    session.add_analysis(AnalysisUpdate(new_cycles=(cycle(4, 33.0),), regimes=snapshot(),
-                                        revised=(cycle(2, 45.0, revised=True),)))
+    session.add_analysis(
+        AnalysisUpdate(new_cycles=(cycle(1, 30.0), cycle(2, 31.0), cycle(3, 32.0)), regimes=snapshot())
+    )
+    session.add_analysis(
+        AnalysisUpdate(new_cycles=(cycle(4, 33.0),), regimes=snapshot(), revised=(cycle(2, 45.0, revised=True),))
+    )
     assert [c.index for c in session.cycles] == [1, 2, 3, 4]
     assert [c.mass_gain_ng_cm2 for c in session.cycles] == [30.0, 45.0, 32.0, 33.0]
     assert session.cycles[1].revised and not session.cycles[0].revised
@@ -120,10 +141,24 @@ def test_thickness_readout_is_per_block_at_each_density() -> None:
     assert since_last_cycle > 0
     last = replace(cycle(3, 35.0), start_s=0.0, end_s=5.0)
     session.add_analysis(AnalysisUpdate(new_cycles=(last,), regimes=snapshot()))
-    al = BlockRegime(block_index=0, block_name="Al2O3", first_index=1, cycles=3, labels=("steady",) * 3,
-                     density_g_cm3=3.0, gains_ng_cm2=(36.0, 37.0, 35.0))
-    ligl = BlockRegime(block_index=1, block_name="LiGL", first_index=4, cycles=2, labels=("steady",) * 2,
-                       density_g_cm3=1.6, gains_ng_cm2=(480.0, 520.0))
+    al = BlockRegime(
+        block_index=0,
+        block_name="Al2O3",
+        first_index=1,
+        cycles=3,
+        labels=("steady",) * 3,
+        density_g_cm3=3.0,
+        gains_ng_cm2=(36.0, 37.0, 35.0),
+    )
+    ligl = BlockRegime(
+        block_index=1,
+        block_name="LiGL",
+        first_index=4,
+        cycles=2,
+        labels=("steady",) * 2,
+        density_g_cm3=1.6,
+        gains_ng_cm2=(480.0, 520.0),
+    )
     session.add_analysis(AnalysisUpdate(new_cycles=(), regimes=snapshot(al)))
     # 108 ng at 3 g/cm³ is 3.6 Å; what grew since the last cycle counts at the current block's density
     assert session.readouts().thickness_ang == pytest.approx((108.0 + since_last_cycle) / 30.0)
@@ -148,8 +183,7 @@ def test_thickness_column_grows_at_each_blocks_density() -> None:
     pipe.converter.set_density(1.27)  # the LiGL block begins at f1
     chunk = pipe.process_arrays(np.array([2.0]), np.array([f2]))
     crystal = CrystalSettings()
-    expected = (zmatch_thickness_ang(f1, f0, 3.0, crystal=crystal)
-                + zmatch_thickness_ang(f2, f1, 1.27, crystal=crystal))
+    expected = zmatch_thickness_ang(f1, f0, 3.0, crystal=crystal) + zmatch_thickness_ang(f2, f1, 1.27, crystal=crystal)
     assert float(chunk.thickness_ang[0, 0]) == pytest.approx(float(expected), rel=1e-9)
     one_density = float(zmatch_thickness_ang(f2, f0, 1.27, crystal=crystal))
     assert abs(float(chunk.thickness_ang[0, 0]) - one_density) > 1.0  # what the old column said
@@ -173,8 +207,10 @@ def test_the_worker_switches_the_thickness_density_when_a_block_ends(qtbot) -> N
     recipe = load_preset("ligl_on_al2o3")
     first = recipe.blocks[0]
     second = next(b for b in recipe.blocks[1:] if not b.is_wait)
-    worker = WorkerBase(Pipeline(1, film=FilmSettings(density_g_cm3=first.density_g_cm3)),
-                        analyzer=SimpleNamespace(recipe=recipe, densities={}))
+    worker = WorkerBase(
+        Pipeline(1, film=FilmSettings(density_g_cm3=first.density_g_cm3)),
+        analyzer=SimpleNamespace(recipe=recipe, densities={}),
+    )
     worker._follow_block_density(SimpleNamespace(new_cycles=(cycle(39, 36.0, in_block=first.repeat - 1),)))
     assert worker.pipeline.converter.film.density_g_cm3 == first.density_g_cm3
     worker._follow_block_density(SimpleNamespace(new_cycles=(cycle(40, 36.0, in_block=first.repeat),)))

@@ -29,8 +29,9 @@ def _scrubbed_env(**extra: str) -> dict[str, str]:
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # $QCM_QUIT_AFTER_S: if the check let the app start after all, it ends (with status 0) instead of hanging
-    return subprocess.run(command, cwd=ROOT, env={**env, QUIT_AFTER_ENV: "5"}, capture_output=True, text=True,
-                          timeout=100)
+    return subprocess.run(
+        command, cwd=ROOT, env={**env, QUIT_AFTER_ENV: "5"}, capture_output=True, text=True, timeout=100
+    )
 
 
 @pytest.mark.parametrize("command", [[sys.executable, "main.py"], [str(QCM)]], ids=["main.py", "qcm"])
@@ -49,8 +50,7 @@ def test_a_broken_xcb_plugin_is_named_with_what_to_do(tmp_path: Path) -> None:
     plugins.mkdir()
     real = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
     shutil.copy(real, plugins / "libqxcb.so")
-    proc = _start([sys.executable, "main.py"],
-                  _scrubbed_env(DISPLAY=":0", QT_QPA_PLATFORM_PLUGIN_PATH=str(plugins)))
+    proc = _start([sys.executable, "main.py"], _scrubbed_env(DISPLAY=":0", QT_QPA_PLATFORM_PLUGIN_PATH=str(plugins)))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -69,8 +69,12 @@ def test_missing_system_libraries_are_all_named_with_their_packages(tmp_path: Pa
     (tmp_path / "platforms").mkdir()
     (tmp_path / "platforms" / "libqxcb.so").write_bytes(plugin)
     qt_libs = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.LibrariesPath))
-    proc = _start([sys.executable, "main.py"], _scrubbed_env(
-        DISPLAY=":0", QT_QPA_PLATFORM_PLUGIN_PATH=str(tmp_path / "platforms"), LD_LIBRARY_PATH=str(qt_libs)))
+    proc = _start(
+        [sys.executable, "main.py"],
+        _scrubbed_env(
+            DISPLAY=":0", QT_QPA_PLATFORM_PLUGIN_PATH=str(tmp_path / "platforms"), LD_LIBRARY_PATH=str(qt_libs)
+        ),
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -95,19 +99,22 @@ def test_every_missing_library_is_listed_once_not_only_the_first() -> None:
     assert parse_ldd_missing(ldd) == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
 
 
-@pytest.mark.parametrize(("soname", "package"), [
-    ("libxcb-cursor.so.0", "libxcb-cursor0"),
-    ("libxcb-icccm.so.4", "libxcb-icccm4"),
-    ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
-    ("libxcb-render-util.so.0", "libxcb-render-util0"),
-    ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
-    ("libX11-xcb.so.1", "libx11-xcb1"),
-    ("libEGL.so.1", "libegl1"),
-    ("libdbus-1.so.3", "libdbus-1-3"),
-    ("libpng16.so.16", "libpng16-16"),
-    ("libglib-2.0.so.0", "libglib2.0-0"),
-    ("libz.so.1", "zlib1g"),
-])
+@pytest.mark.parametrize(
+    ("soname", "package"),
+    [
+        ("libxcb-cursor.so.0", "libxcb-cursor0"),
+        ("libxcb-icccm.so.4", "libxcb-icccm4"),
+        ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
+        ("libxcb-render-util.so.0", "libxcb-render-util0"),
+        ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+        ("libX11-xcb.so.1", "libx11-xcb1"),
+        ("libEGL.so.1", "libegl1"),
+        ("libdbus-1.so.3", "libdbus-1-3"),
+        ("libpng16.so.16", "libpng16-16"),
+        ("libglib-2.0.so.0", "libglib2.0-0"),
+        ("libz.so.1", "zlib1g"),
+    ],
+)
 def test_libraries_map_to_debian_packages(soname: str, package: str) -> None:
     assert debian_package(soname) == package
 
@@ -123,8 +130,11 @@ def test_what_the_user_chose_is_respected() -> None:
 
 def test_a_display_with_no_x_server_is_named() -> None:
     listening = {line.split()[-1] for line in Path("/proc/net/unix").read_text().splitlines()[1:] if line.split()}
-    number = next(n for n in range(700, 800) if f"@/tmp/.X11-unix/X{n}" not in listening
-                  and not Path(f"/tmp/.X11-unix/X{n}").exists())
+    number = next(
+        n
+        for n in range(700, 800)
+        if f"@/tmp/.X11-unix/X{n}" not in listening and not Path(f"/tmp/.X11-unix/X{n}").exists()
+    )
     problem = x_server_problem(f":{number}")
     assert problem is not None and f"DISPLAY=:{number}" in problem
     # something listening where an X server would: the check lets Qt try

@@ -66,8 +66,9 @@ def test_recording_writes_a_file_that_reads_back(qtbot, demo, tmp_path) -> None:
     controller, window = demo
     qtbot.waitUntil(lambda: len(controller.session.buffer) > 5, timeout=10_000)
     window.record_action.setChecked(True)
-    qtbot.waitUntil(lambda: controller.worker.recording.path is not None
-                    and controller.worker.recording.path.exists(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: controller.worker.recording.path is not None and controller.worker.recording.path.exists(), timeout=5000
+    )
     path = controller.worker.recording.path
     n = controller.session.buffer.total
     qtbot.waitUntil(lambda: controller.session.buffer.total > n + 30, timeout=10_000)
@@ -117,8 +118,10 @@ def test_density_edit_changes_gpc(qtbot, demo) -> None:
     controller, window = demo
     qtbot.waitUntil(lambda: len(controller.session.cycles) >= 1, timeout=40_000)
     window.blocks_table.density_edited.emit("Al2O3", 1.5)
-    qtbot.waitUntil(lambda: controller.session.regimes is not None
-                    and controller.session.regimes.blocks[0].density_g_cm3 == 1.5, timeout=5000)
+    qtbot.waitUntil(
+        lambda: controller.session.regimes is not None and controller.session.regimes.blocks[0].density_g_cm3 == 1.5,
+        timeout=5000,
+    )
 
 
 def test_process_events_20000_times(qapp) -> None:
@@ -133,8 +136,14 @@ def test_process_events_20000_times(qapp) -> None:
 
 def test_main_py_starts_and_quits(tmp_path) -> None:
     env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", QUIT_AFTER_ENV: "3"}
-    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--runs-folder", str(tmp_path)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--runs-folder", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
 
@@ -143,8 +152,14 @@ def test_bad_recipe_on_the_command_line_is_one_line(tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("name = 'x'\n[[blocks]]\nname='a'\nrepeat=0\n")
     env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--recipe", str(bad)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--recipe", str(bad)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "repeat must be a whole number" in proc.stderr
 
@@ -170,14 +185,36 @@ def test_write_failure_and_recovery_are_offered_in_banners(qtbot, demo, tmp_path
 
 def test_main_py_reads_a_port_served_by_qcm_simulate(tmp_path) -> None:
     """Two processes, as in a lab: `qcm simulate` on a pty, the app on --port, recording."""
-    sim = subprocess.Popen([sys.executable, "-m", "qcm_app", "simulate", "--protocol", "stm100", "--speed", "20"],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "qcm_app", "simulate", "--protocol", "stm100", "--speed", "20"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = sim.stdout.readline().strip()
         env = {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin", QUIT_AFTER_ENV: "4"}
-        app = subprocess.run([sys.executable, str(ROOT / "main.py"), "--port", port, "--protocol", "stm100",
-                              "--poll-interval", "0", "--record", "--runs-folder", str(tmp_path / "runs")],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        app = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "main.py"),
+                "--port",
+                port,
+                "--protocol",
+                "stm100",
+                "--poll-interval",
+                "0",
+                "--record",
+                "--runs-folder",
+                str(tmp_path / "runs"),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert app.returncode == 0, app.stderr[-2000:]
     finally:
         sim.terminate()
@@ -188,7 +225,16 @@ def test_main_py_reads_a_port_served_by_qcm_simulate(tmp_path) -> None:
 
 
 def test_every_replay_state_has_its_words() -> None:
-    from qcm_app.acquisition.replay import ReplayState
-    from widgets.main_window import _STATE_TEXT
+    """Replay reports the same WorkerState words as the live worker; the window has words for each."""
+    from qcm_app.domain.events import WorkerState
+    from widgets.window_status import STATE_TEXT
 
-    assert {str(s) for s in ReplayState} <= set(_STATE_TEXT)
+    replay_states = {
+        WorkerState.LOADING,
+        WorkerState.REPLAYING,
+        WorkerState.FINISHED,
+        WorkerState.ERROR,
+        WorkerState.STOPPED,
+    }
+    assert replay_states <= set(STATE_TEXT)
+    assert all(STATE_TEXT[s] for s in replay_states)

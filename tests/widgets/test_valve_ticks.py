@@ -41,8 +41,7 @@ def test_ticks_per_precursor_stay_at_the_foot_of_the_mass_plot(qtbot) -> None:
     qtbot.waitExposed(plots)
     t = np.arange(0.0, 30_000.0, 1.0)
     plots.set_data(t, [5.97e6 - t * 1e-3], [t * 0.01])
-    pulses = [ValvePulse(30.0 * k + 15.0 * (k % 2), 0.1, name, name) for k, name in
-              enumerate(["TMA", "H2O"] * 1500)]
+    pulses = [ValvePulse(30.0 * k + 15.0 * (k % 2), 0.1, name, name) for k, name in enumerate(["TMA", "H2O"] * 1500)]
     pulses.append(ValvePulse(100.0, 600.0, "Shutter 1", ""))  # a shutter open for 10 min, unnamed
     plots.set_valve_pulses(pulses)
     assert list(plots.valve_curves) == ["TMA", "H2O", "Shutter 1"]
@@ -97,10 +96,11 @@ def test_demo_shows_its_reactors_valves_through_an_event_line(qtbot, tmp_path, m
         truth = [p.time_s - first_sample for p in controller.marker_server.instrument.schedule.model.valve_pulses()]
         got = np.array([p.time_s for p in pulses])
         k = int(np.searchsorted(truth, got[0] - 7.5))
-        np.testing.assert_allclose(got, truth[k:k + got.size], atol=0.005 * speed)
+        np.testing.assert_allclose(got, truth[k : k + got.size], atol=0.005 * speed)
         model = controller.marker_server.instrument.schedule.model.valve_pulses()
-        np.testing.assert_allclose([p.duration_s for p in pulses], [p.duration_s for p in model[k:k + got.size]],
-                                   atol=0.002 * speed)
+        np.testing.assert_allclose(
+            [p.duration_s for p in pulses], [p.duration_s for p in model[k : k + got.size]], atol=0.002 * speed
+        )
         # Instrument → Valve markers…: the dialog says what is followed now; the running worker follows the choice
         log = tmp_path / "tool_DataLog.txt"
 
@@ -154,14 +154,19 @@ def test_an_empty_bottle_raises_the_no_uptake_alarm_in_the_window(qtbot, tmp_pat
     reactor = ReactorSettings(seed=7, depleted=(Depletion("TMA", 5),), start_delay_s=10.0)
     qcm = build_server("sqm160", recipe, speed=speed, seed=7, reactor=reactor, paced=False).start()
     # the tool on this PC stamps by its wall clock: each pulse is placed exactly, whatever the latency
-    valves = build_marker_server("valves", recipe, speed=speed, seed=7, reactor=reactor, beside=qcm,
-                                 frame_period_s=0.01, wall_clock=True).start()
+    valves = build_marker_server(
+        "valves", recipe, speed=speed, seed=7, reactor=reactor, beside=qcm, frame_period_s=0.01, wall_clock=True
+    ).start()
     controller, window = _window(qtbot, tmp_path, speed)
     beeps: list[int] = []
     window.sound = lambda: beeps.append(1)
     try:
-        controller.connect_instrument(ConnectionSpec("sqm160", qcm.port, poll_interval_s=0.0), recipe,
-                                      time_scale=speed, markers=MarkerSpec(MarkerKind.SERIAL, valves.port))
+        controller.connect_instrument(
+            ConnectionSpec("sqm160", qcm.port, poll_interval_s=0.0),
+            recipe,
+            time_scale=speed,
+            markers=MarkerSpec(MarkerKind.SERIAL, valves.port),
+        )
         path = controller.start_recording(tmp_path / "empty.csv")
         qtbot.waitUntil(lambda: window.banners.get("alarm:NO_UPTAKE") is not None, timeout=30_000)
         text = window.banners.get("alarm:NO_UPTAKE").label.text()
@@ -174,8 +179,9 @@ def test_an_empty_bottle_raises_the_no_uptake_alarm_in_the_window(qtbot, tmp_pat
         assert len(beeps) == count  # once, not every tick
         # the pulse it names fired when the bottle was empty: the reactor's 5th TMA pulse (or a later
         # one, when a loaded machine left too few samples around the 5th to measure it)
-        first_sample = (controller.worker.pipeline.clock.origin_s
-                        - (time.monotonic() - qcm.instrument.elapsed_s())) * speed
+        first_sample = (
+            controller.worker.pipeline.clock.origin_s - (time.monotonic() - qcm.instrument.elapsed_s())
+        ) * speed
         tma = [p.time_s - first_sample for p in qcm.instrument.source.model.valve_pulses() if p.precursor == "TMA"]
         cycle = next(c for c in controller.session.cycles if c.index == int(found.group(1)))
         assert min(abs(np.array(tma[4:]) - cycle.pulse_times_s[0])) < 0.2
@@ -190,7 +196,7 @@ def test_an_empty_bottle_raises_the_no_uptake_alarm_in_the_window(qtbot, tmp_pat
     run = read_run(path)
     assert any("no uptake" in e.text for e in run.events if e.kind == "alarm")
     assert len(run.valve_pulses) >= len(seen) >= 8
-    np.testing.assert_allclose([p.time_s for p in run.valve_pulses[:len(seen)]], [p.time_s for p in seen], atol=1e-4)
+    np.testing.assert_allclose([p.time_s for p in run.valve_pulses[: len(seen)]], [p.time_s for p in seen], atol=1e-4)
 
 
 def test_connection_dialog_takes_a_marker_source_and_remembers_it(qtbot, tmp_path) -> None:

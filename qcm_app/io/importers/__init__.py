@@ -105,8 +105,11 @@ def _starts_as_run_file(path: Path) -> bool:
 def _unrecognised(source: SourceText, reason: str) -> UserInputError:
     first = source.content_lines(1)
     line = first[0][0] if first else 1
-    return source.error(f"unrecognised format ({reason}); tried: {', '.join(FORMATS)}; "
-                        f"for another table give the time and frequency columns", line)
+    return source.error(
+        f"unrecognised format ({reason}); tried: {', '.join(FORMATS)}; "
+        f"for another table give the time and frequency columns",
+        line,
+    )
 
 
 def _keep_rows(run: RunData, keep: np.ndarray) -> None:
@@ -135,8 +138,11 @@ def _check_own_header(run: RunData, path: Path) -> None:
     meta = run.metadata
     for f in meta.start_frequency_hz:
         if not math.isnan(f) and not is_crystal_frequency(f):
-            raise UserInputError(f"header '{START_FREQUENCY_KEY}' must be a crystal frequency in Hz, got {f:g}",
-                                 path, _header_line(path, START_FREQUENCY_KEY))
+            raise UserInputError(
+                f"header '{START_FREQUENCY_KEY}' must be a crystal frequency in Hz, got {f:g}",
+                path,
+                _header_line(path, START_FREQUENCY_KEY),
+            )
     try:
         meta.crystal.check()
     except ValueError as exc:
@@ -168,8 +174,11 @@ def _own_run(path: Path) -> RunData:
     if not keep.all():
         back = int((t < before).sum())
         if back > max(MAX_BACKWARD_ROWS, MAX_BACKWARD_FRACTION * t.size):
-            raise UserInputError(f"time goes backwards in {back} of {t.size} rows (a file spliced from several "
-                                 "runs?); not dropping them: split the file into its runs", path)
+            raise UserInputError(
+                f"time goes backwards in {back} of {t.size} rows (a file spliced from several "
+                "runs?); not dropping them: split the file into its runs",
+                path,
+            )
         run.warnings.append(f"{int((~keep).sum())} rows not later than the one before dropped")
         _keep_rows(run, keep)
     origin = float(run.time_s[0])

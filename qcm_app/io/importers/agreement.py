@@ -54,8 +54,9 @@ class Agreement:
     max_abs_diff_pct: float
 
 
-def compare_with_instrument(run: RunData, sensor: int = 0, crystal: CrystalSettings | None = None,
-                            min_segment_rows: int = 10) -> Agreement:
+def compare_with_instrument(
+    run: RunData, sensor: int = 0, crystal: CrystalSettings | None = None, min_segment_rows: int = 10
+) -> Agreement:
     """Our Z-match (the run's density, Z-ratio, tooling) against the instrument's own thickness."""
     if run.instrument_thickness_ang is None:
         raise ValueError("the run has no instrument thickness to compare with")
@@ -70,16 +71,17 @@ def compare_with_instrument(run: RunData, sensor: int = 0, crystal: CrystalSetti
         ok = np.flatnonzero(np.isfinite(freq[first:end]) & np.isfinite(inst[first:end])) + first
         if ok.size < min_segment_rows:
             continue
-        ours = zmatch_thickness_ang(freq[ok], float(freq[ok[0]]), meta.density_g_cm3, meta.z_ratio,
-                                    meta.tooling_pct, crystal)
+        ours = zmatch_thickness_ang(
+            freq[ok], float(freq[ok[0]]), meta.density_g_cm3, meta.z_ratio, meta.tooling_pct, crystal
+        )
         theirs = inst[ok] - inst[ok[0]]
         d = ours - theirs
         diffs.append(d)
-        segments.append(Segment(int(ok[0]), int(ok[-1]), float(theirs[-1]), float(ours[-1]),
-                                float(np.abs(d).max())))
+        segments.append(Segment(int(ok[0]), int(ok[-1]), float(theirs[-1]), float(ours[-1]), float(np.abs(d).max())))
     if not diffs:
         raise ValueError("no stretch of the run has both frequency and instrument thickness")
     d = np.abs(np.concatenate(diffs))
     span = max(abs(s.instrument_ang) for s in segments)
-    return Agreement(tuple(segments), float(d.max()), float(np.median(d)),
-                     float(d.max() / span * 100.0) if span else float("nan"))
+    return Agreement(
+        tuple(segments), float(d.max()), float(np.median(d)), float(d.max() / span * 100.0) if span else float("nan")
+    )

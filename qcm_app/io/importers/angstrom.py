@@ -61,8 +61,13 @@ def read(source: SourceText) -> RunData:
     freq_cols = [tags[n]["FrequencyMeasurement"] for n in sensors]
     thick_cols = {n: _thickness_column(tags[n]) for n in sensors}
     setting_cols = {n: _setting_columns(tags[n]) for n in sensors}
-    wanted = sorted({*freq_cols, *(c for c, _ in thick_cols.values() if c is not None),
-                     *(c for cols in setting_cols.values() for c in cols.values())})
+    wanted = sorted(
+        {
+            *freq_cols,
+            *(c for c, _ in thick_cols.values() if c is not None),
+            *(c for cols in setting_cols.values() for c in cols.values()),
+        }
+    )
     values = table.numbers(wanted)
     column = {c: values[:, k] for k, c in enumerate(wanted)}
     freq = np.column_stack([column[c] for c in freq_cols])
@@ -124,8 +129,10 @@ def _film_settings(table: Table, logged: dict[int, dict[str, np.ndarray]], meta:
             if valid.size:
                 found[kind] = float(valid[0])
                 if valid.max() != valid.min():
-                    table.warnings.append(f"Physical Sensor {n}: {kind} changed during the log "
-                                          f"({valid.min():.6g} to {valid.max():.6g}); the first value is used")
+                    table.warnings.append(
+                        f"Physical Sensor {n}: {kind} changed during the log "
+                        f"({valid.min():.6g} to {valid.max():.6g}); the first value is used"
+                    )
         settings[n] = found
     sensors = list(logged)
     first = settings[sensors[0]]
@@ -133,9 +140,11 @@ def _film_settings(table: Table, logged: dict[int, dict[str, np.ndarray]], meta:
     for n in sensors[1:]:
         if settings[n] and settings[n] != first:
             s = settings[n]
-            meta.extra[f"Sensor {n} film"] = (f"density {s.get('density', float('nan')):.6g} g/cm3, "
-                                              f"Z-ratio {s.get('z', float('nan')):.6g}, "
-                                              f"tooling {s.get('tooling', float('nan')):.6g} %")
+            meta.extra[f"Sensor {n} film"] = (
+                f"density {s.get('density', float('nan')):.6g} g/cm3, "
+                f"Z-ratio {s.get('z', float('nan')):.6g}, "
+                f"tooling {s.get('tooling', float('nan')):.6g} %"
+            )
 
 
 def _times(table: Table, names: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -153,13 +162,13 @@ def _times(table: Table, names: list[str]) -> tuple[np.ndarray, np.ndarray | Non
         elapsed = parse_clock(table.strings(names.index("Elapsed Time")), table, "Elapsed Time")
         restarts = np.flatnonzero(np.diff(elapsed) < -1.0)
         if restarts.size and wall is not None:
-            table.warnings.append(f"Elapsed Time restarts at line {int(table.linenos[restarts[0] + 1])}: "
-                                  f"times taken from Date and Time")
+            table.warnings.append(
+                f"Elapsed Time restarts at line {int(table.linenos[restarts[0] + 1])}: times taken from Date and Time"
+            )
             return wall, wall
         return elapsed, wall
     if wall is None:
-        raise table.source.error("expected an 'Elapsed Time' column or 'Date' and 'Time' columns",
-                                 table.header_line)
+        raise table.source.error("expected an 'Elapsed Time' column or 'Date' and 'Time' columns", table.header_line)
     return wall, wall
 
 

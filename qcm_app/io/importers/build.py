@@ -36,8 +36,9 @@ class RowOrder:
     warnings: list[str]
 
     @classmethod
-    def from_times(cls, t: np.ndarray, table: Table, label: str, wall_clock: bool = False,
-                   column: int | None = None) -> RowOrder:
+    def from_times(
+        cls, t: np.ndarray, table: Table, label: str, wall_clock: bool = False, column: int | None = None
+    ) -> RowOrder:
         """``wall_clock``: times of day without a date, so a big step back is midnight (+24 h).
         ``column`` lets an error quote the offending field."""
         t = np.asarray(t, dtype=float)
@@ -59,8 +60,10 @@ class RowOrder:
                 step = np.zeros_like(t)
                 step[back] = SECONDS_PER_DAY
                 t = t + np.cumsum(step)
-                warnings.append(f"the clock passed midnight {back.size} time(s) (first at line "
-                                f"{int(table.linenos[back[0]])}): 24 h added from there")
+                warnings.append(
+                    f"the clock passed midnight {back.size} time(s) (first at line "
+                    f"{int(table.linenos[back[0]])}): 24 h added from there"
+                )
         running = np.maximum.accumulate(t)
         before = np.concatenate(([-np.inf], running[:-1]))
         keep = t > before
@@ -73,23 +76,34 @@ class RowOrder:
             if identical:
                 warnings.append(f"{identical} duplicate rows dropped")
             if others:
-                warnings.append(f"{others} rows repeating an earlier time with other values dropped "
-                                f"(the first reading at each time is kept)")
+                warnings.append(
+                    f"{others} rows repeating an earlier time with other values dropped "
+                    f"(the first reading at each time is kept)"
+                )
             if back:
                 first = int(table.linenos[dropped[t[dropped] < before[dropped]][0]])
                 if back > max(MAX_BACKWARD_ROWS, MAX_BACKWARD_FRACTION * t.size):
                     raise table.source.error(
                         f"time goes backwards in {back} of {t.size} rows in column {label!r} (several runs in one "
                         "file, or a time column that is not one?); not dropping them: split the file or give "
-                        "the time column (--time-column)", first)
+                        "the time column (--time-column)",
+                        first,
+                    )
                 warnings.append(f"{back} rows going back in time dropped (first at line {first})")
         kept = t[keep]
         return cls(keep=keep, time_s=kept - kept[0], origin_s=float(kept[0]), warnings=warnings)
 
 
-def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata: RunMetadata,
-              frequency_labels: Sequence[str], instrument_thickness_ang: np.ndarray | None = None,
-              events: Sequence[RunEvent] = (), sensor_numbers: Sequence[int] | None = None) -> RunData:
+def build_run(
+    table: Table,
+    order: RowOrder,
+    frequency_hz: np.ndarray,
+    metadata: RunMetadata,
+    frequency_labels: Sequence[str],
+    instrument_thickness_ang: np.ndarray | None = None,
+    events: Sequence[RunEvent] = (),
+    sensor_numbers: Sequence[int] | None = None,
+) -> RunData:
     """Apply the row order, turn invalid frequencies (blank, zero, negative) into gaps, drop sensors
     that never gave a reading, and fill the per-sensor metadata."""
     freq = np.asarray(frequency_hz, dtype=float).reshape(len(order.keep), -1)[order.keep]
@@ -109,16 +123,20 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
         for s in np.flatnonzero(~used).tolist():
             warnings.append(f"column {labels[s]!r} has no valid frequency: sensor left out")
         if not used.any():
-            raise table.source.error(f"no valid frequency (a positive number in Hz) in column {labels[0]!r}",
-                                     table.header_line or int(table.linenos[0]))
+            raise table.source.error(
+                f"no valid frequency (a positive number in Hz) in column {labels[0]!r}",
+                table.header_line or int(table.linenos[0]),
+            )
         freq = freq[:, used]
         if thick is not None:
             thick = thick[:, used]
         numbers = [n for n, u in zip(numbers, used.tolist(), strict=True) if u]
         gaps = int(invalid[:, used].sum())
         if gaps:
-            warnings.append(f"{gaps} readings without a valid frequency (blank, not a number, or outside "
-                            f"{MIN_CRYSTAL_FREQUENCY_HZ:g}–{MAX_CRYSTAL_FREQUENCY_HZ:g} Hz) kept as gaps")
+            warnings.append(
+                f"{gaps} readings without a valid frequency (blank, not a number, or outside "
+                f"{MIN_CRYSTAL_FREQUENCY_HZ:g}–{MAX_CRYSTAL_FREQUENCY_HZ:g} Hz) kept as gaps"
+            )
     starts = []
     for s in range(freq.shape[1]):
         valid = freq[:, s][np.isfinite(freq[:, s])]
@@ -126,5 +144,12 @@ def build_run(table: Table, order: RowOrder, frequency_hz: np.ndarray, metadata:
     metadata.start_frequency_hz = tuple(starts)
     metadata.sensors = tuple(numbers)
     shifted = [RunEvent(e.time_s - order.origin_s, e.kind, e.text) for e in events]
-    return RunData(metadata=metadata, time_s=order.time_s, frequency_hz=freq, events=shifted,
-                   source=str(table.source.path), instrument_thickness_ang=thick, warnings=warnings)
+    return RunData(
+        metadata=metadata,
+        time_s=order.time_s,
+        frequency_hz=freq,
+        events=shifted,
+        source=str(table.source.path),
+        instrument_thickness_ang=thick,
+        warnings=warnings,
+    )

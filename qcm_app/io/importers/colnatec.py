@@ -113,7 +113,7 @@ def _kind(text: str) -> str:
 
 
 def _decimal_comma_rows(source: SourceText, header_line: int, delimiter: str) -> bool:
-    for line in source.lines[header_line:header_line + 5]:
+    for line in source.lines[header_line : header_line + 5]:
         if re.search(r"(^|" + re.escape(delimiter) + r")\s*-?\d+,\d+\s*(" + re.escape(delimiter) + "|$)", line):
             return True
     return False
@@ -139,8 +139,9 @@ def _times(table: Table, shared: dict[str, int]) -> tuple[np.ndarray, np.ndarray
             unix = unix * 1e-3
     if unix is None:
         if wall is None:
-            raise table.source.error("expected a 'Unix Timestamp' column or 'Date' and 'Time' columns",
-                                     table.header_line)
+            raise table.source.error(
+                "expected a 'Unix Timestamp' column or 'Date' and 'Time' columns", table.header_line
+            )
         return wall, wall, table.label(shared["time"]), False
     if wall is not None and _disorder(wall) < _disorder(unix):
         return wall, wall, table.label(shared["time"]), False

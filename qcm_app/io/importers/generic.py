@@ -44,8 +44,19 @@ from qcm_app.io.runfile import RunData, RunMetadata
 FORMAT_NAME = "CSV/TSV with time and frequency columns"
 WHITESPACE = " "
 _FREQ_SCALES = {"hz": 1.0, "khz": 1e3, "mhz": 1e6}
-_DELIMITERS = {"tab": "\t", "\\t": "\t", "\t": "\t", "space": WHITESPACE, "whitespace": WHITESPACE,
-               WHITESPACE: WHITESPACE, "comma": ",", ",": ",", "semicolon": ";", ";": ";", "|": "|"}
+_DELIMITERS = {
+    "tab": "\t",
+    "\\t": "\t",
+    "\t": "\t",
+    "space": WHITESPACE,
+    "whitespace": WHITESPACE,
+    WHITESPACE: WHITESPACE,
+    "comma": ",",
+    ",": ",",
+    "semicolon": ";",
+    ";": ";",
+    "|": "|",
+}
 
 _TIME_NAME = re.compile(r"time|zeit|temps|tiempo|elapsed|^t$|^t[_ ]|^sec(onds)?$|^s$", re.I)
 _DATE_NAME = re.compile(r"^(date|datum|day|fecha)$", re.I)
@@ -93,11 +104,14 @@ class ColumnMapping:
             if key in _DELIMITERS:
                 object.__setattr__(self, "delimiter", _DELIMITERS[key])
             elif len(self.delimiter) != 1:
-                raise UserInputError(f"the delimiter must be one character, 'tab' or 'whitespace', "
-                                     f"not {self.delimiter!r}")
+                raise UserInputError(
+                    f"the delimiter must be one character, 'tab' or 'whitespace', not {self.delimiter!r}"
+                )
         if self.time_format is not None and self.time_format not in TIME_FORMATS and "%" not in self.time_format:
-            raise UserInputError(f"unknown time format {self.time_format!r}; use one of {', '.join(TIME_FORMATS)} "
-                                 f"or a strptime pattern such as '%H:%M:%S'")
+            raise UserInputError(
+                f"unknown time format {self.time_format!r}; use one of {', '.join(TIME_FORMATS)} "
+                f"or a strptime pattern such as '%H:%M:%S'"
+            )
         if self.skip_rows < 0:
             raise UserInputError("the number of rows to skip cannot be negative")
         if self.date_order not in ("dmy", "mdy"):
@@ -119,13 +133,15 @@ def read(source: SourceText, mapping: ColumnMapping | None = None) -> RunData:
     auto = mapping is None
     m = mapping or ColumnMapping()
     layout = _layout(source, m, auto)
-    table = Table.from_lines(source, layout.names, layout.data_start, layout.delimiter, layout.decimal_comma,
-                             layout.header_line)
+    table = Table.from_lines(
+        source, layout.names, layout.data_start, layout.delimiter, layout.decimal_comma, layout.header_line
+    )
     table.drop_cut_last_row()
     if not table.rows:
         names = layout.names
-        if auto and not (any(_TIME_NAME.search(split_unit(n)[0]) for n in names)
-                         and any(_is_frequency_name(n) for n in names)):
+        if auto and not (
+            any(_TIME_NAME.search(split_unit(n)[0]) for n in names) and any(_is_frequency_name(n) for n in names)
+        ):
             raise NotThisFormat("no rows of values")
         raise source.error("no data rows", layout.header_line or m.skip_rows + 1)
     time_col, freq_cols, thick_cols, date_col = _columns(table, m, auto)
@@ -146,8 +162,9 @@ def read(source: SourceText, mapping: ColumnMapping | None = None) -> RunData:
     meta = RunMetadata()
     meta.start_time = iso_from_epoch(order.origin_s, times.utc) if times.absolute else ""
     meta.extra["Source format"] = FORMAT_NAME
-    meta.extra["Columns"] = (f"time {table.label(time_col)!r}; frequency "
-                             + ", ".join(repr(table.label(c)) for c in freq_cols))
+    meta.extra["Columns"] = f"time {table.label(time_col)!r}; frequency " + ", ".join(
+        repr(table.label(c)) for c in freq_cols
+    )
     preamble_settings(layout.preamble, meta)
     run = build_run(table, order, freq, meta, [table.label(c) for c in freq_cols], thick)
     if not auto:
@@ -169,16 +186,19 @@ def _layout(source: SourceText, m: ColumnMapping, auto: bool) -> _Layout:
             if len(sample) >= 200:
                 break
     if not sample:
-        raise source.error("no rows to read" + (f" after skipping {m.skip_rows} lines" if m.skip_rows else ""),
-                           min(m.skip_rows + 1, len(source.lines)))
+        raise source.error(
+            "no rows to read" + (f" after skipping {m.skip_rows} lines" if m.skip_rows else ""),
+            min(m.skip_rows + 1, len(source.lines)),
+        )
     hint = _EXCEL_SEP.match(sample[0][1])
     if hint and len(sample) > 1:
         sample = sample[1:]  # Excel's "sep=;" line names the separator
     texts = [line for _, line in sample]
     delimiter = m.delimiter or (hint.group(1) if hint else None) or _sniff_delimiter(texts)
     if delimiter is None:
-        raise _fail(auto, source, "cannot tell how the values are separated (tabs, ';', ',' or blanks)",
-                    sample[0][0] + 1)
+        raise _fail(
+            auto, source, "cannot tell how the values are separated (tabs, ';', ',' or blanks)", sample[0][0] + 1
+        )
     split_by = None if delimiter == WHITESPACE else delimiter
     body = texts[-21:-1] if len(texts) > 2 else texts
     decimal_comma = m.decimal_comma if m.decimal_comma is not None else has_decimal_comma(body, split_by)
@@ -246,8 +266,13 @@ def _width(body: list[str], delimiter: str | None) -> int:
 
 def _value_like(text: str, decimal_comma: bool) -> bool:
     text = text.strip().strip('"')
-    return (looks_like_number(text, decimal_comma) or looks_like_clock(text) or looks_like_date(text)
-            or looks_like_datetime(text) or text.lower() in ("nan", "inf", "-inf", "-"))
+    return (
+        looks_like_number(text, decimal_comma)
+        or looks_like_clock(text)
+        or looks_like_date(text)
+        or looks_like_datetime(text)
+        or text.lower() in ("nan", "inf", "-inf", "-")
+    )
 
 
 def _columns(table: Table, m: ColumnMapping, auto: bool) -> tuple[int, list[int], list[int], int | None]:
@@ -269,8 +294,7 @@ def _columns(table: Table, m: ColumnMapping, auto: bool) -> tuple[int, list[int]
     elif names:
         freq_cols = [i for i, n in enumerate(names) if i != time_col and _is_frequency_name(n)]
         if not freq_cols:
-            raise _fail(auto, source, "no frequency column (a column named like 'Frequency' or with unit Hz)",
-                        line)
+            raise _fail(auto, source, "no frequency column (a column named like 'Frequency' or with unit Hz)", line)
     else:
         freq_cols = [1]
         if auto:
@@ -310,5 +334,3 @@ def _is_frequency_name(name: str) -> bool:
     if _NOT_FREQ.search(name):
         return False
     return bool(_FREQ_NAME.search(bare)) or unit.lower() in _FREQ_SCALES
-
-

@@ -62,8 +62,11 @@ def read(source: SourceText) -> RunData:
             run.warnings.append(f"the dose table beside it is unreadable ({exc.detail})")
         else:
             run.metadata.extra["Tool dose table"] = doses_path.name
-            reference = [(s.pulse_start_s - origin, s.precursor) for s in doses.steps
-                         if math.isfinite(s.pulse_start_s) and s.precursor]
+            reference = [
+                (s.pulse_start_s - origin, s.precursor)
+                for s in doses.steps
+                if math.isfinite(s.pulse_start_s) and s.precursor
+            ]
     names: list[str] = []
     if recipe_path is not None:
         try:
@@ -102,13 +105,14 @@ def sibling(path: str | Path, kind: str) -> Path | None:
 
 # --- the tool's tables -----------------------------------------------------------------------------
 
+
 def _table_lines(path: Path, header_start: str, what: str) -> tuple[list[str], list[str], int]:
     """(header fields, data lines, line number of the header) of a title-line + header table."""
     source = read_source(path)
     for i, line in enumerate(source.lines[:3]):
         if line.startswith(header_start):
             names = [f.strip() for f in line.split("\t")]
-            return names, source.lines[i + 1:], i + 1
+            return names, source.lines[i + 1 :], i + 1
     raise UserInputError(f"not a {what} (expected a header starting {header_start.strip()!r})", path, 1)
 
 
@@ -146,8 +150,12 @@ def load_execution_table(path: str | Path) -> Recipe:
     path = Path(path)
     names, lines, header_line = _table_lines(path, _EXECUTION_HEADER, "tool execution table")
     col = {n.lower(): i for i, n in enumerate(names)}
-    need = {"precursor": "Precursor", "dose time [s]": "Dose Time [s]", "purge time [s]": "Purge Time [s]",
-            "ald process type": "ALD Process Type"}
+    need = {
+        "precursor": "Precursor",
+        "dose time [s]": "Dose Time [s]",
+        "purge time [s]": "Purge Time [s]",
+        "ald process type": "ALD Process Type",
+    }
     missing = [label for key, label in need.items() if key not in col]
     if missing:
         raise UserInputError(f"the execution table has no column {', '.join(map(repr, missing))}", path, header_line)
@@ -157,8 +165,11 @@ def load_execution_table(path: str | Path) -> Recipe:
         precursor = fields[col["precursor"]]
         if not kind.startswith(("0", "1")):
             # other types hold the chamber closed or fill to a pressure: their timing is not in this table
-            raise UserInputError(f"process type {kind[:40]!r} is not supported (only '0: Purge' and "
-                                 f"'1: Pulse-Purge' steps)", path, lineno)
+            raise UserInputError(
+                f"process type {kind[:40]!r} is not supported (only '0: Purge' and '1: Pulse-Purge' steps)",
+                path,
+                lineno,
+            )
         purge = _seconds(fields[col["purge time [s]"]], "purge time", path, lineno)
         if kind.startswith("0") or precursor.lower() in _NO_PRECURSOR:
             units.append((lineno, _Unit("", 0.0, purge)))
@@ -202,11 +213,11 @@ def _group(units: list[_Unit]) -> list[tuple[list[_Unit], int]]:
         best_p, best_k = 1, 1
         for p in range(1, min(end - i, 64) + 1):
             k = 1
-            while i + (k + 1) * p <= end and units[i + k * p:i + (k + 1) * p] == units[i:i + p]:
+            while i + (k + 1) * p <= end and units[i + k * p : i + (k + 1) * p] == units[i : i + p]:
                 k += 1
             if k >= 2 and p * k > best_p * best_k:
                 best_p, best_k = p, k
-        out.append((units[i:i + best_p], best_k))
+        out.append((units[i : i + best_p], best_k))
         i += best_p * best_k
     return out
 
@@ -222,8 +233,12 @@ def recipe_toml(name: str, units: list[_Unit]) -> str:
         lines += ["[[blocks]]", f"name = {_quote(block)}", f"repeat = {repeat}"]
         for u in cycle:
             if not u.is_wait:
-                lines += ["[[blocks.steps]]", f"name = {_quote(u.precursor)}", 'kind = "pulse"',
-                          f"duration_s = {u.dose_s!r}"]
+                lines += [
+                    "[[blocks.steps]]",
+                    f"name = {_quote(u.precursor)}",
+                    'kind = "pulse"',
+                    f"duration_s = {u.dose_s!r}",
+                ]
             lines += ["[[blocks.steps]]", 'name = "Purge"', 'kind = "purge"', f"duration_s = {u.purge_s!r}"]
         lines.append("")
     return "\n".join(lines)
@@ -238,8 +253,8 @@ class DoseStep:
     """One row of the tool's dose table; times in the tool's elapsed seconds, masses in ng/cm²."""
 
     step: int
-    precursor: str           # "" for a purge-only step
-    pulse_start_s: float     # NaN for a purge-only step
+    precursor: str  # "" for a purge-only step
+    pulse_start_s: float  # NaN for a purge-only step
     initial_ng_cm2: float
     final_ng_cm2: float
     delta_ng_cm2: float
@@ -288,8 +303,7 @@ def load_doses(path: str | Path) -> DoseTable:
             step = int(fields[c_step])
             values = [float(fields[c]) for c in (c_start, c_initial, c_final, c_delta)]
         except ValueError:
-            raise UserInputError("expected numbers (or NaN) in the step, time and mass columns", path,
-                                 lineno) from None
+            raise UserInputError("expected numbers (or NaN) in the step, time and mass columns", path, lineno) from None
         precursor = fields[c_name]
         if precursor.lower() in _NO_PRECURSOR:
             precursor = ""
@@ -328,6 +342,7 @@ def _table_rows(lines: list[str], header_line: int, width: int, path: str | Path
             continue
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) < width:
-            raise UserInputError(f"expected {width} tab-separated values, found {len(fields)} "
-                                 f"(the table is cut short?)", path, lineno)
+            raise UserInputError(
+                f"expected {width} tab-separated values, found {len(fields)} (the table is cut short?)", path, lineno
+            )
         yield lineno, fields

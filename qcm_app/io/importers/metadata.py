@@ -17,8 +17,9 @@ def round_setting(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-def apply_film_settings(meta: RunMetadata, density: float | None, z_ratio: float | None,
-                        tooling_pct: float | None) -> None:
+def apply_film_settings(
+    meta: RunMetadata, density: float | None, z_ratio: float | None, tooling_pct: float | None
+) -> None:
     """Copy film settings found in a log into the metadata (only plausible, positive values)."""
     if density is not None and math.isfinite(density) and density > 0:
         meta.density_g_cm3 = round_setting(density)

@@ -18,8 +18,10 @@ from qcm_app.io.importers.times import iso_from_epoch, parse_clock, parse_dates
 from qcm_app.io.runfile import RunData, RunMetadata
 
 FORMAT_NAME = "openQCM log"
-_ROW = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\s+[-+]?\d[\d.,eE+-]*"
-                  r"(?:\s+[-+]?[\d.,eE+-]+)*\s*$")
+_ROW = re.compile(
+    r"^\s*\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\s+[-+]?\d[\d.,eE+-]*"
+    r"(?:\s+[-+]?[\d.,eE+-]+)*\s*$"
+)
 
 
 def sniff(source: SourceText) -> bool:

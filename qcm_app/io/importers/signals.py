@@ -35,8 +35,14 @@ _NOT_RATE = re.compile(r"flow|sampl|baud|setpoint|\bsp\b|iteration", re.I)
 _RATE_SCALES = {"a/s": 1.0, "å/s": 1.0, "ang/s": 1.0, "nm/s": 10.0, "ka/s": 1000.0, "kå/s": 1000.0}
 
 
-def attach_signals(run: RunData, table: Table, order: RowOrder, used: Sequence[int],
-                   time_columns: Sequence[int] = (), valve_map: Mapping[str, str] | None = None) -> RunData:
+def attach_signals(
+    run: RunData,
+    table: Table,
+    order: RowOrder,
+    used: Sequence[int],
+    time_columns: Sequence[int] = (),
+    valve_map: Mapping[str, str] | None = None,
+) -> RunData:
     """Fill ``run``'s valve pulses, reference mass and rate from ``table``'s other columns.
 
     ``used``: columns already read (time, frequency, thickness); ``time_columns``: other time
@@ -77,8 +83,9 @@ def attach_signals(run: RunData, table: Table, order: RowOrder, used: Sequence[i
         values = _numbers(table, i)
         if values is None or not is_digital(values):
             if label in valve_map:
-                raise UserInputError(f"--valve: column {label!r} is not a 0/1 valve signal", table.source.path,
-                                     table.header_line)
+                raise UserInputError(
+                    f"--valve: column {label!r} is not a 0/1 valve signal", table.source.path, table.header_line
+                )
             continue
         digital_seen += 1
         v = values[keep]
@@ -90,9 +97,11 @@ def attach_signals(run: RunData, table: Table, order: RowOrder, used: Sequence[i
         pulses.extend(pulses_from_digital(t, v, label, precursor))
     if constant:
         listed = ", ".join(map(repr, constant[:4])) + (f" and {len(constant) - 4} more" if len(constant) > 4 else "")
-        run.warnings.append(f"valve column{'s' if len(constant) > 1 else ''} {listed} never change"
-                            f"{'' if len(constant) > 1 else 's'}: no pulses read from "
-                            f"{'them' if len(constant) > 1 else 'it'}")
+        run.warnings.append(
+            f"valve column{'s' if len(constant) > 1 else ''} {listed} never change"
+            f"{'' if len(constant) > 1 else 's'}: no pulses read from "
+            f"{'them' if len(constant) > 1 else 'it'}"
+        )
     if digital_seen and not pulses and not constant:
         run.warnings.append(f"{digital_seen} digital columns, none of which ever changes: no valve timeline")
     run.valve_pulses = sorted_pulses(pulses)
@@ -121,8 +130,15 @@ def _start_from_clock(table: Table, order: RowOrder, columns: Sequence[int]) -> 
         return ""
     row = int(kept[0])
     for c in columns:
-        one = Table(table.source, table.names, [table.rows[row]], table.linenos[row:row + 1], table.delimiter,
-                    table.decimal_comma, table.header_line)
+        one = Table(
+            table.source,
+            table.names,
+            [table.rows[row]],
+            table.linenos[row : row + 1],
+            table.delimiter,
+            table.decimal_comma,
+            table.header_line,
+        )
         try:
             times = time_values(one, c)
         except (UserInputError, IndexError, ValueError):

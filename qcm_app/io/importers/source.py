@@ -69,7 +69,7 @@ def _decode(raw: bytes, path: Path) -> tuple[str, str]:
         line = raw.count(b"\n", 0, nul) + 1
         raise UserInputError("binary data (a NUL byte), expected a text log", path, line)
     if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

@@ -86,7 +86,7 @@ def read(source: SourceText) -> RunData:
             pairs[pm.group(1)] = pm.group(2)
     preamble_settings(pairs, meta)
 
-    sample = source.lines[header_line:header_line + 20]
+    sample = source.lines[header_line : header_line + 20]
     table = Table.from_lines(source, names, header_line, delimiter, has_decimal_comma(sample, delimiter), header_line)
     table.drop_cut_last_row()
     if not table.rows:

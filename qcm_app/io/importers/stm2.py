@@ -44,7 +44,8 @@ def sniff(source: SourceText) -> bool:
         return False
     following = [line for _, line in content[1:]]
     return any(_HEADER_WORD.search(line) or _STOP.match(line) for line in following) or any(
-        len(re.split(r"[,\t;]|\s+", line.strip())) >= 4 and line.strip()[:1].isdigit() for line in following)
+        len(re.split(r"[,\t;]|\s+", line.strip())) >= 4 and line.strip()[:1].isdigit() for line in following
+    )
 
 
 def read(source: SourceText) -> RunData:
@@ -73,8 +74,11 @@ def read(source: SourceText) -> RunData:
             open_block = False
         elif open_block and _HEADER_WORD.search(text):
             if not names:  # each block may repeat the header; the first one names the columns
-                names = [f.strip().strip('"') for f in re.split(r"[\t,;]", text)] if re.search(r"[\t,;]", text) \
+                names = (
+                    [f.strip().strip('"') for f in re.split(r"[\t,;]", text)]
+                    if re.search(r"[\t,;]", text)
                     else text.split()
+                )
                 header_line = i + 1
         elif open_block:
             rows.append(line)  # not a number: reported with its line by the parser
@@ -139,8 +143,9 @@ def _start_epoch(text: str) -> float | None:
     return None
 
 
-def _place_blocks(t: np.ndarray, clock_times: bool, blocks: np.ndarray, starts: list[tuple[int, float | None]],
-                  table: Table) -> tuple[np.ndarray, bool, list[RunEvent]]:
+def _place_blocks(
+    t: np.ndarray, clock_times: bool, blocks: np.ndarray, starts: list[tuple[int, float | None]], table: Table
+) -> tuple[np.ndarray, bool, list[RunEvent]]:
     """Times of all blocks on one axis: (times, absolute, 'log restarted' events)."""
     t = t.copy()
     first_rows = np.flatnonzero(np.diff(np.concatenate(([-1], blocks))) != 0)
@@ -155,11 +160,13 @@ def _place_blocks(t: np.ndarray, clock_times: bool, blocks: np.ndarray, starts: 
         for k, r in enumerate(first_rows[1:].tolist()):
             end = t[first_rows[k + 1] - 1]
             if t[r] <= end:
-                steps = np.diff(t[first_rows[k]:first_rows[k + 1]])
+                steps = np.diff(t[first_rows[k] : first_rows[k + 1]])
                 step = float(np.median(steps)) if steps.size and np.isfinite(steps).all() else 1.0
                 t[blocks == blocks[r]] += end + max(step, 0.0) - t[r]
-                table.warnings.append(f"line {starts[int(blocks[r])][0]}: the log restarts without a date; "
-                                      f"its rows are placed right after the previous block (pause unknown)")
+                table.warnings.append(
+                    f"line {starts[int(blocks[r])][0]}: the log restarts without a date; "
+                    f"its rows are placed right after the previous block (pause unknown)"
+                )
     for r in first_rows[1:].tolist():
         events.append(RunEvent(float(t[r]), "note", "log restarted"))
     return t, dated, events

@@ -33,8 +33,7 @@ def _may_skip(joined: str) -> bool:
 
 
 def delimiter_name(delimiter: str | None) -> str:
-    return {None: "blanks", "\t": "tabs", ",": "commas", ";": "semicolons", "|": "bars"}.get(
-        delimiter, repr(delimiter))
+    return {None: "blanks", "\t": "tabs", ",": "commas", ";": "semicolons", "|": "bars"}.get(delimiter, repr(delimiter))
 
 
 @dataclass
@@ -52,8 +51,16 @@ class Table:
     _counts: np.ndarray | None = None
 
     @classmethod
-    def from_lines(cls, source: SourceText, names: list[str], start: int, delimiter: str | None,
-                   decimal_comma: bool = False, header_line: int | None = None, stop: int | None = None) -> Table:
+    def from_lines(
+        cls,
+        source: SourceText,
+        names: list[str],
+        start: int,
+        delimiter: str | None,
+        decimal_comma: bool = False,
+        header_line: int | None = None,
+        stop: int | None = None,
+    ) -> Table:
         """Rows from line index ``start`` (0-based) to ``stop``; blank and ``#`` lines are skipped.
 
         The skipping is found by one regex pass over the joined text (day-long logs have none)."""
@@ -78,8 +85,10 @@ class Table:
             if self.delimiter is None:
                 counts = np.fromiter(map(len, map(str.split, self.rows)), dtype=np.int64, count=len(self.rows))
             else:
-                counts = np.fromiter(map(str.count, self.rows, repeat(self.delimiter)), dtype=np.int64,
-                                     count=len(self.rows)) + 1
+                counts = (
+                    np.fromiter(map(str.count, self.rows, repeat(self.delimiter)), dtype=np.int64, count=len(self.rows))
+                    + 1
+                )
             self._counts = counts
         return self._counts
 
@@ -110,9 +119,11 @@ class Table:
         short = np.flatnonzero(counts < needed)
         if short.size:
             i = int(short[0])
-            raise self.source.error(f"expected at least {needed} values separated by "
-                                    f"{delimiter_name(self.delimiter)}, found {int(counts[i])}",
-                                    int(self.linenos[i]))
+            raise self.source.error(
+                f"expected at least {needed} values separated by "
+                f"{delimiter_name(self.delimiter)}, found {int(counts[i])}",
+                int(self.linenos[i]),
+            )
 
     def keep_rows(self, index: np.ndarray) -> None:
         self.rows = [self.rows[int(i)] for i in index]
@@ -134,8 +145,9 @@ class Table:
         if self.decimal_comma:
             lines = "\n".join(lines).replace(",", ".").split("\n")
         try:
-            values = np.loadtxt(lines, delimiter=self.delimiter, usecols=columns, comments=None,
-                                quotechar='"', ndmin=2, dtype=float)
+            values = np.loadtxt(
+                lines, delimiter=self.delimiter, usecols=columns, comments=None, quotechar='"', ndmin=2, dtype=float
+            )
         except (ValueError, IndexError, TypeError):
             values = None
         if values is not None and values.shape == (n, len(columns)):
@@ -160,8 +172,11 @@ class Table:
 
         for value in next(csv.reader([row]), []):
             if _QUOTED_DECIMAL_COMMA.match(value.strip()):
-                raise self.source.error(f"a number with a decimal comma ({value.strip()!r}) in a comma-separated "
-                                        "file; it cannot be read as one number", lineno)
+                raise self.source.error(
+                    f"a number with a decimal comma ({value.strip()!r}) in a comma-separated "
+                    "file; it cannot be read as one number",
+                    lineno,
+                )
 
     def to_float(self, text: str, label: str, lineno: int) -> float:
         text = text.strip().strip('"').strip()
@@ -181,8 +196,9 @@ class Table:
         if not self.rows:
             return []
         try:
-            values = np.loadtxt(self.rows, delimiter=self.delimiter, usecols=[column], comments=None,
-                                quotechar='"', ndmin=1, dtype=str).tolist()
+            values = np.loadtxt(
+                self.rows, delimiter=self.delimiter, usecols=[column], comments=None, quotechar='"', ndmin=1, dtype=str
+            ).tolist()
         except (ValueError, IndexError, TypeError):
             values = None
         if values is not None and len(values) == len(self.rows):

@@ -23,8 +23,10 @@ _CLOCK_RE = re.compile(r"^(?:(\d+)\.)?(\d{1,3}):(\d{1,2}):(\d{1,2}(?:[.,]\d*)?)\
 _DATE_RE = re.compile(r"^(\d{1,4})[-/.](\d{1,2})[-/.](\d{1,4})$")
 _DATETIME_RE = re.compile(r"^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4})[T ]+(\S+(?:\s*[AaPp][Mm])?)\s*(Z|[+-]\d{2}:?\d{2})?$")
 #: time of day, then the date (LabVIEW tools: ``11:23:14.559 05/24/2019``)
-_CLOCK_DATE_RE = re.compile(r"^(\d{1,2}:\d{1,2}:\d{1,2}(?:[.,]\d*)?(?:\s*[AaPp][Mm])?)"
-                            r"\s+(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4})$")
+_CLOCK_DATE_RE = re.compile(
+    r"^(\d{1,2}:\d{1,2}:\d{1,2}(?:[.,]\d*)?(?:\s*[AaPp][Mm])?)"
+    r"\s+(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4})$"
+)
 
 TIME_FORMATS = ("s", "ms", "min", "h", "clock", "datetime", "unix", "unix_ms")
 TIME_SCALES = {"s": 1.0, "sec": 1.0, "seconds": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0, "hr": 3600.0}
@@ -60,8 +62,9 @@ def parse_clock(values: list[str], table: Table, label: str) -> np.ndarray:
             bad = np.flatnonzero((parts[:, 1] >= 60) | (parts[:, 2] >= 61))
             if bad.size:
                 i = int(bad[0])
-                raise table.source.error(f"expected a time HH:MM:SS in column {label!r}, found {values[i]!r}",
-                                         int(table.linenos[i]))
+                raise table.source.error(
+                    f"expected a time HH:MM:SS in column {label!r}, found {values[i]!r}", int(table.linenos[i])
+                )
             return parts[:, 0] * 3600.0 + parts[:, 1] * 60.0 + parts[:, 2]
     out = np.empty(n)
     for i, text in enumerate(values):
@@ -94,8 +97,13 @@ def parse_dates(values: list[str], table: Table, label: str, order: str = "dmy")
     parts = None
     if re.fullmatch(r"[0-9/.\n-]*", joined):
         try:
-            parts = np.loadtxt(joined.translate(str.maketrans("/.-", ",,,")).split("\n"), delimiter=",",
-                               comments=None, ndmin=2, dtype=np.int64)
+            parts = np.loadtxt(
+                joined.translate(str.maketrans("/.-", ",,,")).split("\n"),
+                delimiter=",",
+                comments=None,
+                ndmin=2,
+                dtype=np.int64,
+            )
         except ValueError:
             parts = None
     if parts is None or parts.shape != (n, 3):
@@ -103,8 +111,9 @@ def parse_dates(values: list[str], table: Table, label: str, order: str = "dmy")
         for i, text in enumerate(values):
             m = _DATE_RE.match(text.strip())
             if not m:
-                raise table.source.error(f"expected a date in column {label!r}, found {text[:30]!r}",
-                                         int(table.linenos[i]))
+                raise table.source.error(
+                    f"expected a date in column {label!r}, found {text[:30]!r}", int(table.linenos[i])
+                )
             parts[i] = [int(g) for g in m.groups()]
     if int(parts[:, 0].max()) > 31 or re.match(r"\d{4}", values[0].strip()):
         year, month, day = parts[:, 0], parts[:, 1], parts[:, 2]
@@ -144,8 +153,9 @@ def parse_datetimes(values: list[str], table: Table, label: str, order: str = "d
                 clocks.append(swapped.group(1))
                 dates.append(swapped.group(2))
                 continue
-            raise table.source.error(f"expected a date and time in column {label!r}, found {text[:30]!r}",
-                                     int(table.linenos[i]))
+            raise table.source.error(
+                f"expected a date and time in column {label!r}, found {text[:30]!r}", int(table.linenos[i])
+            )
         dates.append(m.group(1))
         clocks.append(m.group(2))
         if m.group(3):
@@ -183,8 +193,9 @@ class Times:
     utc: bool = False
 
 
-def time_values(table: Table, column: int, date_column: int | None = None, time_format: str | None = None,
-                date_order: str = "dmy") -> Times:
+def time_values(
+    table: Table, column: int, date_column: int | None = None, time_format: str | None = None, date_order: str = "dmy"
+) -> Times:
     """Seconds from a time column, whatever its kind; ``time_format=None`` decides from the first value:
     a number (seconds, or the header's ms/min/h; Unix time when that large), ``YYYY-MM-DD HH:MM:SS``
     or ``HH:MM:SS`` (combined with ``date_column`` when given)."""
@@ -201,8 +212,9 @@ def time_values(table: Table, column: int, date_column: int | None = None, time_
         elif looks_like_clock(first):
             kind = "clock"
         else:
-            raise table.source.error(f"expected a time in column {label!r}, found {first[:30]!r}",
-                                     int(table.linenos[0]))
+            raise table.source.error(
+                f"expected a time in column {label!r}, found {first[:30]!r}", int(table.linenos[0])
+            )
     if kind in ("s", "ms", "min", "h", "sec", "seconds", "hr", "unix", "unix_ms"):
         numbers = table.numbers([column])[:, 0]
         if kind == "unix":
@@ -232,8 +244,9 @@ def strptime_times(values: list[str], table: Table, label: str, pattern: str) ->
         try:
             moment = datetime.strptime(text, pattern)
         except ValueError:
-            raise table.source.error(f"expected a time like {pattern!r} in column {label!r}, found {text[:30]!r}",
-                                     int(table.linenos[i])) from None
+            raise table.source.error(
+                f"expected a time like {pattern!r} in column {label!r}, found {text[:30]!r}", int(table.linenos[i])
+            ) from None
         if moment.tzinfo is not None:
             moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
         out[i] = (moment - epoch).total_seconds()

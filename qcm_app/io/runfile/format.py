@@ -135,8 +135,13 @@ _RECIPE_LINE = "Recipe TOML"
 #: the untimed comment line among the rows (``# Note: ...``): written on resume, read as a note event
 NOTE_KEY = "Note"
 #: every key :func:`format_header` writes (besides the log's own ``extra`` keys): the one declaration
-HEADER_KEYS: tuple[str, ...] = (*(key for key, _, _ in _SIMPLE_KEYS), SENSORS_KEY,
-                                *(key for key, _, _ in _CRYSTAL_KEYS), START_FREQUENCY_KEY, _RECIPE_LINE)
+HEADER_KEYS: tuple[str, ...] = (
+    *(key for key, _, _ in _SIMPLE_KEYS),
+    SENSORS_KEY,
+    *(key for key, _, _ in _CRYSTAL_KEYS),
+    START_FREQUENCY_KEY,
+    _RECIPE_LINE,
+)
 #: keys that mean something of ours in a run file: an imported log's line of such a name is renamed
 RESERVED_KEYS: tuple[str, ...] = (*HEADER_KEYS, NOTE_KEY)
 
@@ -191,8 +196,13 @@ def parse_header(lines: list[str], source: str) -> RunMetadata:
         if key in values:
             current = getattr(meta, attr)
             text = values[key]
-            setattr(meta, attr, number(key, unit, text) if isinstance(current, float) else
-                    (text[: -len(unit)].strip() if unit and text.endswith(unit) else text))
+            setattr(
+                meta,
+                attr,
+                number(key, unit, text)
+                if isinstance(current, float)
+                else (text[: -len(unit)].strip() if unit and text.endswith(unit) else text),
+            )
     crystal = {}
     for key, attr, unit in _CRYSTAL_KEYS:
         if key in values:
@@ -202,8 +212,9 @@ def parse_header(lines: list[str], source: str) -> RunMetadata:
         try:
             meta.sensors = tuple(int(s) for s in values[SENSORS_KEY].split())
         except ValueError:
-            raise UserInputError(f"header '{SENSORS_KEY}' is not a list of numbers: {values[SENSORS_KEY]!r}",
-                                 source) from None
+            raise UserInputError(
+                f"header '{SENSORS_KEY}' is not a list of numbers: {values[SENSORS_KEY]!r}", source
+            ) from None
     if START_FREQUENCY_KEY in values:
         text = values[START_FREQUENCY_KEY].removesuffix("Hz").strip()
         meta.start_frequency_hz = tuple(number(START_FREQUENCY_KEY, "", v) for v in text.split())
@@ -214,12 +225,18 @@ def parse_header(lines: list[str], source: str) -> RunMetadata:
 
 # --- columns -------------------------------------------------------------------------------------
 
+
 def column_names(sensors: int) -> list[str]:
     names = ["Time (s)"]
     for s in range(sensors):
         tag = f" S{s + 1}" if sensors > 1 else ""
-        names += [f"Frequency{tag} (Hz)", f"Mass{tag} (ng/cm2)", f"Thickness{tag} (A)",
-                  f"Rate{tag} (A/s)", f"Instrument thickness{tag} (kA)"]
+        names += [
+            f"Frequency{tag} (Hz)",
+            f"Mass{tag} (ng/cm2)",
+            f"Thickness{tag} (A)",
+            f"Rate{tag} (A/s)",
+            f"Instrument thickness{tag} (kA)",
+        ]
     return names
 
 

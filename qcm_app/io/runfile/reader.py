@@ -47,8 +47,7 @@ def read_run(path: str | Path) -> RunData:
         header.append(lines[i])
         i += 1
     if not header or not is_run_file(header[0]):
-        raise UserInputError(f"not a qcm-monitor run file (first line should start with '# {FORMAT_TAG}')",
-                             path, 1)
+        raise UserInputError(f"not a qcm-monitor run file (first line should start with '# {FORMAT_TAG}')", path, 1)
     if i >= len(lines) or not lines[i].startswith("Time (s)"):
         raise UserInputError("expected the column line 'Time (s),Frequency (Hz),...'", path, i + 1)
     meta = parse_header(header, str(path))
@@ -72,11 +71,13 @@ def read_run(path: str | Path) -> RunData:
                 if math.isfinite(event_time_s):
                     events.append(RunEvent(event_time_s, event_kind(m.group(1).strip().lower()), m.group(3) or ""))
                 else:  # "# Tare: e s": kept as a note so nothing is lost, and said
-                    warnings.append(f"line {j + 1}: event {m.group(1).strip()!r} without a time in seconds "
-                                    f"({m.group(2)!r}), kept as a note")
+                    warnings.append(
+                        f"line {j + 1}: event {m.group(1).strip()!r} without a time in seconds "
+                        f"({m.group(2)!r}), kept as a note"
+                    )
                     events.append(RunEvent(math.nan, RunEventKind.NOTE, line.lstrip("# ").strip()))
             elif line.startswith(f"# {NOTE_KEY}:"):
-                events.append(RunEvent(math.nan, RunEventKind.NOTE, line[len(NOTE_KEY) + 3:].strip()))
+                events.append(RunEvent(math.nan, RunEventKind.NOTE, line[len(NOTE_KEY) + 3 :].strip()))
             continue
         if "#" in line:  # a row cut short by a crash, closed by a later resume
             warnings.append(f"line {j + 1}: row cut short, skipped")
@@ -104,14 +105,22 @@ def read_run(path: str | Path) -> RunData:
     valve_lines = [e for e in events if e.kind == VALVE_EVENT]
     pulses = pulses_from_events(valve_lines)
     if len(pulses) < len(valve_lines):
-        warnings.append(f"{len(valve_lines) - len(pulses)} valve lines not in the form "
-                        "'# Valve: T s (PRECURSOR; CHANNEL; D s)', skipped")
-    return RunData(metadata=meta, time_s=table[:, 0].copy(), frequency_hz=table[:, freq_cols],
-                   mass_ng_cm2=table[:, mass_cols] if mass_cols else None,
-                   thickness_ang=table[:, thick_cols] if thick_cols else None,
-                   instrument_thickness_ang=table[:, inst_cols] * 1000.0 if inst_cols else None,
-                   events=[e for e in events if e.kind != VALVE_EVENT], source=str(path), warnings=warnings,
-                   valve_pulses=pulses)
+        warnings.append(
+            f"{len(valve_lines) - len(pulses)} valve lines not in the form "
+            "'# Valve: T s (PRECURSOR; CHANNEL; D s)', skipped"
+        )
+    return RunData(
+        metadata=meta,
+        time_s=table[:, 0].copy(),
+        frequency_hz=table[:, freq_cols],
+        mass_ng_cm2=table[:, mass_cols] if mass_cols else None,
+        thickness_ang=table[:, thick_cols] if thick_cols else None,
+        instrument_thickness_ang=table[:, inst_cols] * 1000.0 if inst_cols else None,
+        events=[e for e in events if e.kind != VALVE_EVENT],
+        source=str(path),
+        warnings=warnings,
+        valve_pulses=pulses,
+    )
 
 
 def _parse_table(lines: list[str], linenos: list[int], width: int, path: Path) -> np.ndarray:

@@ -127,4 +127,3 @@ class RunWriter:
             if self._marker is not None:
                 with contextlib.suppress(FileNotFoundError):
                     self._marker.unlink()
-

@@ -53,8 +53,12 @@ def run_one(argv: list[str], timeout_s: float) -> dict[str, object]:
         rc = None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    return {"returncode": rc, "stdout": out.getvalue(), "stderr": err.getvalue(),
-            "duration_s": time.monotonic() - start}
+    return {
+        "returncode": rc,
+        "stdout": out.getvalue(),
+        "stderr": err.getvalue(),
+        "duration_s": time.monotonic() - start,
+    }
 
 
 def main() -> int:

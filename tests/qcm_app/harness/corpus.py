@@ -55,8 +55,13 @@ def _run_file(path: Path) -> Path:
     sampled = sample_run(ProcessModel(recipe, ReactorSettings(seed=5)), 10.0)
     pipe = Pipeline(1)
     chunk = pipe.process_arrays(sampled.time_s, sampled.frequency_hz)
-    meta = RunMetadata(start_time="2026-01-01T00:00:00+00:00", instrument="simulated", recipe_name=recipe.name,
-                       recipe_text=recipe.text, start_frequency_hz=tuple(pipe.converter.start_frequency_hz))
+    meta = RunMetadata(
+        start_time="2026-01-01T00:00:00+00:00",
+        instrument="simulated",
+        recipe_name=recipe.name,
+        recipe_text=recipe.text,
+        start_frequency_hz=tuple(pipe.converter.start_frequency_hz),
+    )
     writer = RunWriter.create(path, meta, in_progress_marker=False)
     writer.write(chunk)
     writer.mark("note", float(sampled.time_s[10]), "a note")
@@ -117,9 +122,11 @@ def _nested_toml(depth: int) -> str:
 
 
 def _recipe_with_steps(n: int) -> str:
-    steps = "".join(f'[[blocks.steps]]\nname = "S{i}"\nkind = "{"pulse" if i % 2 == 0 else "purge"}"\n'
-                    f'duration_s = {0.1 if i % 2 == 0 else 2}\n' + ('mass_ng_cm2 = 10\n' if i % 2 == 0 else "")
-                    for i in range(n))
+    steps = "".join(
+        f'[[blocks.steps]]\nname = "S{i}"\nkind = "{"pulse" if i % 2 == 0 else "purge"}"\n'
+        f"duration_s = {0.1 if i % 2 == 0 else 2}\n" + ("mass_ng_cm2 = 10\n" if i % 2 == 0 else "")
+        for i in range(n)
+    )
     return f'name = "many"\n[[blocks]]\nname = "B"\nrepeat = 3\n{steps}'
 
 
@@ -139,47 +146,102 @@ def build(root: Path) -> list[Case]:
 
     # run-file event lines whose time is not a number
     for i, text in enumerate(("# Tare: e s", "# Tare: . s", "# Link lost: 1e999 s (x)", "# Note: -e s")):
-        warn_files.append((_edit_lines(good_run, bad / f"event_time_{i}.csv",
-                                       lambda ls, t=text: [*ls[:_data_start(ls) + 5], t, *ls[_data_start(ls) + 5:]]),
-                           ("event", "time")))
+        warn_files.append(
+            (
+                _edit_lines(
+                    good_run,
+                    bad / f"event_time_{i}.csv",
+                    lambda ls, t=text: [*ls[: _data_start(ls) + 5], t, *ls[_data_start(ls) + 5 :]],
+                ),
+                ("event", "time"),
+            )
+        )
     # start frequency zero, negative, tiny; negative or zero quartz constants
     for tag, value in (("zero", "0"), ("negative", "-5975830"), ("tiny", "1e-300"), ("huge", "1e300")):
-        files.append(_edit_lines(good_run, bad / f"start_frequency_{tag}.csv",
-                                 lambda ls, v=value: _header_value(ls, "Start frequency", f"{v} Hz")))
+        files.append(
+            _edit_lines(
+                good_run,
+                bad / f"start_frequency_{tag}.csv",
+                lambda ls, v=value: _header_value(ls, "Start frequency", f"{v} Hz"),
+            )
+        )
     for key in ("Quartz density", "Quartz shear modulus"):
         for value in ("-2.648", "0", "nan"):
-            files.append(_edit_lines(
-                good_run, bad / f"{key.replace(' ', '_').lower()}_{value}.csv",
-                lambda ls, k=key, v=value: [line if not line.startswith(f"# {k}:") else
-                                            re.sub(r":\s*\S+", f": {v}", line, count=1) for line in ls]))
+            files.append(
+                _edit_lines(
+                    good_run,
+                    bad / f"{key.replace(' ', '_').lower()}_{value}.csv",
+                    lambda ls, k=key, v=value: [
+                        line if not line.startswith(f"# {k}:") else re.sub(r":\s*\S+", f": {v}", line, count=1)
+                        for line in ls
+                    ],
+                )
+            )
     # every reading a nonsense frequency (nothing left to analyse)
     for tag, value in (("zero", "0"), ("negative", "-1"), ("tiny", "1e-300")):
-        files.append(_edit_lines(good_run, bad / f"all_frequency_{tag}.csv",
-                                 lambda ls, v=value: ls[: _data_start(ls)] + [
-                                     ",".join([row.split(",")[0], v, *row.split(",")[2:]]) if row else row
-                                     for row in ls[_data_start(ls):] if not row.startswith("#")]))
-        files.append(_edit_lines(good_csv, bad / f"plain_frequency_{tag}.csv",
-                                 lambda ls, v=value: [ls[0]] + [f"{r.split(',')[0]},{v}" for r in ls[1:] if r]))
+        files.append(
+            _edit_lines(
+                good_run,
+                bad / f"all_frequency_{tag}.csv",
+                lambda ls, v=value: (
+                    ls[: _data_start(ls)]
+                    + [
+                        ",".join([row.split(",")[0], v, *row.split(",")[2:]]) if row else row
+                        for row in ls[_data_start(ls) :]
+                        if not row.startswith("#")
+                    ]
+                ),
+            )
+        )
+        files.append(
+            _edit_lines(
+                good_csv,
+                bad / f"plain_frequency_{tag}.csv",
+                lambda ls, v=value: [ls[0]] + [f"{r.split(',')[0]},{v}" for r in ls[1:] if r],
+            )
+        )
     # the first reading of every importer's sample at 0, negative and 1e-300 Hz
-    for name in ("sqm160.txt", "openqcm.txt", "stm2.log", "colnatec_eon.csv", "angstrom_two_sensors.csv",
-                 "generic_minimal.csv"):
+    for name in (
+        "sqm160.txt",
+        "openqcm.txt",
+        "stm2.log",
+        "colnatec_eon.csv",
+        "angstrom_two_sensors.csv",
+        "generic_minimal.csv",
+    ):
         for tag, value in (("zero", "0"), ("negative", "-5975830"), ("tiny", "1e-300")):
-            warn_files.append((_vendor_with_frequency(name, value, bad / f"{tag}_first_{name}"),
-                               ("frequency", "gap")))
+            warn_files.append((_vendor_with_frequency(name, value, bad / f"{tag}_first_{name}"), ("frequency", "gap")))
     # malformed tables
-    files.append(_edit_lines(good_csv, bad / "inf_time_everywhere.csv",
-                             lambda ls: [ls[0]] + [f"inf,{r.split(',')[1]}" for r in ls[1:] if r]))
+    files.append(
+        _edit_lines(
+            good_csv,
+            bad / "inf_time_everywhere.csv",
+            lambda ls: [ls[0]] + [f"inf,{r.split(',')[1]}" for r in ls[1:] if r],
+        )
+    )
     files.append(_edit_lines(good_csv, bad / "text_in_numbers.csv", lambda ls: [*ls[:5], "1.0,abc", *ls[5:]]))
-    warn_files.append((_edit_lines(good_csv, bad / "too_many_columns.csv", lambda ls: [*ls[:5], "1,2,3,4", *ls[5:]]),
-                       ("row",)))
-    files.append(_edit_lines(good_run, bad / "run_text_row.csv",
-                             lambda ls: [*ls[:_data_start(ls) + 3], "x,y,z", *ls[_data_start(ls) + 3:]]))
+    warn_files.append(
+        (_edit_lines(good_csv, bad / "too_many_columns.csv", lambda ls: [*ls[:5], "1,2,3,4", *ls[5:]]), ("row",))
+    )
+    files.append(
+        _edit_lines(
+            good_run,
+            bad / "run_text_row.csv",
+            lambda ls: [*ls[: _data_start(ls) + 3], "x,y,z", *ls[_data_start(ls) + 3 :]],
+        )
+    )
     files.append(_edit_lines(good_run, bad / "run_no_rows.csv", lambda ls: ls[: _data_start(ls)]))
-    files.append(_edit_lines(good_run, bad / "run_bad_header_number.csv",
-                             lambda ls: _header_value(ls, "Quartz density", "heavy g/cm3")))
+    files.append(
+        _edit_lines(
+            good_run, bad / "run_bad_header_number.csv", lambda ls: _header_value(ls, "Quartz density", "heavy g/cm3")
+        )
+    )
     # convert copies the header without reading the recipe, so this one is for analyze and report
-    broken_recipe = _edit_lines(good_run, bad / "run_embedded_recipe_broken.csv",
-                                lambda ls: [line.replace("repeat = 6", "repeat = 10000000000000") for line in ls])
+    broken_recipe = _edit_lines(
+        good_run,
+        bad / "run_embedded_recipe_broken.csv",
+        lambda ls: [line.replace("repeat = 6", "repeat = 10000000000000") for line in ls],
+    )
     (bad / "empty.csv").write_bytes(b"")
     files.append(bad / "empty.csv")
     (bad / "binary.csv").write_bytes(bytes(range(256)) * 8)
@@ -187,26 +249,57 @@ def build(root: Path) -> list[Case]:
     (bad / "latin1_garbage.csv").write_bytes("time_s,frequency_hz\n0,\xff\xfe\n".encode("latin-1"))
     files.append(bad / "latin1_garbage.csv")
     # rows the importer must not lose silently: drop only the bad ones with a warning, or refuse
-    warn_files.append((_edit_lines(good_csv, bad / "inf_time_near_top.csv",
-                                   lambda ls: [*ls[:3], f"inf,{ls[3].split(',')[1]}", *ls[4:]]),
-                       ("time", "row", "inf")))
+    warn_files.append(
+        (
+            _edit_lines(
+                good_csv, bad / "inf_time_near_top.csv", lambda ls: [*ls[:3], f"inf,{ls[3].split(',')[1]}", *ls[4:]]
+            ),
+            ("time", "row", "inf"),
+        )
+    )
     last_s = (PLAIN_ROWS - 1) * 0.5
-    warn_files.append((_edit_lines(good_csv, bad / "time_goes_backwards.csv",
-                                   lambda ls: [ls[0], *(f"{last_s - float(r.split(',')[0]):.1f},{r.split(',')[1]}"
-                                                        for r in ls[1:] if r)]),
-                       ("backwards", "row", "order", "time")))
-    warn_files.append((_edit_lines(good_csv, bad / "time_resets_midway.csv",
-                                   lambda ls: ls[:300] + [f"{float(r.split(',')[0]) - 140:.1f},{r.split(',')[1]}"
-                                                          for r in ls[300:] if r]),
-                       ("backwards", "row", "order", "time")))
-    warn_files.append((_edit_lines(good_csv, bad / "decimal_comma_row.csv",
-                                   lambda ls: [*ls[:20], '"9,5","5975830,120"', *ls[20:]]),
-                       ("comma", "row", "number", "line")))
-    warn_files.append((_edit_lines(good_run, bad / "run_inf_time_near_top.csv",
-                                   lambda ls: [*ls[:_data_start(ls) + 2],
-                                               "inf," + ",".join(ls[_data_start(ls) + 2].split(",")[1:]),
-                                               *ls[_data_start(ls) + 3:]]),
-                       ("time", "row")))
+    warn_files.append(
+        (
+            _edit_lines(
+                good_csv,
+                bad / "time_goes_backwards.csv",
+                lambda ls: [ls[0], *(f"{last_s - float(r.split(',')[0]):.1f},{r.split(',')[1]}" for r in ls[1:] if r)],
+            ),
+            ("backwards", "row", "order", "time"),
+        )
+    )
+    warn_files.append(
+        (
+            _edit_lines(
+                good_csv,
+                bad / "time_resets_midway.csv",
+                lambda ls: ls[:300] + [f"{float(r.split(',')[0]) - 140:.1f},{r.split(',')[1]}" for r in ls[300:] if r],
+            ),
+            ("backwards", "row", "order", "time"),
+        )
+    )
+    warn_files.append(
+        (
+            _edit_lines(
+                good_csv, bad / "decimal_comma_row.csv", lambda ls: [*ls[:20], '"9,5","5975830,120"', *ls[20:]]
+            ),
+            ("comma", "row", "number", "line"),
+        )
+    )
+    warn_files.append(
+        (
+            _edit_lines(
+                good_run,
+                bad / "run_inf_time_near_top.csv",
+                lambda ls: [
+                    *ls[: _data_start(ls) + 2],
+                    "inf," + ",".join(ls[_data_start(ls) + 2].split(",")[1:]),
+                    *ls[_data_start(ls) + 3 :],
+                ],
+            ),
+            ("time", "row"),
+        )
+    )
     # FIFOs and devices as input must not hang
     fifo = bad / "fifo.csv"
     os.mkfifo(fifo)
@@ -217,15 +310,15 @@ def build(root: Path) -> list[Case]:
     recipes.mkdir()
     bad_recipes = []
     for name, text in (
-            ("nested.toml", _nested_toml(5000)),
-            ("repeat_1e12.toml", SMALL_RECIPE.replace("repeat = 6", "repeat = 1000000000000")),
-            ("repeat_2_63.toml", SMALL_RECIPE.replace("repeat = 6", f"repeat = {2**63 - 1}")),
-            ("repeat_zero.toml", SMALL_RECIPE.replace("repeat = 6", "repeat = 0")),
-            ("duration_negative.toml", SMALL_RECIPE.replace("duration_s = 15", "duration_s = -15", 1)),
-            ("duration_nan.toml", SMALL_RECIPE.replace("duration_s = 15", "duration_s = nan", 1)),
-            ("not_toml.toml", "this is = = not toml\n"),
-            ("no_blocks.toml", 'name = "x"\n'),
-            ("steps_1001.toml", _recipe_with_steps(1001)),
+        ("nested.toml", _nested_toml(5000)),
+        ("repeat_1e12.toml", SMALL_RECIPE.replace("repeat = 6", "repeat = 1000000000000")),
+        ("repeat_2_63.toml", SMALL_RECIPE.replace("repeat = 6", f"repeat = {2**63 - 1}")),
+        ("repeat_zero.toml", SMALL_RECIPE.replace("repeat = 6", "repeat = 0")),
+        ("duration_negative.toml", SMALL_RECIPE.replace("duration_s = 15", "duration_s = -15", 1)),
+        ("duration_nan.toml", SMALL_RECIPE.replace("duration_s = 15", "duration_s = nan", 1)),
+        ("not_toml.toml", "this is = = not toml\n"),
+        ("no_blocks.toml", 'name = "x"\n'),
+        ("steps_1001.toml", _recipe_with_steps(1001)),
     ):
         (recipes / name).write_text(text, encoding="utf-8")
         bad_recipes.append(recipes / name)
@@ -249,22 +342,41 @@ def build(root: Path) -> list[Case]:
         # a report that succeeds takes seconds (figures, PDF): analyze says what report says, and one
         # report below proves that report prints the warnings too
         cases.append(Case(f"analyze {f.name}", ["analyze", str(f)], [f], Expect.WARN_OR_ERROR, words))
-        cases.append(Case(f"convert {f.name}", ["convert", str(f), "--out", str(new_out("conv.csv"))], [f],
-                          Expect.WARN_OR_ERROR, words))
+        cases.append(
+            Case(
+                f"convert {f.name}",
+                ["convert", str(f), "--out", str(new_out("conv.csv"))],
+                [f],
+                Expect.WARN_OR_ERROR,
+                words,
+            )
+        )
     for cmd, extra in (("analyze", []), ("report", ["--out", str(new_out("rep"))])):
         cases.append(Case(f"{cmd} {broken_recipe.name}", [cmd, str(broken_recipe), *extra], [broken_recipe]))
     inf_top = next(f for f, _ in warn_files if f.name == "inf_time_near_top.csv")
-    cases.append(Case("report inf_time_near_top.csv", ["report", str(inf_top), "--out", str(new_out("rep"))],
-                      [inf_top], Expect.WARN_OR_ERROR, ("time", "row", "inf")))
+    cases.append(
+        Case(
+            "report inf_time_near_top.csv",
+            ["report", str(inf_top), "--out", str(new_out("rep"))],
+            [inf_top],
+            Expect.WARN_OR_ERROR,
+            ("time", "row", "inf"),
+        )
+    )
     for r in bad_recipes:
         stem = r.name.replace(".", "_")
         cases.append(Case(f"analyze --recipe {r.name}", ["analyze", str(good_csv), "--recipe", str(r)], [good_csv, r]))
-        cases.append(Case(f"report --recipe {r.name}",
-                          ["report", str(good_csv), "--recipe", str(r), "--out", str(new_out(stem + "_rep"))],
-                          [good_csv, r]))
+        cases.append(
+            Case(
+                f"report --recipe {r.name}",
+                ["report", str(good_csv), "--recipe", str(r), "--out", str(new_out(stem + "_rep"))],
+                [good_csv, r],
+            )
+        )
         cases.append(Case(f"simulate --recipe {r.name}", ["simulate", "--recipe", str(r)], [r]))
-    cases.append(Case("analyze --recipe missing", ["analyze", str(good_csv), "--recipe", str(recipes / "none.toml")],
-                      [good_csv]))
+    cases.append(
+        Case("analyze --recipe missing", ["analyze", str(good_csv), "--recipe", str(recipes / "none.toml")], [good_csv])
+    )
 
     # outputs: existing files, the input itself, folders, under a file, devices, FIFOs
     existing = root / "existing"
@@ -303,27 +415,54 @@ def build(root: Path) -> list[Case]:
     for what, target in targets.items():
         cases.append(Case(f"analyze --json {what}", ["analyze", str(victim), "--json", str(target)], protected))
         cases.append(Case(f"convert --out {what}", ["convert", str(victim), "--out", str(target)], protected))
-    cases.append(Case("convert --out existing.txt/c.csv",
-                      ["convert", str(victim), "--out", str(old_txt / "c.csv")], protected))
-    cases.append(Case("convert --out the input, --overwrite",
-                      ["convert", str(victim), "--out", str(victim), "--overwrite"], protected))
-    cases.append(Case("analyze --json the input, --overwrite",
-                      ["analyze", str(victim), "--json", str(victim), "--overwrite"], protected))
+    cases.append(
+        Case("convert --out existing.txt/c.csv", ["convert", str(victim), "--out", str(old_txt / "c.csv")], protected)
+    )
+    cases.append(
+        Case(
+            "convert --out the input, --overwrite",
+            ["convert", str(victim), "--out", str(victim), "--overwrite"],
+            protected,
+        )
+    )
+    cases.append(
+        Case(
+            "analyze --json the input, --overwrite",
+            ["analyze", str(victim), "--json", str(victim), "--overwrite"],
+            protected,
+        )
+    )
     user_folder = existing / "user_folder"
     user_folder.mkdir()
     (user_folder / "thesis.docx").write_text("years of work\n", encoding="utf-8")
     protected.append(user_folder / "thesis.docx")
-    report_targets = {"an existing file": old_json, "under a file": old_txt / "rep", "the input": victim,
-                      "a folder of the user's": user_folder, "/dev/null": Path("/dev/null"), "the root": Path("/")}
+    report_targets = {
+        "an existing file": old_json,
+        "under a file": old_txt / "rep",
+        "the input": victim,
+        "a folder of the user's": user_folder,
+        "/dev/null": Path("/dev/null"),
+        "the root": Path("/"),
+    }
     for what in ("a full disk", "a read-only folder"):
         if what in targets:
             report_targets[what] = targets[what].parent / "report"
     for what, target in report_targets.items():
         cases.append(Case(f"report --out {what}", ["report", str(victim), "--out", str(target)], protected))
-    cases.append(Case("report --out a folder of the user's, --overwrite",
-                      ["report", str(victim), "--out", str(user_folder), "--overwrite"], protected))
-    cases.append(Case("report --out the folder holding the input, --overwrite",
-                      ["report", str(victim), "--out", str(base), "--overwrite"], protected))
+    cases.append(
+        Case(
+            "report --out a folder of the user's, --overwrite",
+            ["report", str(victim), "--out", str(user_folder), "--overwrite"],
+            protected,
+        )
+    )
+    cases.append(
+        Case(
+            "report --out the folder holding the input, --overwrite",
+            ["report", str(victim), "--out", str(base), "--overwrite"],
+            protected,
+        )
+    )
 
     # options
     bad_options = [
@@ -441,8 +580,9 @@ def changes(root: Path, argv: list[str], inputs: list[Path]) -> Iterator[Changes
     named = [Path(a) for a in argv if a.startswith(outs)]
     seen.outputs = [str(p) for p in named if os.path.lexists(p)]
     # and no temporary file or staging folder of ours left next to where the output would have gone
-    seen.outputs += [str(q) for p in named if p.parent.is_dir() for q in p.parent.iterdir()
-                     if q.name.startswith(f".{p.name}.")]
+    seen.outputs += [
+        str(q) for p in named if p.parent.is_dir() for q in p.parent.iterdir() if q.name.startswith(f".{p.name}.")
+    ]
 
 
 def digest(path: Path) -> str:

@@ -29,17 +29,38 @@ ROOT = Path(__file__).resolve().parents[3]
 #: a case that has not finished by then is a hang (generous: the machine may be busy)
 TIMEOUT_S = 45.0
 #: cases run one process each: at least one of every kind the issue lists
-HEADLINE = ("analyze event_time_0.csv", "analyze start_frequency_zero.csv", "report start_frequency_negative.csv",
-            "convert quartz_density_-2.648.csv", "analyze tiny_first_sqm160.txt", "analyze --recipe nested.toml",
-            "simulate --recipe repeat_1e12.toml", "report --recipe repeat_2_63.toml",
-            "analyze --json the input itself", "analyze --json an existing file", "analyze --json /dev/full",
-            "analyze --json a folder", "analyze --json under a file", "analyze --json a full disk",
-            "report --out a read-only folder", "convert --out existing.txt/c.csv",
-            "report --out under a file", "report --out a folder of the user's, --overwrite",
-            "simulate --seed -1", "simulate --link existing", "simulate --link x", "simulate --sensors 0",
-            "simulate --speed nan", "gui --speed -5", "analyze fifo.csv", "convert fifo.csv",
-            "analyze inf_time_near_top.csv", "analyze time_goes_backwards.csv", "analyze decimal_comma_row.csv",
-            "analyze run_inf_time_near_top.csv")
+HEADLINE = (
+    "analyze event_time_0.csv",
+    "analyze start_frequency_zero.csv",
+    "report start_frequency_negative.csv",
+    "convert quartz_density_-2.648.csv",
+    "analyze tiny_first_sqm160.txt",
+    "analyze --recipe nested.toml",
+    "simulate --recipe repeat_1e12.toml",
+    "report --recipe repeat_2_63.toml",
+    "analyze --json the input itself",
+    "analyze --json an existing file",
+    "analyze --json /dev/full",
+    "analyze --json a folder",
+    "analyze --json under a file",
+    "analyze --json a full disk",
+    "report --out a read-only folder",
+    "convert --out existing.txt/c.csv",
+    "report --out under a file",
+    "report --out a folder of the user's, --overwrite",
+    "simulate --seed -1",
+    "simulate --link existing",
+    "simulate --link x",
+    "simulate --sensors 0",
+    "simulate --speed nan",
+    "gui --speed -5",
+    "analyze fifo.csv",
+    "convert fifo.csv",
+    "analyze inf_time_near_top.csv",
+    "analyze time_goes_backwards.csv",
+    "analyze decimal_comma_row.csv",
+    "analyze run_inf_time_near_top.csv",
+)
 
 
 @dataclass
@@ -100,29 +121,62 @@ def run_process(case: Case, root: Path) -> Outcome:
     start = time.monotonic()
     with changes(root, case.argv, case.inputs) as seen:
         try:
-            proc = subprocess.run([sys.executable, "-m", "qcm_app", *case.argv], cwd=ROOT, env=env,
-                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT_S)
+            proc = subprocess.run(
+                [sys.executable, "-m", "qcm_app", *case.argv],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=TIMEOUT_S,
+            )
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
             rc, out, err = None, exc.stdout or b"", exc.stderr or b""
-    return Outcome(case, rc, out.decode(errors="replace"), err.decode(errors="replace"), seen.inputs,
-                   seen.entries + seen.outputs, time.monotonic() - start, "process")
+    return Outcome(
+        case,
+        rc,
+        out.decode(errors="replace"),
+        err.decode(errors="replace"),
+        seen.inputs,
+        seen.entries + seen.outputs,
+        time.monotonic() - start,
+        "process",
+    )
 
 
 def run_batch(cases: list[Case], root: Path, spec_path: Path) -> list[Outcome]:
-    spec = {"root": str(root), "timeout_s": TIMEOUT_S,
-            "cases": [{"argv": c.argv, "inputs": [str(p) for p in c.inputs]} for c in cases]}
+    spec = {
+        "root": str(root),
+        "timeout_s": TIMEOUT_S,
+        "cases": [{"argv": c.argv, "inputs": [str(p) for p in c.inputs]} for c in cases],
+    }
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **{QUIT_AFTER_ENV: "1"})  # a GUI case that starts ends
-    proc = subprocess.run([sys.executable, "-m", "tests.qcm_app.harness.batch", str(spec_path)], cwd=ROOT, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=TIMEOUT_S * 4 + 10 * len(cases))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.qcm_app.harness.batch", str(spec_path)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S * 4 + 10 * len(cases),
+    )
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     if len(results) != len(cases):
         raise AssertionError(f"batch stopped after {len(results)} of {len(cases)} cases: {proc.stderr[-2000:]}")
-    return [Outcome(c, r["returncode"], r["stdout"], r["stderr"], r["changed_inputs"],
-                    r["changed_entries"] + r["outputs"], r["duration_s"], "batch")
-            for c, r in zip(cases, results, strict=True)]
+    return [
+        Outcome(
+            c,
+            r["returncode"],
+            r["stdout"],
+            r["stderr"],
+            r["changed_inputs"],
+            r["changed_entries"] + r["outputs"],
+            r["duration_s"],
+            "batch",
+        )
+        for c, r in zip(cases, results, strict=True)
+    ]
 
 
 def run_all(cases: list[Case], root: Path, batches: int = 2, processes: int = 3) -> list[Outcome]:
@@ -131,8 +185,9 @@ def run_all(cases: list[Case], root: Path, batches: int = 2, processes: int = 3)
     chunks = [cases[i::batches] for i in range(batches)]
     headline = [c for c in cases if c.name in HEADLINE]
     with ThreadPoolExecutor(max_workers=batches + processes) as pool:
-        batch_jobs = [pool.submit(run_batch, chunk, root, root / "out" / f"batch{i}.json")
-                      for i, chunk in enumerate(chunks)]
+        batch_jobs = [
+            pool.submit(run_batch, chunk, root, root / "out" / f"batch{i}.json") for i, chunk in enumerate(chunks)
+        ]
         single = list(pool.map(lambda c: run_process(c, root), headline))
         batched = [o for job in batch_jobs for o in job.result()]
     return batched + single
@@ -163,8 +218,9 @@ def main() -> int:
             unmount_all()
         result: dict[str, object] = dict(counts(outcomes))
         result["wall_s"] = round(time.monotonic() - start, 1)
-        result["slowest"] = [f"{o.duration_s:.1f} s {o.how} {o.case.name}"
-                             for o in sorted(outcomes, key=lambda o: -o.duration_s)[:5]]
+        result["slowest"] = [
+            f"{o.duration_s:.1f} s {o.how} {o.case.name}" for o in sorted(outcomes, key=lambda o: -o.duration_s)[:5]
+        ]
         print(json.dumps(result, indent=1))
         for o in outcomes:
             for problem in o.problems():
