@@ -19,12 +19,12 @@ from dataclasses import replace
 import numpy as np
 
 from qcm_app.analysis.align import Aligner
+from qcm_app.analysis.book import CycleBook
 from qcm_app.analysis.buffer import GrowBuffer
 from qcm_app.analysis.inferred import InferredTimeline
-from qcm_app.analysis.measure import CycleMeter, no_uptake_alarms
+from qcm_app.analysis.measure import CycleMeter
 from qcm_app.analysis.onsets import Candidate, OnsetDetector, quantum
 from qcm_app.analysis.plan import PulsePlan
-from qcm_app.analysis.regimes import BlockRegime, classify_block
 from qcm_app.analysis.result import AnalysisResult, AnalysisUpdate, CycleResult, RegimeSnapshot
 from qcm_app.analysis.segment import PlacedCycle, Segment
 from qcm_app.analysis.settings import AnalysisSettings
@@ -68,10 +68,8 @@ class LiveAnalysis:
         self._segments: list[Segment] = []
         #: without a recipe: the patterns found in the candidates, each a segment of its own
         self._inferred = InferredTimeline(self.s, self.candidates, self._segments)
-        self._emitted: dict[int, CycleResult] = {}  # by run-wide index
-        self._by_block: dict[int, dict[int, CycleResult]] = {}
-        self._blocks: dict[int, BlockRegime] = {}
-        self._block_names: dict[int, str] = {}
+        #: the cycles handed out, by index and by block, and each block's regime
+        self.book = CycleBook(self.s)
         self.notes: list[str] = []
         self._marker_emitted = False
         self._final = False
@@ -87,7 +85,7 @@ class LiveAnalysis:
 
     @property
     def cycles(self) -> list[CycleResult]:
-        return [self._emitted[k] for k in sorted(self._emitted)]
+        return self.book.cycles
 
     @property
     def valve_timeline(self) -> bool:
@@ -124,7 +122,7 @@ class LiveAnalysis:
     def set_density(self, block_name: str, density_g_cm3: float) -> AnalysisUpdate:
         """A user-edited density; GPC figures follow at once."""
         self.densities[block_name] = density_g_cm3
-        for bi in list(self._by_block):
+        for bi in list(self.book.by_block):
             self._classify(bi)
         self.snapshot = self._snapshot()
         return AnalysisUpdate((), self.snapshot)
@@ -310,7 +308,7 @@ class LiveAnalysis:
         for vc in cycles:
             if vc.end_s > horizon:
                 break
-            known = self._emitted.get(vc.index)
+            known = self.book.emitted.get(vc.index)
             times = tuple(p.time_s for p in vc.pulses)
             if (
                 known is not None
@@ -324,7 +322,7 @@ class LiveAnalysis:
                 continue
             placed = vc.placed(self.markers, order[id(vc.pulses[0])], self.s.drift_windows)
             cycle = self._measure(placed)
-            self._hand_out(cycle, new, revised)
+            self.book.hand_out(cycle, new, revised)
         return new, revised
 
     def _emit(self, final: bool, changed_from: float) -> tuple[list[CycleResult], list[CycleResult]]:
@@ -357,65 +355,18 @@ class LiveAnalysis:
                 c += 1
                 if cycle is None:
                     continue
-                self._hand_out(cycle, new, revised)
+                self.book.hand_out(cycle, new, revised)
             seg.cursor = c
         return new, revised
 
-    def _hand_out(self, cycle: CycleResult, new: list[CycleResult], revised: list[CycleResult]) -> None:
-        """A measured cycle: new, or a revision of the one shown under its index (if it differs)."""
-        known = self._emitted.get(cycle.index)
-        if known is None:
-            new.append(cycle)
-        elif not known.same_as(cycle):
-            cycle = replace(cycle, revised=True)
-            revised.append(cycle)
-        else:
-            return
-        self._emitted[cycle.index] = cycle
-        self._by_block.setdefault(cycle.block_index, {})[cycle.cycle_in_block] = cycle
-        self._block_names[cycle.block_index] = cycle.block_name
-
-    # -- regimes --------------------------------------------------------------------------------
-
-    def _density(self, name: str, recipe_density: float | None) -> float | None:
-        return self.densities.get(name) or recipe_density or self.default_density_g_cm3
-
     def _classify(self, block_index: int) -> None:
-        cycles = [c for _, c in sorted(self._by_block.get(block_index, {}).items())]
-        if not cycles:
-            return
-        name = cycles[0].block_name
-        recipe_density = expected = None
+        recipe_block = None
         if self.recipe is not None and not self.misfit and block_index < len(self.recipe.blocks):
-            block = self.recipe.blocks[block_index]
-            recipe_density = block.density_g_cm3
-            expected = block.expected_mass_per_cycle_ng_cm2
-        first_index = cycles[0].index - cycles[0].cycle_in_block + 1
-        self._blocks[block_index] = classify_block(
-            [c.mass_gain_ng_cm2 for c in cycles],
-            [c.mass_gain_sigma_ng_cm2 for c in cycles],
-            block_index=block_index,
-            block_name=name,
-            first_index=first_index,
-            density_g_cm3=self._density(name, recipe_density),
-            expected_mass_ng_cm2=expected,
-            settings=self.s,
-        )
+            recipe_block = self.recipe.blocks[block_index]
+        self.book.classify(block_index, recipe_block, self.densities, self.default_density_g_cm3)
 
     def _snapshot(self) -> RegimeSnapshot:
-        blocks = tuple(self._blocks[k] for k in sorted(self._blocks))
-        if blocks:
-            message = blocks[-1].message()
-        elif self.locked:
-            message = "Locked on the pulses; first cycle in progress"
-        else:
-            message = "Waiting for the first pulse"
-        if self.notes:
-            message = f"{message} ({self.notes[-1]})"
-        alarms = no_uptake_alarms(self._by_block, self.s) if self.markers else []
-        if alarms:
-            message = f"{message}; {alarms[-1]}"
-        return RegimeSnapshot(blocks, self.locked, message, (*self.notes, *alarms))
+        return self.book.snapshot(self.locked, self.notes, bool(self.markers))
 
 
 #: a cycle whose end is not in the data yet (only its end time is meaningful)
