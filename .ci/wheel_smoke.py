@@ -152,8 +152,8 @@ def smoke(dist: Path, python: str) -> None:
 
         # the program comes from the venv, and every shipped resource file came with it
         probe = (
-            "import json, importlib.metadata, qcm_app, qcm_app.domain.recipes as r; print(json.dumps({'file': "
-            "qcm_app.__file__, 'presets': {k: str(v) for k, v in r.preset_paths().items()}, "
+            "import json, importlib.metadata, qcm_app, qcm_app.domain.recipes as r, qcm_app.io.recipe_files as rf; "
+            "print(json.dumps({'file': qcm_app.__file__, 'presets': {k: str(v) for k, v in rf.preset_paths().items()}, "
             "'resources': str(r.PRESET_DIR.parent), 'version': importlib.metadata.version('qcm-monitor')}))"
         )
         info = json.loads(run([str(py), "-c", probe], tmp, env))
