@@ -61,6 +61,9 @@ class Aligner:
         self._node_pos: dict[tuple[int, int], int] = {}
         self._best_key = -math.inf
         self._best_end: tuple[int, int] | None = None
+        #: the candidates are the tool's valve pulses: a planned pulse with no valve did not happen,
+        #: so passing over one costs (no unseen cycle is placed before the first valve)
+        self.valves = False
 
     def offset(self, j: int) -> float:
         o = self._offsets.get(j)
@@ -186,7 +189,10 @@ class Aligner:
         return max(1, math.ceil(self.s.hold_max_cycles * ppc))
 
     def _miss(self, j_from: int, j_to: int) -> float:
-        """Skipping pulses of an inferred pattern costs in proportion to how often each shows."""
+        """Skipping pulses of an inferred pattern costs in proportion to how often each shows;
+        skipping planned pulses the valves never fired costs a fixed amount each."""
+        if self.valves:
+            return self.s.valve_skip_cost * max(0, j_to - j_from - 1)
         if not self.inferred:
             return 0.0
         n = j_to - j_from - 1
@@ -215,7 +221,8 @@ class Aligner:
         out = []
         for j in sorted(js):
             lead = max(0.0, elapsed - self.offset(j))
-            out.append((j, self.s.lead_cost_per_cycle * lead / max(self._period, 1e-9)))
+            skipped = self.s.valve_skip_cost * j if self.valves else 0.0
+            out.append((j, self.s.lead_cost_per_cycle * lead / max(self._period, 1e-9) + skipped))
         return out
 
     # -- the answer -----------------------------------------------------------------------------

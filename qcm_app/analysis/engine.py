@@ -225,6 +225,7 @@ class LiveAnalysis:
             return math.inf
         assert self.recipe is not None
         names = {s.name for b in self.recipe.blocks for s in b.pulses}
+        seg.aligner.valves = True
         for p in self.markers[self._markers_aligned :]:
             name = p.precursor if p.precursor in names else ""
             seg.aligner.add(Candidate(p.time_s, 1.0, self.s.candidate_weight_cap), name=name, valve=True)

@@ -50,6 +50,8 @@ class AnalysisSettings:
     lead_cost_per_cycle: float = 0.1
     #: recipe-less plans: every pulse was seen when the pattern was inferred, so a skipped one costs
     inferred_miss_cost: float = 3.0
+    #: with the tool's valves: passing over a planned pulse no valve fired (before the first one too)
+    valve_skip_cost: float = 0.5
     #: recipe-less: a step below this fraction of its pulse's typical size does not count as it
     inferred_size_ratio: float = 0.05
     #: earlier candidates a new one may follow directly (false candidates in between are skipped)

@@ -474,3 +474,29 @@ def test_valves_with_a_recipe_that_expects_masses_place_every_pulse() -> None:
         if abs(t.mass_gain_ng_cm2) > 5
     ]
     assert float(np.median(errors)) < 0.01
+
+
+def test_no_unseen_cycle_is_placed_before_the_first_valve() -> None:
+    """The run's first sample came a few seconds after the tool started (as in the demo): the first
+    valve is still cycle 1; a planned cycle with no valve before it did not happen (it used to be
+    shown as an 'inhibited' cycle of 0 ng/cm²)."""
+    from qcm_app.analysis import analyze_mass
+    from qcm_app.io.offline import run_mass
+    from qcm_app.io.recipe_files import load_preset
+    from qcm_app.simulation.reactor import ReactorSettings
+    from tests.support.marker_testdata import marker_run
+
+    recipe = load_preset("al2o3")
+    run, model = marker_run(recipe, ReactorSettings(seed=5), 2.0)
+    mass, _, _ = run_mass(run)
+    late = run.time_s >= 3.5  # the first 3.5 s of the tool's run were not recorded
+    pulses = [p for p in run.valve_pulses if p.precursor]
+    result = analyze_mass(
+        run.time_s[late] - 3.5,
+        mass[late],
+        recipe,
+        markers=[ValvePulse(p.time_s - 3.5, p.duration_s, p.channel, p.precursor) for p in pulses],
+    )
+    assert result.cycles[0].start_s == pytest.approx(pulses[0].time_s - 3.5)
+    assert all(all(c.pulses_observed) for c in result.cycles)
+    assert len(result.cycles) == len(model.truth)

@@ -88,6 +88,10 @@ def test_demo_shows_its_reactors_valves_through_an_event_line(qtbot, tmp_path, m
         assert set(window.plots.valve_curves) == {"TMA", "H2O"}
         assert len(window.plots.valve_tick_times("TMA")) == sum(p.precursor == "TMA" for p in pulses)
         assert controller.worker.analyzer.markers[:4] == tuple(pulses[:4])
+        # the cycles are the valves': the first starts at the first TMA valve, none is placed before it
+        qtbot.waitUntil(lambda: len(controller.session.cycles) >= 2, timeout=30_000)
+        first = controller.session.cycles[0]
+        assert all(first.pulses_observed) and first.start_s == controller.session.valve_pulses[0].time_s
         # the simulated tool stamps by the wall clock of this PC: each pulse lands where the reactor fired
         # it on the run's clock (run time 0: the instrument's first reading), within the ms of its stamps
         emulator = controller.demo_server.instrument
