@@ -80,10 +80,6 @@ class WorkerBase(QObject):
         #: every valve pulse of the run so far (a new recipe re-analyses with them)
         self.valve_pulses: list[ValvePulse] = []
 
-    def run(self) -> None:
-        """The thread's work, until stopped (or the end of the data); ``finished`` at the end."""
-        raise NotImplementedError
-
     # -- thread-safe commands ---------------------------------------------------------------
 
     def request_stop(self) -> None:

@@ -4,19 +4,8 @@ Both sources are polled (from the acquisition worker's thread, or any thread; no
 return the pulses that closed since the last poll, on the run's clock. ``open_valves`` tells a plot
 which valves are open right now; ``pulses`` keeps every pulse so far.
 
-Clocks. The tool stamps its markers on its own clock; the run has its own (seconds since the run
-started). :class:`ClockAlignment` maps one onto the other:
-
-- stamps that are wall-clock time (Unix seconds, or a log's date-and-time column) are placed by
-  the wall clock: ``t_run = (t_stamp - run_start_epoch) * time_scale`` (the tool PC and this one
-  must agree, e.g. by NTP — the same PC, or a share from a synchronised one; ``time_scale`` is 1
-  but for a sped-up simulator, whose run clock counts process seconds);
-- stamps that are elapsed seconds of the tool's own are placed by the first marker: the newest
-  marker of the first batch is "now" (``offset = arrival_run_s - t_stamp``; a log that already ran
-  before we started maps its newest line to the present). The offset then stays fixed, so the
-  pulses keep the tool's exact spacing (the latency of that first batch is a constant bias,
-  typically below one poll). Only a marker that would lie in the future by more than
-  ``max_latency_s`` (the first batch came late) lowers it, with a warning.
+Clocks: the tool's stamps are put on the run's clock by :class:`ClockAlignment` (the rules are
+in :mod:`qcm_app.io.marker_clock`).
 
 The parts live in modules of one job each (:mod:`qcm_app.io.marker_clock` the clocks and the
 pulses, :mod:`qcm_app.io.event_line` the event line, :mod:`qcm_app.io.log_follower` the tool log);
