@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from qcm_app.domain.errors import UserInputError
-from qcm_app.io.fileio import check_output
+from qcm_app.io.fileio import check_output, fsync_dir
 
 GENERATOR = "qcm-monitor report"
 REPORT_FILES = ("report.html", "report.pdf", "cycles.csv", "summary.json")
@@ -153,7 +153,7 @@ def _publish(tmp: Path, out_dir: Path) -> None:
     """Rename the finished folder into place. An existing report is moved aside; whatever in it we
     did not write (the user's own files) is moved into the new folder, and the rest deleted only once
     the new folder is in place; on any failure everything is put back as it was."""
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     old: Path | None = None
     carried: list[str] = []
     if out_dir.is_dir():
@@ -188,7 +188,7 @@ def _publish(tmp: Path, out_dir: Path) -> None:
         elif out_dir.exists():
             raise UserInputError("appeared while the report was being written; not replacing it", out_dir) from None
         raise
-    _fsync_dir(out_dir.parent)
+    fsync_dir(out_dir.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -202,12 +202,3 @@ def _carry_back(tmp: Path, old: Path, names: Sequence[str]) -> None:
 def _absolute(path: Path) -> Path:
     """Absolute without resolving symlinks (the user's spelling of the folder is kept otherwise)."""
     return Path(os.path.abspath(path))
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
