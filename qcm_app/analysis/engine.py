@@ -34,6 +34,9 @@ from qcm_app.domain.markers import ValvePulse
 from qcm_app.domain.physics import CrystalSettings, sauerbrey_mass_ng_cm2
 from qcm_app.domain.recipes import Block, Recipe
 
+#: the result's recipe name when the tool's valves, not a recipe, timed the cycles
+VALVE_TIMELINE = "from the valves"
+
 
 class LiveAnalysis:
     """``densities`` (g/cm³ by block name) override the recipe's."""
@@ -162,7 +165,7 @@ class LiveAnalysis:
         return update or AnalysisUpdate((), self.snapshot)
 
     def result(self, source: str = "") -> AnalysisResult:
-        name = self.recipe.name if self.recipe else "from the valves" if self.valve_timeline else ""
+        name = self.recipe.name if self.recipe else VALVE_TIMELINE if self.valve_timeline else ""
         return AnalysisResult(cycles=self.cycles, regimes=self.snapshot, recipe_name=name, source=source)
 
     # -- driving --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qcm_app.analysis import AnalysisResult, LiveAnalysis, json_text
+from qcm_app.analysis.engine import VALVE_TIMELINE
 from qcm_app.domain.errors import UserInputError
 from qcm_app.domain.markers import analysis_markers
 from qcm_app.domain.physics import CrystalSettings, sauerbrey_factor_ng_cm2_per_hz
@@ -40,7 +41,7 @@ def timeline_text(analyzed: AnalyzedRun) -> str:
     """What timed the cycles, as the summary line says it."""
     if analyzed.recipe is not None:
         return f"recipe: {analyzed.recipe.name}"
-    if analyzed.run.valve_pulses and analyzed.result.recipe_name:
+    if analyzed.result.recipe_name == VALVE_TIMELINE:
         return "no recipe: cycles from the tool's valves"
     return "no recipe: pattern inferred"
 
